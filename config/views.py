@@ -1,0 +1,11 @@
+from django.db import connection
+from django.http import JsonResponse
+from django.views.decorators.http import require_GET
+
+
+@require_GET
+def healthz(request):
+    """For load balancers and `make run`: is the database answering?"""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return JsonResponse({"status": "ok", "database": connection.vendor})

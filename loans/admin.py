@@ -1,0 +1,167 @@
+from django.contrib import admin, messages
+from django.utils.translation import gettext_lazy as _
+
+from .models import Borrower, Contact, DelinquencyBucket, Installment, Loan, Payment, PaymentAllocation, Product
+from .selectors import bucket_gaps
+
+
+class ContactInline(admin.TabularInline):
+    model = Contact
+    extra = 0
+    fields = ("kind", "value", "name", "relation", "verification", "do_not_contact", "opt_out_call", "opt_out_sms")
+
+
+@admin.register(Borrower)
+class BorrowerAdmin(admin.ModelAdmin):
+    list_display = ("name", "masked_national_id", "province", "city", "lost_contact", "created_at")
+    list_filter = ("lost_contact", "province")
+    search_fields = ("name", "=national_id", "contacts__value")
+    inlines = [ContactInline]
+
+    @admin.display(description=_("national ID number"))
+    def masked_national_id(self, obj):
+        return obj.masked_national_id
+
+
+@admin.register(Contact)
+class ContactAdmin(admin.ModelAdmin):
+    list_display = ("value", "kind", "borrower", "relation", "verification", "do_not_contact")
+    list_filter = ("kind", "verification", "do_not_contact", "opt_out_call", "opt_out_sms", "opt_out_email")
+    search_fields = ("value", "name", "borrower__name", "=borrower__national_id")
+    list_select_related = ("borrower",)
+    raw_id_fields = ("borrower",)
+
+
+@admin.register(Product)
+class ProductAdmin(admin.ModelAdmin):
+    list_display = ("code", "name", "kind", "grace_days", "daily_penalty_rate", "is_active")
+    list_filter = ("kind", "is_active")
+    search_fields = ("code", "name")
+
+
+@admin.register(DelinquencyBucket)
+class DelinquencyBucketAdmin(admin.ModelAdmin):
+    list_display = ("name", "min_dpd", "max_dpd")
+    ordering = ("min_dpd",)
+
+    def changelist_view(self, request, extra_context=None):
+        for low, high in bucket_gaps():
+            messages.warning(
+                request,
+                _("No bucket covers DPD %(range)s: loans there will have no bucket.")
+                % {"range": f"{low}-{high}" if high is not None else f"{low}+"},
+            )
+        return super().changelist_view(request, extra_context)
+
+
+class InstallmentInline(admin.TabularInline):
+    model = Installment
+    extra = 0
+    fields = (
+        "sequence",
+        "due_date",
+        "principal_due",
+        "interest_due",
+        "fees_due",
+        "penalty_due",
+        "principal_paid",
+        "interest_paid",
+        "fees_paid",
+        "penalty_paid",
+        "is_paid",
+        "paid_on",
+    )
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Loan)
+class LoanAdmin(admin.ModelAdmin):
+    list_display = (
+        "account_number",
+        "borrower",
+        "product",
+        "principal",
+        "status",
+        "days_past_due",
+        "bucket",
+        "overdue_amount",
+    )
+    list_filter = ("status", "bucket", "product")
+    search_fields = ("=account_number", "borrower__name", "=borrower__national_id")
+    list_select_related = ("borrower", "product", "bucket")
+    raw_id_fields = ("borrower",)
+    readonly_fields = (
+        "status",
+        "days_past_due",
+        "bucket",
+        "oldest_unpaid_due_on",
+        "outstanding_principal",
+        "outstanding_interest",
+        "outstanding_fees",
+        "outstanding_penalty",
+        "overdue_amount",
+        "delinquency_as_of",
+    )
+    inlines = [InstallmentInline]
+    show_full_result_count = False
+
+
+@admin.register(Installment)
+class InstallmentAdmin(admin.ModelAdmin):
+    list_display = ("loan", "sequence", "due_date", "principal_due", "interest_due", "is_paid", "paid_on")
+    list_filter = ("is_paid",)
+    search_fields = ("=loan__account_number",)
+    raw_id_fields = ("loan",)
+    list_select_related = ("loan",)
+    date_hierarchy = "due_date"
+    show_full_result_count = False
+
+
+class PaymentAllocationInline(admin.TabularInline):
+    model = PaymentAllocation
+    extra = 0
+    fields = ("installment", "component", "amount")
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Payment)
+class PaymentAdmin(admin.ModelAdmin):
+    """Payments are recorded through payment_record (imports, integrations); the admin shows them
+    and how each was allocated, and does not edit them."""
+
+    list_display = ("reference", "source", "loan", "amount", "channel", "received_at")
+    list_filter = ("channel", "source")
+    search_fields = ("=reference", "=loan__account_number")
+    list_select_related = ("loan",)
+    date_hierarchy = "received_at"
+    inlines = [PaymentAllocationInline]
+    show_full_result_count = False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(PaymentAllocation)
+class PaymentAllocationAdmin(admin.ModelAdmin):
+    list_display = ("payment", "installment", "component", "amount")
+    list_filter = ("component",)
+    search_fields = ("=payment__reference", "=installment__loan__account_number")
+    list_select_related = ("payment", "installment")
+    show_full_result_count = False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_add_permission(self, request):
+        return False

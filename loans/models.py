@@ -1,0 +1,419 @@
+"""The portfolio: borrowers and their contacts, products, loans with their repayment schedules,
+payments and how each payment was allocated, and the delinquency buckets."""
+
+import zoneinfo
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
+
+from .validators import validate_national_id
+
+ZERO = Decimal("0.00")
+MONEY = {"max_digits": 14, "decimal_places": 2}
+
+
+def validate_time_zone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(_("%(value)s is not a known time zone."), params={"value": value})
+
+
+class Borrower(models.Model):
+    name = models.CharField(_("name"), max_length=100)
+    national_id = models.CharField(
+        _("national ID number"), max_length=18, unique=True, validators=[validate_national_id]
+    )
+    date_of_birth = models.DateField(_("date of birth"), null=True, blank=True)
+    province = models.CharField(_("province"), max_length=50, blank=True)
+    city = models.CharField(_("city"), max_length=50, blank=True)
+    address = models.CharField(_("address"), max_length=255, blank=True)
+    time_zone = models.CharField(
+        _("time zone"), max_length=64, default="Asia/Shanghai", validators=[validate_time_zone]
+    )
+    lost_contact = models.BooleanField(
+        _("lost contact"), default=False, help_text=_("The borrower cannot be reached on any known contact.")
+    )
+    lost_contact_since = models.DateField(_("lost contact since"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("borrower")
+        verbose_name_plural = _("borrowers")
+        indexes = [models.Index(fields=["name"])]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.masked_national_id})"
+
+    @property
+    def masked_national_id(self) -> str:
+        return f"{self.national_id[:6]}********{self.national_id[-4:]}" if self.national_id else ""
+
+
+class Contact(models.Model):
+    """A way to reach the borrower or someone who knows them. Phone numbers are stored in E.164."""
+
+    class Kind(models.TextChoices):
+        MOBILE = "mobile", _("Own mobile")
+        HOME = "home", _("Home phone")
+        WORK = "work", _("Work phone")
+        EMAIL = "email", _("E-mail")
+        EMPLOYER = "employer", _("Employer")
+        EMERGENCY = "emergency", _("Emergency contact (relative)")
+        OTHER = "other", _("Other third party")
+
+    THIRD_PARTY_KINDS = frozenset({Kind.EMPLOYER, Kind.EMERGENCY, Kind.OTHER})
+
+    class Verification(models.TextChoices):
+        UNVERIFIED = "unverified", _("Unverified")
+        VERIFIED = "verified", _("Verified")
+        WRONG = "wrong", _("Wrong")
+        STALE = "stale", _("Stale")
+
+    borrower = models.ForeignKey(
+        Borrower, verbose_name=_("borrower"), on_delete=models.CASCADE, related_name="contacts"
+    )
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
+    value = models.CharField(_("number or address"), max_length=254)
+    name = models.CharField(_("contact name"), max_length=100, blank=True)
+    relation = models.CharField(_("relation to borrower"), max_length=50, blank=True)
+    verification = models.CharField(
+        _("verification"), max_length=16, choices=Verification.choices, default=Verification.UNVERIFIED
+    )
+    verified_at = models.DateTimeField(_("verified at"), null=True, blank=True)
+    do_not_contact = models.BooleanField(_("do not contact"), default=False)
+    opt_out_call = models.BooleanField(_("opted out of calls"), default=False)
+    opt_out_sms = models.BooleanField(_("opted out of SMS"), default=False)
+    opt_out_email = models.BooleanField(_("opted out of e-mail"), default=False)
+    source = models.CharField(
+        _("source"), max_length=32, blank=True, help_text=_("Where the contact came from: application, skip tracing...")
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("contact")
+        verbose_name_plural = _("contacts")
+        constraints = [
+            models.UniqueConstraint(fields=["borrower", "value"], name="contact_unique_value_per_borrower"),
+        ]
+        indexes = [models.Index(fields=["value"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.value}"
+
+    @property
+    def is_third_party(self) -> bool:
+        return self.kind in self.THIRD_PARTY_KINDS
+
+    def clean(self) -> None:
+        from .phones import normalise_contact_value
+
+        if self.value and self.kind:
+            self.value = normalise_contact_value(self.kind, self.value)
+
+
+class Product(models.Model):
+    class Kind(models.TextChoices):
+        CREDIT_CARD_INSTALLMENT = "credit_card_installment", _("Credit-card installment")
+        CONSUMER_LOAN = "consumer_loan", _("Consumer loan")
+        ONLINE_CREDIT = "online_credit", _("Online consumer credit")
+
+    code = models.CharField(_("code"), max_length=32, unique=True)
+    name = models.CharField(_("name"), max_length=100)
+    kind = models.CharField(_("kind"), max_length=32, choices=Kind.choices)
+    grace_days = models.PositiveSmallIntegerField(
+        _("grace days"), default=0, help_text=_("Days after a due date before the installment counts as late.")
+    )
+    daily_penalty_rate = models.DecimalField(
+        _("daily penalty rate"),
+        max_digits=7,
+        decimal_places=6,
+        default=Decimal("0.000500"),
+        validators=[MinValueValidator(Decimal("0"))],
+        help_text=_("Share of the overdue principal charged per day late, e.g. 0.000500 = 0.05%."),
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name = _("product")
+        verbose_name_plural = _("products")
+        constraints = [
+            models.CheckConstraint(condition=Q(daily_penalty_rate__gte=0), name="product_penalty_rate_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.code})"
+
+
+class DelinquencyBucket(models.Model):
+    """A band of days past due (M0 current, M1 1-30, ...). Bands must not overlap."""
+
+    name = models.CharField(_("name"), max_length=16, unique=True)
+    min_dpd = models.PositiveIntegerField(_("from DPD"))
+    max_dpd = models.PositiveIntegerField(
+        _("to DPD"), null=True, blank=True, help_text=_("Empty means no upper limit.")
+    )
+
+    class Meta:
+        ordering = ["min_dpd"]
+        verbose_name = _("delinquency bucket")
+        verbose_name_plural = _("delinquency buckets")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(max_dpd__isnull=True) | Q(max_dpd__gte=F("min_dpd")), name="bucket_range_ordered"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.range_label})"
+
+    @property
+    def range_label(self) -> str:
+        if self.max_dpd is None:
+            return f"{self.min_dpd}+"
+        return f"{self.min_dpd}-{self.max_dpd}"
+
+    def contains(self, days_past_due: int) -> bool:
+        return self.min_dpd <= days_past_due and (self.max_dpd is None or days_past_due <= self.max_dpd)
+
+    def overlaps(self, other: "DelinquencyBucket") -> bool:
+        self_max = self.max_dpd if self.max_dpd is not None else float("inf")
+        other_max = other.max_dpd if other.max_dpd is not None else float("inf")
+        return self.min_dpd <= other_max and other.min_dpd <= self_max
+
+    def clean(self) -> None:
+        if self.max_dpd is not None and self.min_dpd is not None and self.max_dpd < self.min_dpd:
+            raise ValidationError(
+                {"max_dpd": _("The upper limit (%(max)s) is below the lower limit (%(min)s).")
+                 % {"max": self.max_dpd, "min": self.min_dpd}}
+            )
+        if self.min_dpd is None:
+            return
+        for other in DelinquencyBucket.objects.exclude(pk=self.pk):
+            if self.overlaps(other):
+                raise ValidationError(
+                    _("Days %(range)s overlap bucket %(other)s (%(other_range)s): every DPD must fall in one bucket.")
+                    % {"range": self.range_label, "other": other.name, "other_range": other.range_label}
+                )
+
+
+class Loan(models.Model):
+    class Status(models.TextChoices):
+        CURRENT = "current", _("Current")
+        DELINQUENT = "delinquent", _("Delinquent")
+        PAID_OFF = "paid_off", _("Paid off")
+        CHARGED_OFF = "charged_off", _("Charged off")
+        WRITTEN_OFF = "written_off", _("Written off")
+
+    # Statuses decided by people; the delinquency refresh leaves them alone.
+    CLOSED_BY_DECISION = (Status.CHARGED_OFF, Status.WRITTEN_OFF)
+
+    account_number = models.CharField(_("account number"), max_length=40, unique=True)
+    borrower = models.ForeignKey(Borrower, verbose_name=_("borrower"), on_delete=models.PROTECT, related_name="loans")
+    product = models.ForeignKey(Product, verbose_name=_("product"), on_delete=models.PROTECT, related_name="loans")
+    principal = models.DecimalField(_("principal"), **MONEY)
+    annual_rate = models.DecimalField(
+        _("annual rate"), max_digits=6, decimal_places=4, help_text=_("e.g. 0.1800 = 18% a year")
+    )
+    disbursed_on = models.DateField(_("disbursed on"))
+    term_months = models.PositiveSmallIntegerField(_("term (months)"))
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.CURRENT)
+    days_past_due = models.PositiveIntegerField(_("days past due"), default=0)
+    bucket = models.ForeignKey(
+        DelinquencyBucket,
+        verbose_name=_("bucket"),
+        on_delete=models.PROTECT,
+        related_name="loans",
+        null=True,
+        blank=True,
+    )
+    oldest_unpaid_due_on = models.DateField(_("oldest unpaid due date"), null=True, blank=True)
+    outstanding_principal = models.DecimalField(_("outstanding principal"), default=ZERO, **MONEY)
+    outstanding_interest = models.DecimalField(_("outstanding interest"), default=ZERO, **MONEY)
+    outstanding_fees = models.DecimalField(_("outstanding fees"), default=ZERO, **MONEY)
+    outstanding_penalty = models.DecimalField(_("outstanding penalty"), default=ZERO, **MONEY)
+    overdue_amount = models.DecimalField(
+        _("overdue amount"), default=ZERO, help_text=_("Unpaid on installments already due."), **MONEY
+    )
+    delinquency_as_of = models.DateField(_("delinquency computed as of"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("loan")
+        verbose_name_plural = _("loans")
+        permissions = [("import_portfolio", _("Can import portfolio files"))]
+        constraints = [
+            models.CheckConstraint(condition=Q(principal__gt=0), name="loan_principal_positive"),
+            models.CheckConstraint(condition=Q(annual_rate__gte=0), name="loan_rate_not_negative"),
+            models.CheckConstraint(condition=Q(term_months__gt=0), name="loan_term_positive"),
+            models.CheckConstraint(
+                condition=Q(outstanding_principal__gte=0)
+                & Q(outstanding_interest__gte=0)
+                & Q(outstanding_fees__gte=0)
+                & Q(outstanding_penalty__gte=0)
+                & Q(overdue_amount__gte=0),
+                name="loan_balances_not_negative",
+            ),
+        ]
+        indexes = [
+            # Queues and dashboards read the delinquent part of the portfolio by bucket and DPD.
+            models.Index(fields=["status", "days_past_due"], name="loan_status_dpd_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.account_number
+
+    @property
+    def total_outstanding(self) -> Decimal:
+        return (
+            self.outstanding_principal + self.outstanding_interest + self.outstanding_fees + self.outstanding_penalty
+        )
+
+
+FULLY_PAID = Q(
+    principal_paid=F("principal_due"),
+    interest_paid=F("interest_due"),
+    fees_paid=F("fees_due"),
+    penalty_paid=F("penalty_due"),
+)
+
+
+class Installment(models.Model):
+    """One line of the contractual repayment schedule, with what has been paid per component."""
+
+    loan = models.ForeignKey(Loan, verbose_name=_("loan"), on_delete=models.CASCADE, related_name="installments")
+    sequence = models.PositiveSmallIntegerField(_("number"))
+    due_date = models.DateField(_("due date"))
+    principal_due = models.DecimalField(_("principal due"), default=ZERO, **MONEY)
+    interest_due = models.DecimalField(_("interest due"), default=ZERO, **MONEY)
+    fees_due = models.DecimalField(_("fees due"), default=ZERO, **MONEY)
+    penalty_due = models.DecimalField(_("penalty due"), default=ZERO, **MONEY)
+    principal_paid = models.DecimalField(_("principal paid"), default=ZERO, **MONEY)
+    interest_paid = models.DecimalField(_("interest paid"), default=ZERO, **MONEY)
+    fees_paid = models.DecimalField(_("fees paid"), default=ZERO, **MONEY)
+    penalty_paid = models.DecimalField(_("penalty paid"), default=ZERO, **MONEY)
+    # Kept equal to "every component paid in full" by a check constraint, so that the
+    # oldest unpaid installment is one index probe away.
+    is_paid = models.BooleanField(_("paid in full"), default=False)
+    paid_on = models.DateField(_("paid in full on"), null=True, blank=True)
+
+    COMPONENTS = ("penalty", "fees", "interest", "principal")  # allocation order
+
+    class Meta:
+        ordering = ["loan", "sequence"]
+        verbose_name = _("installment")
+        verbose_name_plural = _("installments")
+        constraints = [
+            models.UniqueConstraint(fields=["loan", "sequence"], name="installment_unique_sequence"),
+            models.CheckConstraint(
+                condition=Q(principal_due__gte=0, interest_due__gte=0, fees_due__gte=0, penalty_due__gte=0),
+                name="installment_due_not_negative",
+            ),
+            models.CheckConstraint(
+                condition=Q(principal_paid__gte=0, interest_paid__gte=0, fees_paid__gte=0, penalty_paid__gte=0)
+                & Q(principal_paid__lte=F("principal_due"))
+                & Q(interest_paid__lte=F("interest_due"))
+                & Q(fees_paid__lte=F("fees_due"))
+                & Q(penalty_paid__lte=F("penalty_due")),
+                name="installment_paid_within_due",
+            ),
+            models.CheckConstraint(
+                condition=(Q(is_paid=True) & FULLY_PAID) | (Q(is_paid=False) & ~FULLY_PAID),
+                name="installment_is_paid_matches_amounts",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["loan", "due_date"], condition=Q(is_paid=False), name="installment_unpaid_due_idx"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.loan_id} #{self.sequence} {self.due_date}"
+
+    def remaining(self, component: str) -> Decimal:
+        return getattr(self, f"{component}_due") - getattr(self, f"{component}_paid")
+
+    @property
+    def total_due(self) -> Decimal:
+        return self.principal_due + self.interest_due + self.fees_due + self.penalty_due
+
+    @property
+    def total_remaining(self) -> Decimal:
+        return sum((self.remaining(component) for component in self.COMPONENTS), ZERO)
+
+
+class Payment(models.Model):
+    class Channel(models.TextChoices):
+        BANK_TRANSFER = "bank_transfer", _("Bank transfer")
+        APP = "app", _("App")
+        CARD = "card", _("Card")
+        CASH = "cash", _("Cash at branch")
+        OTHER = "other", _("Other")
+
+    loan = models.ForeignKey(Loan, verbose_name=_("loan"), on_delete=models.PROTECT, related_name="payments")
+    amount = models.DecimalField(_("amount"), **MONEY)
+    received_at = models.DateTimeField(_("received at"))
+    channel = models.CharField(_("channel"), max_length=16, choices=Channel.choices)
+    source = models.CharField(
+        _("source"), max_length=32, default="manual", help_text=_("The system that reported the payment.")
+    )
+    reference = models.CharField(_("reference"), max_length=64)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("recorded by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("recorded at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("payment")
+        verbose_name_plural = _("payments")
+        constraints = [
+            models.UniqueConstraint(fields=["source", "reference"], name="payment_unique_reference_per_source"),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="payment_amount_positive"),
+        ]
+        indexes = [models.Index(fields=["loan", "received_at"], name="payment_loan_received_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.reference} {self.amount}"
+
+
+class PaymentAllocation(models.Model):
+    class Component(models.TextChoices):
+        PENALTY = "penalty", _("Penalty")
+        FEES = "fees", _("Fees")
+        INTEREST = "interest", _("Interest")
+        PRINCIPAL = "principal", _("Principal")
+
+    payment = models.ForeignKey(
+        Payment, verbose_name=_("payment"), on_delete=models.CASCADE, related_name="allocations"
+    )
+    installment = models.ForeignKey(
+        Installment, verbose_name=_("installment"), on_delete=models.PROTECT, related_name="allocations"
+    )
+    component = models.CharField(_("component"), max_length=16, choices=Component.choices)
+    amount = models.DecimalField(_("amount"), **MONEY)
+
+    class Meta:
+        verbose_name = _("payment allocation")
+        verbose_name_plural = _("payment allocations")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["payment", "installment", "component"], name="allocation_unique_component"
+            ),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="allocation_amount_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_component_display()} {self.amount}"

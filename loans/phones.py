@@ -1,0 +1,28 @@
+"""Normalising contact values: phone numbers to E.164 with the phonenumbers library."""
+
+import phonenumbers
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.utils.translation import gettext as _
+
+DEFAULT_REGION = "CN"
+
+
+def normalise_phone(raw: str, region: str = DEFAULT_REGION) -> str:
+    """'138 0013 8000' -> '+8613800138000'. Raises ValidationError for anything that is not a
+    possible, valid number."""
+    try:
+        number = phonenumbers.parse(raw, region)
+    except phonenumbers.NumberParseException as error:
+        raise ValidationError(_("%(value)s is not a phone number.") % {"value": raw}, code="phone") from error
+    if not phonenumbers.is_valid_number(number):
+        raise ValidationError(_("%(value)s is not a valid phone number.") % {"value": raw}, code="phone")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def normalise_contact_value(kind: str, raw: str) -> str:
+    value = raw.strip()
+    if kind == "email":
+        validate_email(value)
+        return value.lower()
+    return normalise_phone(value)

@@ -1,0 +1,44 @@
+"""Reads of the portfolio that services, views and jobs share."""
+
+from collections.abc import Iterable
+
+from django.db.models import Count, Q, QuerySet, Sum
+
+from .models import DelinquencyBucket, Loan
+
+
+def buckets_in_order() -> list[DelinquencyBucket]:
+    return list(DelinquencyBucket.objects.order_by("min_dpd"))
+
+
+def bucket_for_days_past_due(
+    days_past_due: int, *, buckets: Iterable[DelinquencyBucket] | None = None
+) -> DelinquencyBucket | None:
+    """The bucket whose band holds this DPD, or None when the configured bands leave a gap."""
+    for bucket in buckets if buckets is not None else buckets_in_order():
+        if bucket.contains(days_past_due):
+            return bucket
+    return None
+
+
+def bucket_gaps(buckets: Iterable[DelinquencyBucket] | None = None) -> list[tuple[int, int | None]]:
+    """DPD ranges no bucket covers, so that the admin can warn about them."""
+    gaps: list[tuple[int, int | None]] = []
+    next_uncovered = 0
+    for bucket in sorted(buckets if buckets is not None else buckets_in_order(), key=lambda b: b.min_dpd):
+        if bucket.min_dpd > next_uncovered:
+            gaps.append((next_uncovered, bucket.min_dpd - 1))
+        if bucket.max_dpd is None:
+            return gaps
+        next_uncovered = max(next_uncovered, bucket.max_dpd + 1)
+    gaps.append((next_uncovered, None))
+    return gaps
+
+
+def portfolio_by_bucket() -> QuerySet:
+    """Count and overdue amount of open loans per bucket, in bucket order."""
+    open_loans = Q(loans__status__in=[Loan.Status.CURRENT, Loan.Status.DELINQUENT])
+    return DelinquencyBucket.objects.order_by("min_dpd").annotate(
+        loan_count=Count("loans", filter=open_loans),
+        overdue=Sum("loans__overdue_amount", filter=open_loans),
+    )

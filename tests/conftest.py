@@ -1,0 +1,32 @@
+import os
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+NEEDS_POSTGRES = "needs PostgreSQL: set DATABASE_URL=postgres://... (these tests rely on its locking or SQL)"
+NEEDS_REDIS = "needs a Redis server: set REDIS_URL=redis://..."
+
+
+def pytest_configure(config):
+    engine = settings.DATABASES["default"]["ENGINE"]
+    if os.environ.get("REQUIRE_POSTGRES") and engine != "django.db.backends.postgresql":
+        raise pytest.UsageError("REQUIRE_POSTGRES is set but DATABASE_URL does not point at PostgreSQL.")
+    if os.environ.get("REQUIRE_REDIS") and not settings.REDIS_URL:
+        raise pytest.UsageError("REQUIRE_REDIS is set but REDIS_URL is empty.")
+
+
+def pytest_collection_modifyitems(config, items):
+    on_postgres = connection.vendor == "postgresql"
+    for item in items:
+        if "postgres" in item.keywords and not on_postgres:
+            item.add_marker(pytest.mark.skip(reason=NEEDS_POSTGRES))
+        if "redis" in item.keywords and not settings.REDIS_URL:
+            item.add_marker(pytest.mark.skip(reason=NEEDS_REDIS))
+
+
+@pytest.fixture
+def product(db):
+    from tests.loans.factories import ProductFactory
+
+    return ProductFactory()
