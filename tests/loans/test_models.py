@@ -60,12 +60,13 @@ def test_a_payment_reference_is_unique_per_source_and_amounts_are_positive(db):
     now = timezone.now()
     Payment.objects.create(loan=loan, amount=1, received_at=now, channel="app", source="bank", reference="R1")
 
-    refused_by_database(
-        lambda: Payment.objects.create(loan=loan, amount=1, received_at=now, channel="app", source="bank", reference="R1")
-    )
-    refused_by_database(
-        lambda: Payment.objects.create(loan=loan, amount=0, received_at=now, channel="app", source="bank", reference="R2")
-    )
+    def pay(amount, reference):
+        Payment.objects.create(
+            loan=loan, amount=amount, received_at=now, channel="app", source="bank", reference=reference
+        )
+
+    refused_by_database(lambda: pay(1, "R1"))
+    refused_by_database(lambda: pay(0, "R2"))
 
 
 def test_bucket_ranges_must_be_ordered(db):
@@ -124,7 +125,12 @@ def test_third_party_kinds(db):
 
 @pytest.mark.parametrize(
     ("national_id", "valid"),
-    [("11010519491231002X", True), ("110105194912310021", False), ("11010519491231002", False), ("A1010519491231002X", False)],
+    [
+        ("11010519491231002X", True),
+        ("110105194912310021", False),
+        ("11010519491231002", False),
+        ("A1010519491231002X", False),
+    ],
 )
 def test_national_id_check_digit(national_id, valid):
     if valid:
