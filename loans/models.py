@@ -190,8 +190,10 @@ class DelinquencyBucket(models.Model):
     def clean(self) -> None:
         if self.max_dpd is not None and self.min_dpd is not None and self.max_dpd < self.min_dpd:
             raise ValidationError(
-                {"max_dpd": _("The upper limit (%(max)s) is below the lower limit (%(min)s).")
-                 % {"max": self.max_dpd, "min": self.min_dpd}}
+                {
+                    "max_dpd": _("The upper limit (%(max)s) is below the lower limit (%(min)s).")
+                    % {"max": self.max_dpd, "min": self.min_dpd}
+                }
             )
         if self.min_dpd is None:
             return
@@ -272,9 +274,7 @@ class Loan(models.Model):
 
     @property
     def total_outstanding(self) -> Decimal:
-        return (
-            self.outstanding_principal + self.outstanding_interest + self.outstanding_fees + self.outstanding_penalty
-        )
+        return self.outstanding_principal + self.outstanding_interest + self.outstanding_fees + self.outstanding_penalty
 
 
 FULLY_PAID = Q(
@@ -330,9 +330,7 @@ class Installment(models.Model):
             ),
         ]
         indexes = [
-            models.Index(
-                fields=["loan", "due_date"], condition=Q(is_paid=False), name="installment_unpaid_due_idx"
-            ),
+            models.Index(fields=["loan", "due_date"], condition=Q(is_paid=False), name="installment_unpaid_due_idx"),
         ]
 
     def __str__(self) -> str:
@@ -409,9 +407,7 @@ class PaymentAllocation(models.Model):
         verbose_name = _("payment allocation")
         verbose_name_plural = _("payment allocations")
         constraints = [
-            models.UniqueConstraint(
-                fields=["payment", "installment", "component"], name="allocation_unique_component"
-            ),
+            models.UniqueConstraint(fields=["payment", "installment", "component"], name="allocation_unique_component"),
             models.CheckConstraint(condition=Q(amount__gt=0), name="allocation_amount_positive"),
         ]
 

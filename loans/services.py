@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Case, DecimalField, F, Max, Min, OuterRef, Q, Subquery, Sum, Value, When
+from django.db.models import Case, DecimalField, Exists, F, Max, Min, OuterRef, Q, Subquery, Sum, Value, When
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -99,13 +99,36 @@ def payment_record(
     except IntegrityError as error:  # the same reference recorded concurrently
         raise _duplicate_reference(source, reference) from error
 
-    paid_on = timezone.localdate(received_at)
-    left = amount
+    allocations, touched = payment_allocate(payment=payment, unpaid=unpaid)
+
+    Installment.objects.bulk_update(
+        touched, [f"{component}_paid" for component in COMPONENT_FIELDS] + ["is_paid", "paid_on"]
+    )
+    PaymentAllocation.objects.bulk_create(allocations)
+    balances_recompute(loans=Loan.objects.filter(pk=loan.pk))
+    loan.refresh_from_db()
+    loan_refresh_delinquency(loan=loan, as_of=as_of or timezone.localdate())
+    return payment
+
+
+def payment_allocate(
+    *, payment: Payment, unpaid: list[Installment]
+) -> tuple[list[PaymentAllocation], list[Installment]]:
+    """Allocate a payment over a loan's installments in memory, saving nothing: oldest first
+    (`unpaid` ordered by due date, then number; installments already paid are passed over),
+    within one penalty, fees, interest, then principal, to the cent. An installment paid in
+    full is marked paid on the local day the payment was received. The caller has checked that
+    the payment is not above what is outstanding. Returns the allocations (unsaved) and the
+    installments changed, for payment_record and for imports that record payments in bulk."""
+    paid_on = timezone.localdate(payment.received_at)
+    left = payment.amount
     allocations: list[PaymentAllocation] = []
     touched: list[Installment] = []
     for installment in unpaid:
         if left == 0:
             break
+        if installment.is_paid:
+            continue
         for component in Installment.COMPONENTS:
             share = min(left, installment.remaining(component))
             if share <= 0:
@@ -119,15 +142,7 @@ def payment_record(
             installment.is_paid = True
             installment.paid_on = paid_on
         touched.append(installment)
-
-    Installment.objects.bulk_update(
-        touched, [f"{component}_paid" for component in COMPONENT_FIELDS] + ["is_paid", "paid_on"]
-    )
-    PaymentAllocation.objects.bulk_create(allocations)
-    balances_recompute(loans=Loan.objects.filter(pk=loan.pk))
-    loan.refresh_from_db()
-    loan_refresh_delinquency(loan=loan, as_of=as_of or timezone.localdate())
-    return payment
+    return allocations, touched
 
 
 def _duplicate_reference(source: str, reference: str) -> ValidationError:
@@ -159,11 +174,12 @@ def balances_recompute(*, loans) -> int:
     return loans.update(**updates)
 
 
-def _status_for(*, loan: Loan, has_unpaid: bool, days_past_due: int) -> str:
+def _status_for(*, loan: Loan, has_unpaid: bool, has_schedule: bool, days_past_due: int) -> str:
     if loan.status in Loan.CLOSED_BY_DECISION:
         return loan.status
     if not has_unpaid:
-        return Loan.Status.PAID_OFF
+        # A loan whose schedule has not arrived yet is not paid off.
+        return Loan.Status.PAID_OFF if has_schedule else Loan.Status.CURRENT
     return Loan.Status.DELINQUENT if days_past_due > 0 else Loan.Status.CURRENT
 
 
@@ -173,8 +189,8 @@ def loan_refresh_delinquency(*, loan: Loan, as_of: date, buckets: list[Delinquen
     DPD counts the days from the due date of the oldest installment not fully paid, moved on
     by the product's grace days, to `as_of`: an installment due today, or still within its
     grace days, is not late. The overdue amount is what remains unpaid on late installments.
-    Charged-off and written-off loans keep their status; everything else becomes paid off,
-    delinquent or current."""
+    Charged-off and written-off loans keep their status; everything else becomes paid off
+    (a schedule with nothing left unpaid), delinquent or current."""
     grace = Product.objects.values_list("grace_days", flat=True).get(pk=loan.product_id)
     unpaid = list(loan.installments.filter(is_paid=False).order_by("due_date"))
     if unpaid:
@@ -188,7 +204,12 @@ def loan_refresh_delinquency(*, loan: Loan, as_of: date, buckets: list[Delinquen
     loan.overdue_amount = sum(
         (installment.total_remaining for installment in unpaid if (as_of - installment.due_date).days > grace), ZERO
     )
-    loan.status = _status_for(loan=loan, has_unpaid=bool(unpaid), days_past_due=days_past_due)
+    loan.status = _status_for(
+        loan=loan,
+        has_unpaid=bool(unpaid),
+        has_schedule=bool(unpaid) or loan.installments.exists(),
+        days_past_due=days_past_due,
+    )
     bucket = bucket_for_days_past_due(days_past_due, buckets=buckets)
     loan.bucket = bucket
     loan.delinquency_as_of = as_of
@@ -249,7 +270,10 @@ def _refresh_batch(batch, *, as_of: date, buckets: list[DelinquencyBucket]) -> i
     )
     batch.exclude(status__in=Loan.CLOSED_BY_DECISION).update(
         status=Case(
-            When(oldest_unpaid_due_on__isnull=True, then=Value(Loan.Status.PAID_OFF)),
+            When(
+                Q(oldest_unpaid_due_on__isnull=True) & Exists(Installment.objects.filter(loan=OuterRef("pk"))),
+                then=Value(Loan.Status.PAID_OFF),
+            ),
             When(days_past_due__gt=0, then=Value(Loan.Status.DELINQUENT)),
             default=Value(Loan.Status.CURRENT),
         )

@@ -195,3 +195,12 @@ def test_portfolio_refresh_reports_progress_per_batch(db):
 
 def test_portfolio_refresh_on_an_empty_portfolio_does_nothing(db):
     assert portfolio_refresh_delinquency(as_of=FIRST_DUE) == 0
+
+
+def test_a_loan_whose_schedule_has_not_arrived_stays_current(db):
+    loan = LoanFactory(installments=False)
+
+    assert aged(loan, FIRST_DUE).status == Loan.Status.CURRENT
+    portfolio_refresh_delinquency(as_of=FIRST_DUE)
+    loan.refresh_from_db()
+    assert (loan.status, loan.days_past_due, loan.bucket.name) == (Loan.Status.CURRENT, 0, "M0")
