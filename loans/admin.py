@@ -1,6 +1,11 @@
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.template.response import TemplateResponse
+from django.urls import path
 from django.utils.translation import gettext_lazy as _
 
+from .forms import PortfolioImportForm
+from .imports import portfolio_import
 from .models import Borrower, Contact, DelinquencyBucket, Installment, Loan, Payment, PaymentAllocation, Product
 from .selectors import bucket_gaps
 
@@ -108,6 +113,46 @@ class LoanAdmin(admin.ModelAdmin):
     )
     inlines = [InstallmentInline]
     show_full_result_count = False
+    # Adds the "Import portfolio file" button for users allowed to import.
+    change_list_template = "admin/loans/loan/change_list.html"
+
+    def get_urls(self):
+        opts = self.model._meta
+        return [
+            path(
+                "import/",
+                self.admin_site.admin_view(self.import_portfolio_view),
+                name=f"{opts.app_label}_{opts.model_name}_import_portfolio",
+            ),
+            *super().get_urls(),
+        ]
+
+    def import_portfolio_view(self, request):
+        """Upload a CSV file of loans, schedules, payments or contacts; show the counts, or every
+        bad row when nothing was imported."""
+        if not request.user.has_perm("loans.import_portfolio"):
+            raise PermissionDenied
+        result = None
+        if request.method == "POST":
+            form = PortfolioImportForm(request.POST, request.FILES)
+            if form.is_valid():
+                result = portfolio_import(
+                    stream=form.cleaned_data["file"],
+                    kind=form.cleaned_data["kind"],
+                    encoding=form.cleaned_data["encoding"],
+                    recorded_by=request.user,
+                )
+        else:
+            form = PortfolioImportForm()
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": _("Import portfolio file"),
+            "form": form,
+            "result": result,
+            "file_name": request.FILES["file"].name if result is not None else "",
+        }
+        return TemplateResponse(request, "admin/loans/import_portfolio.html", context)
 
 
 @admin.register(Installment)

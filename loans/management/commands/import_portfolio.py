@@ -1,0 +1,76 @@
+"""`import_portfolio FILE.csv --kind loans|schedule|payments|contacts [--encoding auto|utf-8|gb18030]`:
+import one CSV file of the portfolio, all or nothing (formats in docs/csv-formats.md)."""
+
+import codecs
+import sys
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext as _
+from tqdm import tqdm
+
+from loans.imports import KINDS, portfolio_import
+
+
+class Command(BaseCommand):
+    help = (
+        "Import a CSV file of loans, schedules, payments or contacts (docs/csv-formats.md). A file with any bad "
+        "row imports nothing; importing the same file again changes nothing."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("file", help="the CSV file")
+        parser.add_argument("--kind", choices=KINDS, default="loans", help="what the file holds (default: loans)")
+        parser.add_argument(
+            "--encoding",
+            default="auto",
+            help="auto (default: UTF-8, with or without BOM, else GB18030/GBK), utf-8, gb18030 or any Python codec",
+        )
+
+    def handle(self, *args, **options):
+        path = Path(options["file"])
+        kind, encoding = options["kind"], options["encoding"]
+        if encoding != "auto":
+            try:
+                codecs.lookup(encoding)
+            except LookupError as error:
+                raise CommandError(_("%(encoding)s is not a known encoding.") % {"encoding": encoding}) from error
+        try:
+            stream = path.open("rb")
+        except OSError as error:
+            raise CommandError(
+                _("Cannot open %(path)s: %(reason)s.") % {"path": path, "reason": error.strerror}
+            ) from error
+        with (
+            stream,
+            tqdm(
+                total=path.stat().st_size,
+                unit="B",
+                unit_scale=True,
+                desc=f"{path.name} ({kind})",
+                file=options.get("stderr") or sys.stderr,
+                disable=options["verbosity"] == 0,
+                leave=False,
+            ) as bar,
+        ):
+            result = portfolio_import(stream=stream, kind=kind, encoding=encoding, progress=bar.update)
+
+        if not result.ok:
+            for error in result.errors:
+                self.stderr.write(str(error))
+            if result.unreported_error_count:
+                self.stderr.write(_("... and %(count)s more errors.") % {"count": result.unreported_error_count})
+            raise CommandError(
+                _("%(count)s error(s) in %(file)s (%(kind)s, read as %(encoding)s): nothing was imported.")
+                % {"count": result.error_count, "file": path.name, "kind": kind, "encoding": result.encoding}
+            )
+        self.stdout.write(
+            _("Imported %(file)s (%(kind)s, read as %(encoding)s): %(rows)s rows.")
+            % {"file": path.name, "kind": kind, "encoding": result.encoding, "rows": result.rows},
+            self.style.SUCCESS,
+        )
+        for what, created, skipped in result.summary():
+            self.stdout.write(
+                _("  %(what)s: %(created)s created, %(skipped)s skipped (already stored)")
+                % {"what": what, "created": created, "skipped": skipped}
+            )
