@@ -1,0 +1,65 @@
+"""`manage.py seed_demo`: fill an empty database with a demo desk (see loans.demo)."""
+
+from datetime import date
+
+from django.core.management.base import BaseCommand, CommandError
+
+from loans import demo
+
+
+def _positive(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise ValueError(value)
+    return number
+
+
+class Command(BaseCommand):
+    help = (
+        "Seed a realistic demo portfolio (borrowers, contacts, loans, schedules, payments) and the demo "
+        "users, then print their logins. Same --seed and --as-of, same data. Only into an empty portfolio."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--loans", type=_positive, default=5_000, help="How many loans (default 5000).")
+        parser.add_argument("--seed", type=int, default=1, help="Seed of the random data (default 1).")
+        parser.add_argument(
+            "--as-of",
+            type=date.fromisoformat,
+            default=None,
+            help="The day the portfolio is aged to, YYYY-MM-DD (default today in Asia/Shanghai).",
+        )
+        parser.add_argument(
+            "--if-empty", action="store_true", help="Do nothing when the database already holds a portfolio."
+        )
+
+    def handle(self, *args, loans, seed, as_of, if_empty, verbosity, **options):
+        counts = demo.portfolio_counts()
+        if counts["loans"] or counts["borrowers"]:
+            if if_empty:
+                self.stdout.write(
+                    f"database already has {counts['loans']} loans, not seeding"
+                    if counts["loans"]
+                    else f"database already has {counts['borrowers']} borrowers, not seeding"
+                )
+                return
+            raise CommandError(
+                f"The database already has {counts['loans']} loans and {counts['borrowers']} borrowers. "
+                "seed_demo only seeds an empty portfolio, so that two demo portfolios never mix: use a fresh "
+                "database, or pass --if-empty to skip seeding when data exists."
+            )
+        as_of = as_of or demo.today()
+        summary, logins = demo.demo_desk_seed(loans=loans, seed=seed, as_of=as_of, progress=verbosity >= 1)
+        path = demo.demo_logins_write(logins, seed=seed, as_of=as_of)
+
+        if verbosity >= 1:
+            rows = ", ".join(f"{count} {name}" for name, count in summary.rows.items())
+            self.stdout.write(f"Seeded {rows} (seed {seed}, as of {as_of.isoformat()}).")
+            spread = ", ".join(f"{name} {count}" for name, count in summary.buckets)
+            self.stdout.write(f"Open loans by bucket: {spread}.")
+            self.stdout.write("Loans by status: " + ", ".join(f"{name} {count}" for name, count in summary.statuses))
+            timing = ", ".join(f"{phase} {seconds:.1f} s" for phase, seconds in summary.seconds.items())
+            self.stdout.write(f"Took {timing}.")
+        self.stdout.write("")
+        self.stdout.write(demo.demo_logins_table(logins))
+        self.stdout.write(f"(written to {path})")
