@@ -30,7 +30,6 @@ run: install
 	$(BIN)/python manage.py seed_demo --if-empty --loans $(DEMO_LOANS)
 	@echo ""
 	@echo "Collection desk: http://$(HOST):$(PORT)/   admin: http://$(HOST):$(PORT)/admin/"
-	@cat var/demo_logins.txt 2>/dev/null || true
 	@echo "Ctrl-C stops the web server, the worker and beat."
 	@trap 'kill 0' INT TERM; \
 	$(BIN)/celery -A config worker --loglevel=INFO --concurrency=2 & \

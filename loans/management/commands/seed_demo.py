@@ -2,6 +2,7 @@
 
 from datetime import date
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from loans import demo
@@ -42,6 +43,9 @@ class Command(BaseCommand):
                     if counts["loans"]
                     else f"database already has {counts['borrowers']} borrowers, not seeding"
                 )
+                logins_file = settings.VAR_DIR / "demo_logins.txt"
+                if logins_file.exists():
+                    self.stdout.write(logins_file.read_text(encoding="utf-8"))
                 return
             raise CommandError(
                 f"The database already has {counts['loans']} loans and {counts['borrowers']} borrowers. "
