@@ -32,6 +32,7 @@ run: install
 	@echo "Collection desk: http://$(HOST):$(PORT)/   admin: http://$(HOST):$(PORT)/admin/"
 	@echo "Ctrl-C stops the web server, the worker and beat."
 	@trap 'kill 0' INT TERM; \
+	(sleep 6; echo ""; echo "Ready: http://$(HOST):$(PORT)/ (logins above; Ctrl-C stops everything)") & \
 	$(BIN)/celery -A config worker --loglevel=INFO --concurrency=2 & \
 	$(BIN)/celery -A config beat --loglevel=INFO & \
 	$(BIN)/python manage.py runserver $(HOST):$(PORT) & \

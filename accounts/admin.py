@@ -3,6 +3,7 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.utils.translation import gettext_lazy as _
 
 from .models import Team, User
+from .roles import ROLE_LABELS
 
 
 @admin.register(User)
@@ -16,7 +17,7 @@ class UserAdmin(DjangoUserAdmin):
 
     @admin.display(description=_("roles"))
     def roles(self, obj: User) -> str:
-        return ", ".join(group.name for group in obj.groups.all())
+        return ", ".join(str(ROLE_LABELS.get(group.name, group.name)) for group in obj.groups.all())
 
 
 @admin.register(Team)

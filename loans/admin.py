@@ -202,7 +202,7 @@ class PaymentAllocationAdmin(admin.ModelAdmin):
     list_display = ("payment", "installment", "component", "amount")
     list_filter = ("component",)
     search_fields = ("=payment__reference", "=installment__loan__account_number")
-    list_select_related = ("payment", "installment")
+    list_select_related = ("payment", "installment__loan")
     show_full_result_count = False
 
     def has_change_permission(self, request, obj=None):

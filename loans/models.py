@@ -10,6 +10,7 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from .validators import validate_national_id
 
@@ -23,7 +24,7 @@ def validate_time_zone(value: str) -> None:
 
 
 class Borrower(models.Model):
-    name = models.CharField(_("name"), max_length=100)
+    name = models.CharField(pgettext_lazy("person", "name"), max_length=100)
     national_id = models.CharField(
         _("national ID number"), max_length=18, unique=True, validators=[validate_national_id]
     )
@@ -177,6 +178,8 @@ class DelinquencyBucket(models.Model):
     def range_label(self) -> str:
         if self.max_dpd is None:
             return f"{self.min_dpd}+"
+        if self.max_dpd == self.min_dpd:
+            return str(self.min_dpd)
         return f"{self.min_dpd}-{self.max_dpd}"
 
     def contains(self, days_past_due: int) -> bool:
@@ -334,7 +337,7 @@ class Installment(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.loan_id} #{self.sequence} {self.due_date}"
+        return _("%(loan)s installment %(sequence)s") % {"loan": self.loan.account_number, "sequence": self.sequence}
 
     def remaining(self, component: str) -> Decimal:
         return getattr(self, f"{component}_due") - getattr(self, f"{component}_paid")

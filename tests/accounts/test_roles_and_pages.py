@@ -93,3 +93,13 @@ def test_health_check_answers(client, db):
     response = client.get(reverse("healthz"))
 
     assert response.status_code == 200 and response.json()["status"] == "ok"
+
+
+def test_the_desk_speaks_chinese_even_to_an_english_browser_until_the_user_switches(client, db):
+    assert "登录" in client.get(reverse("login"), HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9").content.decode()
+
+    client.post(reverse("set_language"), {"language": "en", "next": reverse("login")})
+    page = client.get(reverse("login"), HTTP_ACCEPT_LANGUAGE="zh-CN").content.decode()
+
+    assert "Log in" in page
+    assert ">简体中文</button>" in page  # the way back is labelled in its own language

@@ -164,3 +164,15 @@ def test_money_fields_are_decimal(db):
     assert isinstance(loan.outstanding_principal, Decimal)
     assert loan.total_outstanding == Decimal("1200.00") + 12 * Decimal("12.00")
     assert Loan._meta.get_field("principal").decimal_places == 2
+
+
+def test_bucket_range_labels(db):
+    labels = dict(DelinquencyBucket.objects.values_list("name", "min_dpd"))
+    assert [bucket.range_label for bucket in DelinquencyBucket.objects.order_by("min_dpd")] == [
+        "0",
+        "1-30",
+        "31-60",
+        "61-90",
+        "91+",
+    ]
+    assert labels["M0"] == 0
