@@ -93,3 +93,9 @@ def test_the_broker_and_cache_answer_on_redis():
         connection.ensure_connection(max_retries=2)
     cache.set("desk-health", "ok", 5)
     assert cache.get("desk-health") == "ok"
+
+
+def test_migrations_are_checked_in_for_every_model_change(db):
+    from django.core.management import call_command
+
+    call_command("makemigrations", "--check", "--dry-run", verbosity=0)
