@@ -5,6 +5,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.contrib.auth.models import Permission
 from django.core.exceptions import ValidationError
 from django.core.management import call_command, execute_from_command_line
@@ -1153,9 +1154,8 @@ IMPORT_URL = "admin:loans_loan_import_portfolio"
 def upload(client, text, *, kind="loans", encoding="auto", codec="utf-8", name="loans.csv"):
     stream = io.BytesIO(text.encode(codec))
     stream.name = name
-    return client.post(
-        reverse(IMPORT_URL), {"file": stream, "kind": kind, "encoding": encoding}, HTTP_ACCEPT_LANGUAGE="en"
-    )
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"  # the pages are read in English below
+    return client.post(reverse(IMPORT_URL), {"file": stream, "kind": kind, "encoding": encoding})
 
 
 @pytest.fixture
@@ -1217,9 +1217,10 @@ def test_a_staff_user_without_the_import_permission_gets_403(client, db):
 
 def test_the_admin_role_may_import_and_sees_the_button(client, db):
     client.force_login(UserFactory(is_staff=True, roles=["admin"]))
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
 
-    changelist = client.get(reverse("admin:loans_loan_changelist"), HTTP_ACCEPT_LANGUAGE="en")
-    page = client.get(reverse(IMPORT_URL), HTTP_ACCEPT_LANGUAGE="en")
+    changelist = client.get(reverse("admin:loans_loan_changelist"))
+    page = client.get(reverse(IMPORT_URL))
 
     assert f'href="{reverse(IMPORT_URL)}"' in changelist.content.decode()
     assert "Import portfolio file" in changelist.content.decode()
