@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
@@ -137,6 +137,27 @@ class Product(models.Model):
         default=Decimal("0.000500"),
         validators=[MinValueValidator(Decimal("0"))],
         help_text=_("Share of the overdue principal charged per day late, e.g. 0.000500 = 0.05%."),
+    )
+    # Repayment-plan policy: a plan within these limits is active at once; beyond them it waits
+    # for a supervisor.
+    plan_max_term_months = models.PositiveSmallIntegerField(
+        _("longest repayment plan (months)"), default=12
+    )
+    plan_max_waiver_share = models.DecimalField(
+        _("largest penalty waiver share"),
+        max_digits=5,
+        decimal_places=4,
+        default=Decimal("0.5000"),
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("1"))],
+        help_text=_("Share of the outstanding penalty a plan may waive without approval, e.g. 0.5000 = half."),
+    )
+    plan_min_first_payment_share = models.DecimalField(
+        _("smallest first plan payment share"),
+        max_digits=5,
+        decimal_places=4,
+        default=Decimal("0.1000"),
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("1"))],
+        help_text=_("Share of the amount a plan covers that its first payment must reach, e.g. 0.1000 = 10%."),
     )
     is_active = models.BooleanField(_("active"), default=True)
 

@@ -30,3 +30,38 @@ def product(db):
     from tests.loans.factories import ProductFactory
 
     return ProductFactory()
+
+
+@pytest.fixture
+def collector(db):
+    from tests.accounts.factories import UserFactory
+
+    return UserFactory(roles=["collector"])
+
+
+@pytest.fixture
+def supervisor(db):
+    from tests.accounts.factories import UserFactory
+
+    return UserFactory(roles=["supervisor"])
+
+
+@pytest.fixture
+def legal_officer(db):
+    from tests.accounts.factories import UserFactory
+
+    return UserFactory(roles=["legal_officer"])
+
+
+@pytest.fixture
+def desk_admin(db):
+    from tests.accounts.factories import UserFactory
+
+    return UserFactory(roles=["admin"])
+
+
+@pytest.fixture
+def system_user(db):
+    from accounts.models import User
+
+    return User.objects.get(username="system")

@@ -1,0 +1,760 @@
+"""Collection cases and what the desk does with them: the case state machine, stage rules and
+reminder steps, conduct limits, contact attempts, promises to pay and repayment plans.
+
+Transition methods change fields only; every change of a case goes through a service in
+collection.services, which checks permission, saves in a transaction and logs the transition."""
+
+import datetime
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import Q, Sum
+from django.template import Template, TemplateSyntaxError
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django_fsm import RETURN_VALUE, ConcurrentTransitionMixin, FSMField, transition
+from django_fsm_log.decorators import fsm_log_by, fsm_log_description
+
+from loans.models import MONEY, ZERO, Contact, Loan
+
+
+class Stage(models.TextChoices):
+    REMINDER = "reminder", _("Reminder")
+    NEGOTIATION = "negotiation", _("Negotiation")
+    ESCALATION = "escalation", _("Escalation")
+    LITIGATION = "litigation", _("Litigation")
+    ON_HOLD = "on_hold", _("On hold")
+    RESOLVED = "resolved", _("Resolved")
+    SETTLED = "settled", _("Settled")
+    WRITTEN_OFF = "written_off", _("Written off")
+    CLOSED = "closed", _("Closed")
+
+
+# The four stages a case is worked in, in the order it walks them.
+WORKING_STAGES = [Stage.REMINDER, Stage.NEGOTIATION, Stage.ESCALATION, Stage.LITIGATION]
+OPEN_STAGES = [*WORKING_STAGES, Stage.ON_HOLD]
+CLOSED_STAGES = [Stage.RESOLVED, Stage.SETTLED, Stage.WRITTEN_OFF, Stage.CLOSED]
+
+
+class HoldReason(models.TextChoices):
+    DISPUTE = "dispute", _("Dispute")
+    HARDSHIP = "hardship", _("Hardship")
+    COMPLAINT = "complaint", _("Complaint")
+
+
+# --- transition conditions: pure functions of the case -------------------------------------
+
+
+def has_negotiation_grounds(case: "CollectionCase") -> bool:
+    """Negotiation starts once the borrower has been reached or has committed to something."""
+    return (
+        case.last_right_party_contact_at is not None
+        or case.promises.filter(status=PromiseToPay.Status.PENDING).exists()
+        or case.plans.filter(status__in=[RepaymentPlan.Status.ACTIVE, RepaymentPlan.Status.PENDING_APPROVAL]).exists()
+    )
+
+
+def loan_is_current_or_paid_off(case: "CollectionCase") -> bool:
+    return Loan.objects.filter(pk=case.loan_id, status__in=[Loan.Status.CURRENT, Loan.Status.PAID_OFF]).exists()
+
+
+def settlement_is_paid(case: "CollectionCase") -> bool:
+    """The agreed settlement amount has arrived since it was agreed."""
+    if case.settlement_amount is None or case.settlement_agreed_at is None:
+        return False
+    paid = case.loan.payments.filter(received_at__gte=case.settlement_agreed_at).aggregate(total=Sum("amount"))
+    return (paid["total"] or ZERO) >= case.settlement_amount
+
+
+class CollectionCase(ConcurrentTransitionMixin, models.Model):
+    """A loan in collection. At most one open case per loan."""
+
+    loan = models.ForeignKey(Loan, verbose_name=_("loan"), on_delete=models.PROTECT, related_name="collection_cases")
+    stage = FSMField(_("stage"), default=Stage.REMINDER, choices=Stage.choices, protected=True, max_length=16)
+    assigned_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("assigned collector"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="assigned_cases",
+    )
+    team = models.ForeignKey(
+        "accounts.Team", verbose_name=_("team"), on_delete=models.PROTECT, null=True, blank=True, related_name="cases"
+    )
+    opened_at = models.DateTimeField(_("opened at"), default=timezone.now)
+    stage_entered_at = models.DateTimeField(_("stage entered at"), default=timezone.now)
+    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+    held_stage = models.CharField(
+        _("stage before hold"),
+        max_length=16,
+        choices=Stage.choices,
+        blank=True,
+        help_text=_("Where a held case resumes."),
+    )
+    hold_reason = models.CharField(_("hold reason"), max_length=16, choices=HoldReason.choices, blank=True)
+    last_right_party_contact_at = models.DateTimeField(_("last right-party contact"), null=True, blank=True)
+    broken_promises = models.PositiveIntegerField(_("broken promises"), default=0)
+    attention_since = models.DateTimeField(
+        _("needs attention since"),
+        null=True,
+        blank=True,
+        help_text=_("Set when a promise breaks: the case goes to the top of its collector's queue until worked."),
+    )
+    settlement_amount = models.DecimalField(_("agreed settlement"), null=True, blank=True, **MONEY)
+    settlement_agreed_at = models.DateTimeField(_("settlement agreed at"), null=True, blank=True)
+    close_reason = models.TextField(_("closing reason"), blank=True)
+
+    class Meta:
+        verbose_name = _("collection case")
+        verbose_name_plural = _("collection cases")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["loan"], condition=Q(stage__in=OPEN_STAGES), name="case_one_open_case_per_loan"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["assigned_to", "stage"], name="case_assignee_stage_idx"),
+            models.Index(fields=["stage", "stage_entered_at"], name="case_stage_entered_idx"),
+        ]
+        permissions = [
+            ("work_case", _("Can work collection cases")),
+            ("escalate_case", _("Can escalate collection cases")),
+            ("litigate_case", _("Can send collection cases to litigation")),
+            ("hold_case", _("Can put collection cases on hold and resume them")),
+            ("settle_case", _("Can settle collection cases")),
+            ("write_off_case", _("Can write off collection cases")),
+            ("close_case", _("Can close collection cases")),
+            ("assign_case", _("Can assign collection cases")),
+            ("decide_escalation", _("Can approve or reject escalation requests")),
+            ("approve_plan", _("Can approve repayment plans beyond policy")),
+        ]
+
+    def __str__(self) -> str:
+        return _("Case of %(loan)s") % {"loan": self.loan.account_number}
+
+    @property
+    def is_open(self) -> bool:
+        return self.stage in OPEN_STAGES
+
+    def _enter(self) -> None:
+        self.stage_entered_at = timezone.now()
+
+    def _end(self) -> None:
+        self._enter()
+        self.closed_at = self.stage_entered_at
+
+    @fsm_log_by
+    @fsm_log_description
+    @transition(
+        field=stage,
+        source=Stage.REMINDER,
+        target=Stage.NEGOTIATION,
+        permission="collection.work_case",
+        conditions=[has_negotiation_grounds],
+    )
+    def negotiate(self, by=None, description=None):
+        self._enter()
+
+    @fsm_log_by
+    @fsm_log_description
+    @transition(
+        field=stage,
+        source=[Stage.REMINDER, Stage.NEGOTIATION],
+        target=Stage.ESCALATION,
+        permission="collection.escalate_case",
+    )
+    def escalate(self, by=None, description=None):
+        self._enter()
+
+    @fsm_log_by
+    @fsm_log_description
+    @transition(field=stage, source=Stage.ESCALATION, target=Stage.LITIGATION, permission="collection.litigate_case")
+    def litigate(self, by=None, description=None):
+        self._enter()
+
+    @fsm_log_by
+    @fsm_log_description
+    @transition(field=stage, source=Stage.ESCALATION, target=Stage.NEGOTIATION, permission="collection.work_case")
+    def de_escalate(self, by=None, description=None):
+        self._enter()
+
+    @fsm_log_by
+    @fsm_log_description
+    @transition(field=stage, source=WORKING_STAGES, target=Stage.ON_HOLD, permission="collection.hold_case")
+    def hold(self, hold_reason: str, by=None, description=None):
+        self.held_stage = self.stage
+        self.hold_reason = hold_reason
+        self._enter()
+
+    @fsm_log_by
+    @fsm_log_description
+    @transition(
+        field=stage, source=Stage.ON_HOLD, target=RETURN_VALUE(*WORKING_STAGES), permission="collection.hold_case"
+    )
+    def resume(self, by=None, description=None):
+        resumed = self.held_stage or Stage.REMINDER
+        self.held_stage = ""
+        self.hold_reason = ""
+        self._enter()
+        return resumed
+
+    @fsm_log_by
+    @fsm_log_description
+    @transition(
+        field=stage,
+        source=OPEN_STAGES,
+        target=Stage.RESOLVED,
+        permission="collection.work_case",
+        conditions=[loan_is_current_or_paid_off],
+    )
+    def resolve(self, by=None, description=None):
+        self._end()
+
+    @fsm_log_by
+    @fsm_log_description
+    @transition(
+        field=stage,
+        source=OPEN_STAGES,
+        target=Stage.SETTLED,
+        permission="collection.settle_case",
+        conditions=[settlement_is_paid],
+    )
+    def settle(self, by=None, description=None):
+        self._end()
+
+    @fsm_log_by
+    @fsm_log_description
+    @transition(
+        field=stage,
+        source=[Stage.ESCALATION, Stage.LITIGATION],
+        target=Stage.WRITTEN_OFF,
+        permission="collection.write_off_case",
+    )
+    def write_off(self, by=None, description=None):
+        self._end()
+
+    @fsm_log_by
+    @fsm_log_description
+    @transition(field=stage, source=OPEN_STAGES, target=Stage.CLOSED, permission="collection.close_case")
+    def close(self, close_reason: str, by=None, description=None):
+        self.close_reason = close_reason
+        self._end()
+
+
+class CaseAssignment(models.Model):
+    """Who a case was given to, by whom and why: the assignment history of a case."""
+
+    case = models.ForeignKey(
+        CollectionCase, verbose_name=_("case"), on_delete=models.CASCADE, related_name="assignments"
+    )
+    assigned_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("assigned to"), on_delete=models.PROTECT, related_name="+"
+    )
+    previous = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("previously assigned to"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    team = models.ForeignKey(
+        "accounts.Team", verbose_name=_("team"), on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    assigned_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("assigned by"), on_delete=models.PROTECT, related_name="+"
+    )
+    assigned_at = models.DateTimeField(_("assigned at"), default=timezone.now)
+    reason = models.TextField(_("reason"), blank=True)
+
+    class Meta:
+        ordering = ["-assigned_at"]
+        verbose_name = _("case assignment")
+        verbose_name_plural = _("case assignments")
+
+    def __str__(self) -> str:
+        return f"{self.case} → {self.assigned_to}"
+
+
+# --- stage rules and reminder steps ----------------------------------------------------------
+
+
+class StageRule(models.Model):
+    """When a case enters a stage, and when a case in it moves on to the next stage.
+
+    Escalation criteria are alternatives: any one met moves the case on. Moving into a stage whose
+    rule requires approval creates an escalation request for a supervisor instead."""
+
+    stage = models.CharField(
+        _("stage"), max_length=16, choices=[(s.value, s.label) for s in WORKING_STAGES], unique=True
+    )
+    entry_dpd = models.PositiveIntegerField(
+        _("enters at DPD"), null=True, blank=True, help_text=_("Empty: the stage is entered by an event, not by DPD.")
+    )
+    escalate_at_dpd = models.PositiveIntegerField(_("moves on at DPD"), null=True, blank=True)
+    escalate_after_broken_promises = models.PositiveIntegerField(
+        _("moves on after broken promises"), null=True, blank=True
+    )
+    escalate_after_days_without_contact = models.PositiveIntegerField(
+        _("moves on after days without right-party contact"), null=True, blank=True
+    )
+    requires_approval = models.BooleanField(_("moving into this stage needs a supervisor's approval"), default=False)
+
+    class Meta:
+        verbose_name = _("stage rule")
+        verbose_name_plural = _("stage rules")
+
+    def __str__(self) -> str:
+        return str(Stage(self.stage).label)
+
+    @property
+    def order(self) -> int:
+        return WORKING_STAGES.index(self.stage)
+
+    @property
+    def next_stage(self) -> str | None:
+        return WORKING_STAGES[self.order + 1] if self.order + 1 < len(WORKING_STAGES) else None
+
+    def clean(self) -> None:
+        from .rules import stage_rules_problems
+
+        others = {rule.stage: rule for rule in StageRule.objects.exclude(pk=self.pk).exclude(stage=self.stage)}
+        others[self.stage] = self
+        problems = stage_rules_problems(others)
+        if problems:
+            raise ValidationError(problems)
+
+
+class ReminderStep(models.Model):
+    """A reminder the desk sends (or a call it schedules) on a given day of a stage."""
+
+    class OffsetFrom(models.TextChoices):
+        STAGE_ENTRY = "stage_entry", _("days after entering the stage")
+        DPD = "dpd", _("days past due")
+
+    class Channel(models.TextChoices):
+        SMS = "sms", _("SMS")
+        EMAIL = "email", _("E-mail")
+        LETTER = "letter", _("Letter")
+        CALL_TASK = "call_task", _("Call task")
+
+    stage = models.CharField(_("stage"), max_length=16, choices=[(s.value, s.label) for s in WORKING_STAGES])
+    day_offset = models.PositiveSmallIntegerField(_("day"))
+    offset_from = models.CharField(
+        _("counted from"), max_length=16, choices=OffsetFrom.choices, default=OffsetFrom.STAGE_ENTRY
+    )
+    channel = models.CharField(_("channel"), max_length=16, choices=Channel.choices)
+    template_zh = models.TextField(_("message (Chinese)"), blank=True)
+    template_en = models.TextField(_("message (English)"), blank=True)
+    send_window_start = models.TimeField(_("send from"), default=datetime.time(9, 0))
+    send_window_end = models.TimeField(_("send until"), default=datetime.time(20, 0))
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        ordering = ["stage", "offset_from", "day_offset"]
+        verbose_name = _("reminder step")
+        verbose_name_plural = _("reminder steps")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["stage", "offset_from", "day_offset", "channel"], name="reminder_step_unique"
+            ),
+            models.CheckConstraint(
+                condition=Q(send_window_start__lt=models.F("send_window_end")), name="reminder_window_ordered"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{Stage(self.stage).label} +{self.day_offset} {self.get_channel_display()}"
+
+    def clean(self) -> None:
+        errors = {}
+        for field in ("template_zh", "template_en"):
+            try:
+                Template(getattr(self, field))
+            except TemplateSyntaxError as error:
+                errors[field] = _("The template does not compile: %(error)s") % {"error": error}
+        if self.channel != self.Channel.CALL_TASK and not self.template_zh:
+            errors["template_zh"] = _("A message needs its Chinese text.")
+        if self.send_window_start and self.send_window_end and self.send_window_start >= self.send_window_end:
+            errors["send_window_end"] = _("The send window must end after it starts.")
+        if errors:
+            raise ValidationError(errors)
+
+
+class EscalationRequest(models.Model):
+    """A move to a later stage awaiting a supervisor: asked by a collector or proposed by a rule."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        APPROVED = "approved", _("Approved")
+        REJECTED = "rejected", _("Rejected")
+        WITHDRAWN = "withdrawn", _("Withdrawn")
+
+    case = models.ForeignKey(
+        CollectionCase, verbose_name=_("case"), on_delete=models.CASCADE, related_name="escalation_requests"
+    )
+    target_stage = models.CharField(
+        _("to stage"), max_length=16, choices=[(s.value, s.label) for s in WORKING_STAGES[1:]]
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("requested by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text=_("Empty when a stage rule proposed it."),
+    )
+    reason = models.TextField(_("reason"))
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.PENDING)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("decided by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    decision_reason = models.TextField(_("decision reason"), blank=True)
+    created_at = models.DateTimeField(_("requested at"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("escalation request")
+        verbose_name_plural = _("escalation requests")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["case", "target_stage"],
+                condition=Q(status="pending"),
+                name="escalation_one_pending_request_per_target",
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "created_at"], name="escalation_status_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.case} → {self.get_target_stage_display()} ({self.get_status_display()})"
+
+
+# --- conduct limits and contact attempts -----------------------------------------------------
+
+
+class ConductPolicy(models.Model):
+    """The desk's conduct limits. One row; admins may tighten the defaults."""
+
+    quiet_hours_start = models.TimeField(_("quiet hours start"), default=datetime.time(22, 0))
+    quiet_hours_end = models.TimeField(_("quiet hours end"), default=datetime.time(8, 0))
+    max_unanswered_calls_per_number_per_day = models.PositiveSmallIntegerField(
+        _("unanswered calls to one number per day"), default=6, validators=[MinValueValidator(1)]
+    )
+    max_calls_per_case_in_window = models.PositiveSmallIntegerField(
+        _("call attempts per case in the rolling window"), default=7, validators=[MinValueValidator(1)]
+    )
+    call_window_days = models.PositiveSmallIntegerField(
+        _("rolling window (days)"), default=7, validators=[MinValueValidator(1)]
+    )
+    days_without_calls_after_conversation = models.PositiveSmallIntegerField(
+        _("days without calls after a conversation"), default=7
+    )
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("conduct policy")
+        verbose_name_plural = _("conduct policy")
+        constraints = [models.CheckConstraint(condition=Q(id=1), name="conduct_policy_single_row")]
+
+    def __str__(self) -> str:
+        return str(_("Conduct policy"))
+
+    @classmethod
+    def current(cls) -> "ConductPolicy":
+        policy, _created = cls.objects.get_or_create(pk=1)
+        return policy
+
+
+class Channel(models.TextChoices):
+    CALL = "call", _("Call")
+    SMS = "sms", _("SMS")
+    EMAIL = "email", _("E-mail")
+    LETTER = "letter", _("Letter")
+    VISIT = "visit", _("Field visit")
+    LAWYER_LETTER = "lawyer_letter", _("Lawyer's letter")
+
+
+class Outcome(models.TextChoices):
+    RIGHT_PARTY_CONTACT = "rpc", _("Right-party contact")
+    THIRD_PARTY = "third_party", _("Third party reached")
+    NO_ANSWER = "no_answer", _("No answer")
+    BUSY = "busy", _("Busy")
+    WRONG_NUMBER = "wrong_number", _("Wrong number")
+    REFUSED = "refused", _("Refused to talk")
+    PROMISE_TO_PAY = "promise_to_pay", _("Promise to pay")
+    DISPUTE = "dispute", _("Dispute")
+    HARDSHIP = "hardship", _("Hardship claim")
+    ALREADY_PAID = "already_paid", _("Says already paid")
+    DO_NOT_CONTACT = "do_not_contact", _("Asked not to be contacted")
+    SENT = "sent", _("Sent")
+
+
+# A conversation with the borrower: it stamps the right-party contact and starts the pause on calls.
+CONVERSATION_OUTCOMES = frozenset(
+    {
+        Outcome.RIGHT_PARTY_CONTACT,
+        Outcome.PROMISE_TO_PAY,
+        Outcome.DISPUTE,
+        Outcome.HARDSHIP,
+        Outcome.ALREADY_PAID,
+        Outcome.REFUSED,
+    }
+)
+UNANSWERED_OUTCOMES = frozenset({Outcome.NO_ANSWER, Outcome.BUSY})
+# What an attempt on a third party may end with: they are asked for the borrower's contact
+# details or to pass on a message, nothing about the debt.
+THIRD_PARTY_OUTCOMES = frozenset(
+    {
+        Outcome.THIRD_PARTY,
+        Outcome.NO_ANSWER,
+        Outcome.BUSY,
+        Outcome.WRONG_NUMBER,
+        Outcome.REFUSED,
+        Outcome.DO_NOT_CONTACT,
+        Outcome.SENT,
+    }
+)
+# The channel each contact opt-out flag covers.
+OPT_OUT_FIELD = {
+    Channel.CALL: "opt_out_call",
+    Channel.SMS: "opt_out_sms",
+    Channel.EMAIL: "opt_out_email",
+}
+
+
+class ContactAttempt(models.Model):
+    """One attempt to reach a borrower or a third party, accepted by the conduct check."""
+
+    class Direction(models.TextChoices):
+        OUTBOUND = "outbound", _("Outbound")
+        INBOUND = "inbound", _("Inbound")
+
+    case = models.ForeignKey(CollectionCase, verbose_name=_("case"), on_delete=models.CASCADE, related_name="attempts")
+    contact = models.ForeignKey(
+        Contact, verbose_name=_("contact"), on_delete=models.PROTECT, null=True, blank=True, related_name="attempts"
+    )
+    channel = models.CharField(_("channel"), max_length=16, choices=Channel.choices)
+    direction = models.CharField(_("direction"), max_length=8, choices=Direction.choices, default=Direction.OUTBOUND)
+    attempted_at = models.DateTimeField(_("time"))
+    duration_seconds = models.PositiveIntegerField(_("duration (seconds)"), null=True, blank=True)
+    outcome = models.CharField(_("outcome"), max_length=16, choices=Outcome.choices)
+    note = models.TextField(_("note"), blank=True)
+    collector = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("collector"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="contact_attempts",
+    )
+    second_collector = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("second collector"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("recorded at"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["-attempted_at"]
+        verbose_name = _("contact attempt")
+        verbose_name_plural = _("contact attempts")
+        indexes = [
+            models.Index(fields=["case", "attempted_at"], name="attempt_case_time_idx"),
+            models.Index(fields=["contact", "attempted_at"], name="attempt_contact_time_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_channel_display()} {self.get_outcome_display()} {self.attempted_at:%Y-%m-%d %H:%M}"
+
+
+class ConductRefusal(models.Model):
+    """An attempt the conduct check refused, kept for the compliance report."""
+
+    case = models.ForeignKey(CollectionCase, verbose_name=_("case"), on_delete=models.CASCADE, related_name="refusals")
+    contact = models.ForeignKey(
+        Contact, verbose_name=_("contact"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    channel = models.CharField(_("channel"), max_length=16, choices=Channel.choices)
+    attempted_at = models.DateTimeField(_("time"))
+    attempted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("attempted by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    rule = models.CharField(_("rule"), max_length=40)
+    detail = models.TextField(_("detail"), blank=True)
+    next_allowed_at = models.DateTimeField(_("next allowed at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("recorded at"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["-attempted_at"]
+        verbose_name = _("conduct refusal")
+        verbose_name_plural = _("conduct refusals")
+        indexes = [models.Index(fields=["rule", "attempted_at"], name="refusal_rule_time_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.rule} {self.attempted_at:%Y-%m-%d %H:%M}"
+
+
+class CallConsent(models.Model):
+    """The borrower asked to be called: lifts the pause on calls after a conversation."""
+
+    case = models.ForeignKey(CollectionCase, verbose_name=_("case"), on_delete=models.CASCADE, related_name="consents")
+    given_at = models.DateTimeField(_("given at"))
+    valid_until = models.DateTimeField(_("valid until"))
+    note = models.TextField(_("note"), blank=True)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("recorded by"), on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("call consent")
+        verbose_name_plural = _("call consents")
+        constraints = [
+            models.CheckConstraint(condition=Q(valid_until__gt=models.F("given_at")), name="consent_period_ordered")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.case} {self.given_at:%Y-%m-%d} - {self.valid_until:%Y-%m-%d}"
+
+
+# --- promises and plans ----------------------------------------------------------------------
+
+
+class PromiseToPay(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        KEPT = "kept", _("Kept")
+        PARTIALLY_KEPT = "partially_kept", _("Partially kept")
+        BROKEN = "broken", _("Broken")
+
+    case = models.ForeignKey(CollectionCase, verbose_name=_("case"), on_delete=models.CASCADE, related_name="promises")
+    amount = models.DecimalField(_("amount"), validators=[MinValueValidator(Decimal("0.01"))], **MONEY)
+    due_date = models.DateField(_("due date"))
+    promised_at = models.DateTimeField(_("promised at"), default=timezone.now)
+    taken_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("taken by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    attempt = models.ForeignKey(
+        ContactAttempt,
+        verbose_name=_("contact attempt"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="promises",
+    )
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.PENDING)
+    amount_paid = models.DecimalField(_("amount paid"), default=ZERO, **MONEY)
+    evaluated_at = models.DateTimeField(_("evaluated at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-promised_at"]
+        verbose_name = _("promise to pay")
+        verbose_name_plural = _("promises to pay")
+        constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="promise_amount_positive")]
+        indexes = [models.Index(fields=["status", "due_date"], name="promise_status_due_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.amount} @ {self.due_date}"
+
+
+class RepaymentPlan(models.Model):
+    """A negotiated schedule beside the loan's contractual one, which stays untouched."""
+
+    class Status(models.TextChoices):
+        PENDING_APPROVAL = "pending_approval", _("Awaiting approval")
+        ACTIVE = "active", _("Active")
+        COMPLETED = "completed", _("Completed")
+        BROKEN = "broken", _("Broken")
+        REJECTED = "rejected", _("Rejected")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    case = models.ForeignKey(CollectionCase, verbose_name=_("case"), on_delete=models.CASCADE, related_name="plans")
+    status = models.CharField(_("status"), max_length=20, choices=Status.choices)
+    total_amount = models.DecimalField(_("total"), **MONEY)
+    waived_penalty = models.DecimalField(_("penalty waived"), default=ZERO, **MONEY)
+    policy_breaches = models.TextField(_("beyond policy"), blank=True)
+    proposed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("proposed by"), on_delete=models.PROTECT, related_name="+"
+    )
+    proposed_at = models.DateTimeField(_("proposed at"), default=timezone.now)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("decided by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    decision_reason = models.TextField(_("decision reason"), blank=True)
+
+    class Meta:
+        ordering = ["-proposed_at"]
+        verbose_name = _("repayment plan")
+        verbose_name_plural = _("repayment plans")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["case"],
+                condition=Q(status__in=["pending_approval", "active"]),
+                name="plan_one_live_plan_per_case",
+            ),
+            models.CheckConstraint(condition=Q(total_amount__gt=0), name="plan_total_positive"),
+            models.CheckConstraint(condition=Q(waived_penalty__gte=0), name="plan_waiver_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.case} {self.total_amount} ({self.get_status_display()})"
+
+
+class PlanInstallment(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        KEPT = "kept", _("Kept")
+        PARTIALLY_KEPT = "partially_kept", _("Partially kept")
+        MISSED = "missed", _("Missed")
+
+    plan = models.ForeignKey(
+        RepaymentPlan, verbose_name=_("plan"), on_delete=models.CASCADE, related_name="installments"
+    )
+    sequence = models.PositiveSmallIntegerField(_("number"))
+    due_date = models.DateField(_("due date"))
+    amount = models.DecimalField(_("amount"), **MONEY)
+    amount_paid = models.DecimalField(_("amount paid"), default=ZERO, **MONEY)
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.PENDING)
+    evaluated_at = models.DateTimeField(_("evaluated at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["plan", "sequence"]
+        verbose_name = _("plan installment")
+        verbose_name_plural = _("plan installments")
+        constraints = [
+            models.UniqueConstraint(fields=["plan", "sequence"], name="plan_installment_unique_sequence"),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="plan_installment_amount_positive"),
+        ]
+        indexes = [models.Index(fields=["status", "due_date"], name="plan_installment_due_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.plan_id} #{self.sequence} {self.amount} @ {self.due_date}"
