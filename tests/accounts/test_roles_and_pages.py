@@ -36,7 +36,7 @@ def test_the_user_model_is_the_custom_one(settings):
     assert User._meta.app_label == "accounts"
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_the_role_and_portfolio_migrations_reverse_and_reapply():
     call_command("migrate", "loans", "zero", verbosity=0)
     call_command("migrate", "accounts", "0001", verbosity=0)

@@ -181,7 +181,7 @@ def test_paid_on_is_the_local_date_the_money_arrived(db):
 
 
 @pytest.mark.postgres
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_concurrent_payments_on_one_loan_are_allocated_one_after_the_other():
     from concurrent.futures import ThreadPoolExecutor
 
@@ -208,7 +208,7 @@ def test_concurrent_payments_on_one_loan_are_allocated_one_after_the_other():
 
 
 @pytest.mark.postgres
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_the_same_reference_sent_twice_at_once_is_recorded_once():
     from concurrent.futures import ThreadPoolExecutor
 
