@@ -1,1 +1,193 @@
-__all__: list[str] = []
+"""Contact attempts, checked against the conduct limits, and what their outcomes change; the
+borrower's consent to be called."""
+
+import datetime
+
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from accounts.models import User
+from loans.models import Contact
+
+from ..conduct import OUTBOUND, conduct_check
+from ..exceptions import CollectionError, ConductViolation
+from ..models import (
+    CONVERSATION_OUTCOMES,
+    WORKING_STAGES,
+    CallConsent,
+    CollectionCase,
+    ConductRefusal,
+    ContactAttempt,
+    HoldReason,
+    Outcome,
+    Stage,
+)
+from .cases import case_negotiate
+
+__all__ = ["attempt_log", "call_consent_record"]
+
+# Outcomes after which the collector is offered to put the case on hold, with the hold's reason.
+HOLD_OFFERED_BY_OUTCOME = {Outcome.DISPUTE: HoldReason.DISPUTE, Outcome.HARDSHIP: HoldReason.HARDSHIP}
+
+
+def attempt_log(
+    *,
+    case: CollectionCase,
+    contact: Contact | None,
+    channel: str,
+    by: User,
+    at: datetime.datetime,
+    outcome: str,
+    note: str = "",
+    second_collector: User | None = None,
+    direction: str = OUTBOUND,
+    duration_seconds: int | None = None,
+) -> ContactAttempt:
+    """Record an attempt to reach the borrower or a third party, if the conduct limits allow it.
+
+    The case row, then the contact's row(s), are locked first, so that two collectors calling at
+    once are checked one after the other against the attempts as they are, and cannot both slip
+    under a cap. A refused attempt is recorded as a ConductRefusal (rule, detail, next allowed
+    time) for the compliance report and ConductViolation is raised once that record is
+    committed: the raise does not roll it back. (Inside a caller's own transaction the refusal is
+    part of that transaction: a caller that lets the violation escape its atomic block takes the
+    record down with it, so catch the violation inside it.)
+
+    An accepted attempt changes the world:
+    - a wrong number marks the contact wrong; an outcome of do-not-contact (the person asked not
+      to be contacted again, borrower or third party) marks it do-not-contact;
+    - reaching the right party (a conversation with the borrower on their own contact, or the
+      third party on theirs) marks an unverified or stale contact verified;
+    - a conversation with the borrower (CONVERSATION_OUTCOMES, not on a third party's contact)
+      stamps the case's last right-party contact, and moves a case in reminder to negotiation
+      (logged as a transition by `by`);
+    - a dispute or a hardship claim offers the hold transition: the returned attempt's
+      `offers_hold` is the HoldReason to offer (for a view to propose case_hold with it), or None.
+      The case is not put on hold here: that is the collector's or supervisor's decision.
+    The returned attempt's `case` and `contact` are the rows as the attempt left them; the
+    caller's own copies are left alone and may be stale (a view that goes on to hold the case
+    uses `attempt.case`). (django-fsm's refresh_from_db of a protected field is not safe across
+    threads, so the caller's case is not refreshed here.)
+    """
+    if not by.has_perm("collection.add_contactattempt"):
+        raise PermissionDenied(_("You may not record contact attempts."))
+    violation: ConductViolation | None = None
+    with transaction.atomic():
+        locked_case = (
+            CollectionCase.objects.select_for_update(of=("self",)).select_related("loan__borrower").get(pk=case.pk)
+        )
+        locked_contact = _lock_contact(contact)
+        try:
+            conduct_check(
+                case=locked_case,
+                contact=locked_contact,
+                channel=channel,
+                at=at,
+                by=by,
+                second_collector=second_collector,
+                outcome=outcome,
+                direction=direction,
+            )
+        except ConductViolation as error:
+            violation = error
+            ConductRefusal.objects.create(
+                case=locked_case,
+                contact=locked_contact,
+                channel=channel,
+                attempted_at=at,
+                attempted_by=by,
+                rule=error.rule,
+                detail=error.message,
+                next_allowed_at=error.next_allowed_at,
+            )
+        else:
+            attempt = ContactAttempt.objects.create(
+                case=locked_case,
+                contact=locked_contact,
+                channel=channel,
+                direction=direction,
+                attempted_at=at,
+                duration_seconds=duration_seconds,
+                outcome=outcome,
+                note=note,
+                collector=by,
+                second_collector=second_collector,
+            )
+            _apply_outcome(attempt=attempt, case=locked_case, contact=locked_contact, by=by)
+    if violation is not None:
+        raise violation
+    return attempt
+
+
+def _lock_contact(contact: Contact | None) -> Contact | None:
+    """Lock every contact row with the contact's number (the cap on unanswered calls is per
+    number, which may be on several borrowers' lists), in id order so that callers never wait
+    on each other in a circle; return the fresh copy of the contact itself."""
+    if contact is None:
+        return None
+    locked = list(Contact.objects.select_for_update().filter(value=contact.value).order_by("pk"))
+    return next(row for row in locked if row.pk == contact.pk)
+
+
+def _apply_outcome(*, attempt: ContactAttempt, case: CollectionCase, contact: Contact | None, by: User) -> None:
+    outcome = attempt.outcome
+    third_party = contact is not None and contact.is_third_party
+    conversation = outcome in CONVERSATION_OUTCOMES and not third_party
+    reached_right_party = conversation or (third_party and outcome == Outcome.THIRD_PARTY)
+
+    if contact is not None:
+        changed = []
+        if outcome == Outcome.WRONG_NUMBER:
+            contact.verification = Contact.Verification.WRONG
+            changed.append("verification")
+        elif reached_right_party and contact.verification in (
+            Contact.Verification.UNVERIFIED,
+            Contact.Verification.STALE,
+        ):
+            contact.verification = Contact.Verification.VERIFIED
+            contact.verified_at = attempt.attempted_at
+            changed += ["verification", "verified_at"]
+        if outcome == Outcome.DO_NOT_CONTACT:
+            contact.do_not_contact = True
+            changed.append("do_not_contact")
+        if changed:
+            contact.save(update_fields=[*changed, "updated_at"])
+
+    if conversation:
+        # A queryset update: the stage field is protected and its save is concurrency-checked.
+        # An attempt logged late does not move the stamp back.
+        if case.last_right_party_contact_at is None or case.last_right_party_contact_at < attempt.attempted_at:
+            CollectionCase.objects.filter(pk=case.pk).update(last_right_party_contact_at=attempt.attempted_at)
+            case.last_right_party_contact_at = attempt.attempted_at
+        if case.stage == Stage.REMINDER:
+            case_negotiate(
+                case=case,
+                by=by,
+                reason=_("The borrower was reached: %(outcome)s") % {"outcome": attempt.get_outcome_display()},
+            )
+
+    hold_reason = HOLD_OFFERED_BY_OUTCOME.get(outcome)
+    attempt.offers_hold = hold_reason if hold_reason is not None and case.stage in WORKING_STAGES else None
+
+
+@transaction.atomic
+def call_consent_record(
+    *,
+    case: CollectionCase,
+    by: User,
+    given_at: datetime.datetime,
+    valid_until: datetime.datetime,
+    note: str = "",
+) -> CallConsent:
+    """The borrower asked to be called ("call me back tomorrow at ten"): from `given_at` until
+    `valid_until`, calls are allowed within the pause that follows a conversation. Only a consent
+    given after the conversation lifts its pause; quiet hours, the caps, opt-outs and
+    do-not-contact still apply."""
+    if not by.has_perm("collection.add_callconsent"):
+        raise PermissionDenied(_("You may not record a borrower's consent to calls."))
+    if valid_until <= given_at:
+        raise CollectionError(_("A consent to calls must end after it was given."))
+    if not case.is_open:
+        raise CollectionError(_("The case is closed: there is nobody to call."))
+    return CallConsent.objects.create(case=case, given_at=given_at, valid_until=valid_until, note=note, recorded_by=by)

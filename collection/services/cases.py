@@ -168,12 +168,13 @@ def case_settlement_agree(*, case: CollectionCase, by: User, amount: Decimal) ->
             _("A settlement must be more than zero and at most the %(outstanding)s outstanding.")
             % {"outstanding": case.loan.total_outstanding}
         )
+    agreed_at = timezone.now()
     updated = CollectionCase.objects.filter(pk=case.pk, stage=case.stage).update(
-        settlement_amount=amount, settlement_agreed_at=timezone.now()
+        settlement_amount=amount, settlement_agreed_at=agreed_at
     )
     if not updated:
         raise StaleCase()
-    case.refresh_from_db()
+    case.settlement_amount, case.settlement_agreed_at = amount, agreed_at
     return case
 
 

@@ -1,0 +1,424 @@
+"""The conduct limits: whether the desk may reach a borrower, or someone who knows them, on a
+given contact, channel and moment.
+
+`conduct_check` is the one gate: every attempt a collector logs (collection.services.attempt_log)
+and every automatic send passes through it, so no screen or job can get around the limits. The
+limits come from `ConductPolicy.current()`, which admins may tighten; nothing here is hard-coded
+but which channels each limit covers.
+
+Two kinds of rules:
+- standing rules (closed case, case on hold, do-not-contact, wrong number, opt-outs, third
+  parties, the second collector on a visit): waiting does not lift them, so a refusal carries no
+  next allowed time;
+- time-bound rules (quiet hours, unanswered calls per number per day, calls per case in the
+  rolling window, the pause after a conversation): a refusal carries the earliest moment at which
+  the same attempt would pass all of them, the attempts on record staying as they are.
+"""
+
+import dataclasses
+import datetime
+from typing import NoReturn
+from zoneinfo import ZoneInfo
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from loans.models import Borrower, Contact
+
+from .exceptions import CollectionError, ConductViolation
+from .models import (
+    CLOSED_STAGES,
+    CONVERSATION_OUTCOMES,
+    OPT_OUT_FIELD,
+    THIRD_PARTY_OUTCOMES,
+    UNANSWERED_OUTCOMES,
+    CallConsent,
+    Channel,
+    CollectionCase,
+    ConductPolicy,
+    ContactAttempt,
+    Outcome,
+    Stage,
+)
+
+__all__ = ["Rule", "conduct_check", "QUIET_HOURS_CHANNELS"]
+
+OUTBOUND = ContactAttempt.Direction.OUTBOUND
+INBOUND = ContactAttempt.Direction.INBOUND
+
+
+class Rule(models.TextChoices):
+    """The rule a refused attempt broke: the stable code stored on ConductRefusal.rule."""
+
+    CASE_CLOSED = "case_closed", gettext_lazy("Case closed")
+    CASE_ON_HOLD = "case_on_hold", gettext_lazy("Case on hold")
+    CONTACT_NOT_OF_BORROWER = "contact_not_of_borrower", gettext_lazy("Contact of another borrower")
+    DO_NOT_CONTACT = "do_not_contact", gettext_lazy("Do not contact")
+    WRONG_NUMBER = "wrong_number", gettext_lazy("Wrong contact")
+    OPTED_OUT = "opted_out", gettext_lazy("Opted out of the channel")
+    THIRD_PARTY_NOT_ALLOWED = "third_party_not_allowed", gettext_lazy("Third party while the borrower is reachable")
+    THIRD_PARTY_CHANNEL = "third_party_channel", gettext_lazy("Channel not for third parties")
+    THIRD_PARTY_OUTCOME = "third_party_outcome", gettext_lazy("Outcome not for third parties")
+    VISIT_NEEDS_SECOND_COLLECTOR = (
+        "visit_needs_second_collector",
+        gettext_lazy("Field visit without a second collector"),
+    )
+    QUIET_HOURS = "quiet_hours", gettext_lazy("Quiet hours")
+    UNANSWERED_CALLS_PER_NUMBER = "unanswered_calls_per_number", gettext_lazy("Unanswered calls to one number")
+    CALLS_PER_CASE_WINDOW = "calls_per_case_window", gettext_lazy("Calls per case in the rolling window")
+    AFTER_CONVERSATION = "after_conversation", gettext_lazy("Pause after a conversation")
+
+
+# Quiet hours protect a person from being disturbed at night: calls, messages, e-mail and visits.
+# Letters and lawyer's letters are exempt: they are posted, and arrive when the post delivers them,
+# not at the moment the desk sends them.
+QUIET_HOURS_CHANNELS = frozenset({Channel.CALL, Channel.SMS, Channel.EMAIL, Channel.VISIT})
+
+# Channels that go to a number or an address on the borrower's contact list.
+CHANNELS_NEEDING_A_CONTACT = frozenset(OPT_OUT_FIELD)
+
+# A lawyer's letter is about the debt by its nature: sent to a third party it would disclose it.
+THIRD_PARTY_FORBIDDEN_CHANNELS = frozenset({Channel.LAWYER_LETTER})
+
+# Each time-bound rule moves the candidate time strictly forward, so the search for the next
+# allowed moment ends; the bound only guards against a pathological history.
+_MAX_SEARCH_STEPS = 64
+
+
+@dataclasses.dataclass(frozen=True)
+class _Attempt:
+    """What the time-bound rules look at: the attempt but for its time."""
+
+    case: CollectionCase
+    contact: Contact | None
+    channel: str
+    direction: str
+    policy: ConductPolicy
+    zone: ZoneInfo
+
+    @property
+    def is_outbound_call(self) -> bool:
+        return self.direction == OUTBOUND and self.channel == Channel.CALL
+
+
+@dataclasses.dataclass(frozen=True)
+class _Breach:
+    rule: str
+    message: str
+    until: datetime.datetime  # when this rule alone would allow the attempt
+
+
+def conduct_check(
+    *,
+    case: CollectionCase,
+    contact: Contact | None,
+    channel: str,
+    at: datetime.datetime,
+    by=None,
+    second_collector=None,
+    outcome: str | None = None,
+    direction: str = OUTBOUND,
+) -> None:
+    """Raise ConductViolation when the conduct limits forbid this attempt; return None when they
+    allow it. Read-only: the caller records the attempt or the refusal (and holds the locks that
+    make the check hold until it does, see attempt_log).
+
+    - A closed case gets no contact at all; a case on hold gets no outbound contact (the borrower
+      may still call in).
+    - A contact of another borrower is never used for this case. A call, SMS or e-mail must name
+      its contact (CollectionError otherwise): a missing contact would skip the checks below.
+    - Outbound contact never uses a contact marked do-not-contact or wrong, nor a channel the
+      contact opted out of. Inbound attempts (the person reached the desk) are recorded whatever
+      those flags say: the desk did not use the contact.
+    - Third parties (employer, emergency contacts, others) are contacted only while the borrower
+      has lost contact, never by lawyer's letter, and the attempt may end only with an outcome fit
+      for a third party (THIRD_PARTY_OUTCOMES): nothing about the debt is discussed, whoever
+      called whom. `outcome=None` checks before the attempt is made, when its outcome is unknown.
+    - An outbound field visit needs a second collector, different from the first (`by`).
+    - Quiet hours (policy, default 22:00-08:00) in the borrower's own time zone, for outbound
+      calls, messages, e-mail and visits.
+    - Outbound calls: at most `max_unanswered_calls_per_number_per_day` unanswered calls to the
+      same number per calendar day in the borrower's time zone (the next call is refused, whatever
+      its outcome would be); at most `max_calls_per_case_in_window` calls on the case in any
+      rolling `call_window_days`; none within `days_without_calls_after_conversation` days after a
+      conversation with the borrower (inbound ones included), unless the borrower consented to
+      calls after that conversation and the consent still runs at `at`.
+    Inbound attempts are not counted against the limits on calls: they are not the desk's doing.
+    """
+    if timezone.is_naive(at):
+        raise ValueError("conduct_check needs a time-zone-aware datetime")
+    if channel not in Channel.values:
+        raise ValueError(f"unknown channel {channel!r}")
+    if direction not in ContactAttempt.Direction.values:
+        raise ValueError(f"unknown direction {direction!r}")
+    if outcome is not None and outcome not in Outcome.values:
+        raise ValueError(f"unknown outcome {outcome!r}")
+
+    if contact is None and channel in CHANNELS_NEEDING_A_CONTACT:
+        # Not a conduct rule but a hole to close: without the contact, its flags go unchecked.
+        raise CollectionError(_("A call, SMS or e-mail needs the contact it goes to."))
+
+    borrower = case.loan.borrower
+    _check_standing(
+        case=case,
+        borrower=borrower,
+        contact=contact,
+        channel=channel,
+        direction=direction,
+        by=by,
+        second_collector=second_collector,
+        outcome=outcome,
+    )
+
+    attempt = _Attempt(
+        case=case,
+        contact=contact,
+        channel=channel,
+        direction=direction,
+        policy=ConductPolicy.current(),
+        zone=ZoneInfo(borrower.time_zone),
+    )
+    breach = _first_time_breach(attempt, at)
+    if breach is None:
+        return
+    next_allowed_at = _next_allowed(attempt, breach)
+    again = _("Contact is allowed again from %(when)s.") % {"when": _local(next_allowed_at, attempt.zone)}
+    message = f"{breach.message} {again}"
+    raise ConductViolation(breach.rule, message, next_allowed_at)
+
+
+# --- standing rules: no waiting lifts them ---------------------------------------------------
+
+
+def _refuse(rule: str, message: str) -> NoReturn:
+    raise ConductViolation(rule, message, None)
+
+
+def _check_standing(
+    *,
+    case: CollectionCase,
+    borrower: Borrower,
+    contact: Contact | None,
+    channel: str,
+    direction: str,
+    by,
+    second_collector,
+    outcome: str | None,
+) -> None:
+    outbound = direction == OUTBOUND
+    if case.stage in CLOSED_STAGES:
+        _refuse(Rule.CASE_CLOSED, _("The case is closed (%(stage)s): no more contact.") % {"stage": _stage(case)})
+    if case.stage == Stage.ON_HOLD and outbound:
+        _refuse(
+            Rule.CASE_ON_HOLD,
+            _("The case is on hold: no outbound collection contact until it resumes (the borrower may call in)."),
+        )
+    if contact is not None:
+        if contact.borrower_id != borrower.pk:
+            _refuse(Rule.CONTACT_NOT_OF_BORROWER, _("This contact belongs to another borrower, not to this case."))
+        if outbound:
+            if contact.do_not_contact:
+                _refuse(Rule.DO_NOT_CONTACT, _("%(contact)s is marked do-not-contact.") % {"contact": contact})
+            if contact.verification == Contact.Verification.WRONG:
+                _refuse(
+                    Rule.WRONG_NUMBER,
+                    _("%(contact)s is marked wrong: it does not reach the borrower.") % {"contact": contact},
+                )
+            opt_out_field = OPT_OUT_FIELD.get(channel)
+            if opt_out_field and getattr(contact, opt_out_field):
+                _refuse(
+                    Rule.OPTED_OUT,
+                    _("%(contact)s opted out of %(channel)s.")
+                    % {"contact": contact, "channel": Channel(channel).label},
+                )
+        if contact.is_third_party:
+            if outbound and not borrower.lost_contact:
+                _refuse(
+                    Rule.THIRD_PARTY_NOT_ALLOWED,
+                    _(
+                        "%(contact)s is a third party: third parties are contacted only while the borrower "
+                        "cannot be reached (lost contact)."
+                    )
+                    % {"contact": contact},
+                )
+            if channel in THIRD_PARTY_FORBIDDEN_CHANNELS:
+                _refuse(
+                    Rule.THIRD_PARTY_CHANNEL,
+                    _("%(channel)s is never sent to a third party: it would disclose the debt.")
+                    % {"channel": Channel(channel).label},
+                )
+            if outcome is not None and outcome not in THIRD_PARTY_OUTCOMES:
+                _refuse(
+                    Rule.THIRD_PARTY_OUTCOME,
+                    _(
+                        "%(contact)s is a third party: an attempt on them cannot end with “%(outcome)s”. "
+                        "Third parties are only asked for the borrower's contact details or to pass a message."
+                    )
+                    % {"contact": contact, "outcome": Outcome(outcome).label},
+                )
+    two_collectors = by is not None and second_collector is not None and second_collector.pk != by.pk
+    if channel == Channel.VISIT and outbound and not two_collectors:
+        _refuse(
+            Rule.VISIT_NEEDS_SECOND_COLLECTOR,
+            _("A field visit needs two different collectors on record: name the second collector."),
+        )
+
+
+def _stage(case: CollectionCase) -> str:
+    return str(Stage(case.stage).label)
+
+
+# --- time-bound rules: each says when it would allow the attempt ------------------------------
+
+
+def _first_time_breach(attempt: _Attempt, at: datetime.datetime) -> _Breach | None:
+    for rule in (_quiet_hours, _unanswered_calls_per_number, _calls_per_case_window, _after_conversation):
+        breach = rule(attempt, at)
+        if breach is not None:
+            return breach
+    return None
+
+
+def _next_allowed(attempt: _Attempt, breach: _Breach) -> datetime.datetime:
+    """The earliest moment after the breach at which every time-bound rule allows the attempt:
+    e.g. a call refused for the daily cap is next allowed when the borrower's next day begins
+    and quiet hours are over."""
+    candidate = breach.until
+    for _step in range(_MAX_SEARCH_STEPS):
+        later = _first_time_breach(attempt, candidate)
+        if later is None:
+            break
+        candidate = later.until
+    return candidate
+
+
+def _quiet_hours(attempt: _Attempt, at: datetime.datetime) -> _Breach | None:
+    policy = attempt.policy
+    start, end = policy.quiet_hours_start, policy.quiet_hours_end
+    if attempt.direction != OUTBOUND or attempt.channel not in QUIET_HOURS_CHANNELS or start == end:
+        return None
+    local = at.astimezone(attempt.zone)
+    now = local.time()
+    # Quiet hours usually wrap midnight (22:00-08:00); an admin may also set them within a day.
+    quiet = (now >= start or now < end) if start > end else (start <= now < end)
+    if not quiet:
+        return None
+    until = datetime.datetime.combine(local.date(), end, tzinfo=attempt.zone)
+    if until <= local:
+        until = datetime.datetime.combine(local.date() + datetime.timedelta(days=1), end, tzinfo=attempt.zone)
+    return _Breach(
+        Rule.QUIET_HOURS,
+        _("No contact between %(start)s and %(end)s in the borrower's time zone: it is %(local)s there.")
+        % {"start": f"{start:%H:%M}", "end": f"{end:%H:%M}", "local": _local(at, attempt.zone)},
+        until,
+    )
+
+
+def _unanswered_calls_per_number(attempt: _Attempt, at: datetime.datetime) -> _Breach | None:
+    if not attempt.is_outbound_call or attempt.contact is None:
+        return None
+    cap = attempt.policy.max_unanswered_calls_per_number_per_day
+    day = at.astimezone(attempt.zone).date()
+    day_starts, next_day_starts = _local_midnight(day, attempt.zone), _local_midnight(day, attempt.zone, days=1)
+    # The same number, whichever borrower's contact list it is on (an employer's switchboard may
+    # be on several): the limit protects whoever answers it.
+    unanswered = ContactAttempt.objects.filter(
+        contact__value=attempt.contact.value,
+        channel=Channel.CALL,
+        direction=OUTBOUND,
+        outcome__in=UNANSWERED_OUTCOMES,
+        attempted_at__gte=day_starts,
+        attempted_at__lt=next_day_starts,
+    ).count()
+    if unanswered < cap:
+        return None
+    return _Breach(
+        Rule.UNANSWERED_CALLS_PER_NUMBER,
+        _("%(count)s calls to %(number)s went unanswered on %(day)s (the borrower's day): at most %(cap)s a day.")
+        % {"count": unanswered, "number": attempt.contact.value, "day": day.isoformat(), "cap": cap},
+        next_day_starts,
+    )
+
+
+def _calls_per_case_window(attempt: _Attempt, at: datetime.datetime) -> _Breach | None:
+    if not attempt.is_outbound_call:
+        return None
+    cap = attempt.policy.max_calls_per_case_in_window
+    window = datetime.timedelta(days=attempt.policy.call_window_days)
+    # Attempts may be logged after the fact, so the window is looked at on both sides of `at`:
+    # every window [start, start + window) that would hold the new call must hold fewer than
+    # `cap` calls already. The fullest such window starts at a recorded call or at `at` itself.
+    calls = sorted(
+        ContactAttempt.objects.filter(
+            case=attempt.case,
+            channel=Channel.CALL,
+            direction=OUTBOUND,
+            attempted_at__gt=at - window,
+            attempted_at__lt=at + window,
+        ).values_list("attempted_at", flat=True)
+    )
+    starts = [call for call in calls if call <= at] + [at]
+    full = [start for start in starts if sum(1 for call in calls if start <= call < start + window) >= cap]
+    if not full:
+        return None
+    return _Breach(
+        Rule.CALLS_PER_CASE_WINDOW,
+        _("This case already has %(cap)s calls within %(days)s days: at most %(cap)s.")
+        % {"cap": cap, "days": attempt.policy.call_window_days},
+        max(full) + window,
+    )
+
+
+def _after_conversation(attempt: _Attempt, at: datetime.datetime) -> _Breach | None:
+    if not attempt.is_outbound_call:
+        return None
+    pause = datetime.timedelta(days=attempt.policy.days_without_calls_after_conversation)
+    if not pause:
+        return None
+    last_conversation = (
+        ContactAttempt.objects.filter(
+            case=attempt.case,
+            outcome__in=CONVERSATION_OUTCOMES,
+            attempted_at__gt=at - pause,
+            attempted_at__lte=at,
+        )
+        # With the borrower: a visit or letter may be logged without a contact; a refusal by an
+        # employer is not a conversation with the borrower.
+        .filter(Q(contact__isnull=True) | ~Q(contact__kind__in=Contact.THIRD_PARTY_KINDS))
+        .order_by("-attempted_at")
+        .values_list("attempted_at", flat=True)
+        .first()
+    )
+    if last_conversation is None:
+        return None
+    consented = CallConsent.objects.filter(
+        case=attempt.case, given_at__gte=last_conversation, given_at__lte=at, valid_until__gt=at
+    ).exists()
+    if consented:
+        return None
+    return _Breach(
+        Rule.AFTER_CONVERSATION,
+        _(
+            "The desk spoke with the borrower at %(when)s: no calls for %(days)s days after a conversation "
+            "unless the borrower asked to be called (record the consent)."
+        )
+        % {
+            "when": _local(last_conversation, attempt.zone),
+            "days": attempt.policy.days_without_calls_after_conversation,
+        },
+        last_conversation + pause,
+    )
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+
+def _local_midnight(day: datetime.date, zone: ZoneInfo, *, days: int = 0) -> datetime.datetime:
+    return datetime.datetime.combine(day + datetime.timedelta(days=days), datetime.time(0), tzinfo=zone)
+
+
+def _local(moment: datetime.datetime, zone: ZoneInfo) -> str:
+    return f"{moment.astimezone(zone):%Y-%m-%d %H:%M:%S} ({zone.key})"
