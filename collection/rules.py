@@ -13,14 +13,10 @@ def stage_rules_problems(rules_by_stage: dict) -> list[str]:
     problems: list[str] = []
     ordered = [rules_by_stage[stage] for stage in WORKING_STAGES if stage in rules_by_stage]
     previous = None
+    last_entered = None  # the nearest earlier stage entered by DPD (negotiation is entered on contact)
     for rule in ordered:
         label = Stage(rule.stage).label
-        if (
-            rule.entry_dpd is not None
-            and previous is not None
-            and previous.entry_dpd is not None
-            and rule.entry_dpd <= previous.entry_dpd
-        ):
+        if rule.entry_dpd is not None and last_entered is not None and rule.entry_dpd <= last_entered.entry_dpd:
             problems.append(
                 _(
                     "%(stage)s starts at DPD %(dpd)s, but %(previous)s already starts at DPD %(previous_dpd)s: "
@@ -29,8 +25,8 @@ def stage_rules_problems(rules_by_stage: dict) -> list[str]:
                 % {
                     "stage": label,
                     "dpd": rule.entry_dpd,
-                    "previous": Stage(previous.stage).label,
-                    "previous_dpd": previous.entry_dpd,
+                    "previous": Stage(last_entered.stage).label,
+                    "previous_dpd": last_entered.entry_dpd,
                 }
             )
         if rule.escalate_at_dpd is not None and rule.entry_dpd is not None and rule.escalate_at_dpd <= rule.entry_dpd:
@@ -66,4 +62,6 @@ def stage_rules_problems(rules_by_stage: dict) -> list[str]:
                 }
             )
         previous = rule
+        if rule.entry_dpd is not None:
+            last_entered = rule
     return problems

@@ -1,1 +1,193 @@
-__all__: list[str] = []
+"""Escalation requests: a move to a later stage that waits for a supervisor's decision.
+
+A collector asks for one (with a reason), or a stage rule proposes one (the reason names the
+rule). A supervisor approves it, which runs the case's transition through the case services
+with the supervisor as the actor, or rejects it with a reason; the requester may withdraw it."""
+
+from collections.abc import Callable
+
+from django.core.exceptions import PermissionDenied
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.models import User
+
+from ..exceptions import CollectionError, StaleCase
+from ..models import WORKING_STAGES, CollectionCase, EscalationRequest, Stage
+from .cases import case_escalate, case_litigate
+
+__all__ = [
+    "escalation_request_create",
+    "escalation_request_approve",
+    "escalation_request_reject",
+    "escalation_request_withdraw",
+    "escalation_targets",
+]
+
+# The transitions a supervisor decides, and the service that runs each. Which stages they lead
+# to, and from where, is read from the transitions themselves (see escalation_targets); moving
+# into negotiation is the collector's own step once the borrower is reached, not a request.
+_DECIDED_TRANSITIONS: dict[str, Callable[..., CollectionCase]] = {
+    "escalate": case_escalate,
+    "litigate": case_litigate,
+}
+
+
+def escalation_targets(*, case: CollectionCase) -> dict[str, str]:
+    """The later stages an escalation request may ask for from where the case is now, each with
+    the name of the transition that gets it there: {target stage: transition name}.
+
+    Read from the case machine: a transition a supervisor decides, available from the case's
+    current stage (conditions met), leading to a working stage after the current one."""
+    order = {stage.value: index for index, stage in enumerate(WORKING_STAGES)}
+    current = order.get(case.stage)
+    if current is None:  # on hold or closed: nothing escalates
+        return {}
+    targets = {}
+    for name in _DECIDED_TRANSITIONS:
+        meta = getattr(CollectionCase, name)._django_fsm
+        if not meta.has_transition(case.stage) or not meta.conditions_met(case, case.stage):
+            continue
+        target = meta.get_transition(case.stage).target
+        if order.get(target, -1) > current:
+            targets[str(target)] = name
+    return targets
+
+
+def _stage_label(stage: str) -> str:
+    return str(Stage(stage).label)
+
+
+def _lock_pending(request: EscalationRequest) -> None:
+    """Lock the request's row and make sure it still awaits a decision (two supervisors deciding
+    at once: the second one finds it decided)."""
+    status = (
+        EscalationRequest.objects.select_for_update().filter(pk=request.pk).values_list("status", flat=True).first()
+    )
+    if status != EscalationRequest.Status.PENDING:
+        label = EscalationRequest.Status(status).label if status else _("gone")
+        raise CollectionError(
+            _("This escalation request is already %(status)s: only pending requests can be decided.")
+            % {"status": str(label).lower()}
+        )
+
+
+def _require_decider(by: User) -> None:
+    if not by.has_perm("collection.decide_escalation"):
+        raise PermissionDenied(_("Only a supervisor may decide escalation requests."))
+
+
+@transaction.atomic
+def escalation_request_create(
+    *, case: CollectionCase, target_stage: str, reason: str, by: User | None = None
+) -> EscalationRequest:
+    """Ask a supervisor to move the case to a later stage.
+
+    `by` is the collector asking (they need `collection.work_case`); None means a stage rule
+    proposes it, and the reason then names the rule. The reason is required. The target must be a
+    stage the case's transitions lead to from where it is now and that a supervisor decides:
+    escalation from reminder or negotiation, litigation from escalation.
+
+    A case has at most one pending request per target stage (a partial unique constraint):
+    asking again, or two people asking at once, returns the pending request already there
+    rather than failing, and that request keeps its original reason and requester."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise CollectionError(_("An escalation request needs its reason."))
+    if by is not None and not by.has_perm("collection.work_case"):
+        raise PermissionDenied(_("You may not ask for an escalation."))
+    targets = escalation_targets(case=case)
+    if target_stage not in targets:
+        if targets:
+            allowed = ", ".join(_stage_label(stage) for stage in WORKING_STAGES if stage in targets)
+            raise CollectionError(
+                _("A case in %(stage)s can only be asked to move to: %(allowed)s.")
+                % {"stage": _stage_label(case.stage), "allowed": allowed}
+            )
+        raise CollectionError(
+            _("A case in %(stage)s cannot be escalated by a request.") % {"stage": _stage_label(case.stage)}
+        )
+    pending = EscalationRequest.objects.filter(
+        case=case, target_stage=target_stage, status=EscalationRequest.Status.PENDING
+    )
+    existing = pending.first()
+    if existing is not None:
+        return existing
+    try:
+        with transaction.atomic():
+            return EscalationRequest.objects.create(
+                case=case, target_stage=target_stage, requested_by=by, reason=reason
+            )
+    except IntegrityError:  # someone filed the same request a moment ago
+        return pending.get()
+
+
+@transaction.atomic
+def escalation_request_approve(*, request: EscalationRequest, by: User, reason: str = "") -> EscalationRequest:
+    """Approve a pending request: the case moves to the requested stage through its service
+    (`case_escalate`, `case_litigate`) with the approver as the actor and a transition reason
+    naming the request, and the request records who approved it, when and why.
+
+    Only someone who may decide escalations approves (`collection.decide_escalation`). The case
+    is moved as the approver saw it (`request.case`): if someone changed it meanwhile
+    (StaleCase), or the move is no longer possible from where it is (CollectionError), nothing
+    is written, the request stays pending and the error says so."""
+    _require_decider(by)
+    _lock_pending(request)
+    case = request.case
+    reason = (reason or "").strip()
+    transition_name = escalation_targets(case=case).get(request.target_stage)
+    if transition_name is None:
+        raise CollectionError(
+            _(
+                "The case is now in %(stage)s and can no longer move to %(target)s: "
+                "the escalation request stays pending; reject or withdraw it."
+            )
+            % {"stage": _stage_label(case.stage), "target": _stage_label(request.target_stage)}
+        )
+    transition_reason = _("Escalation request #%(number)s approved: %(reason)s") % {
+        "number": request.pk,
+        "reason": reason or request.reason,
+    }
+    try:
+        _DECIDED_TRANSITIONS[transition_name](case=case, by=by, reason=transition_reason)
+    except CollectionError as error:
+        # Same kind of error (a StaleCase stays one, so callers can offer a reload), told
+        # that nothing was decided.
+        kept = StaleCase() if isinstance(error, StaleCase) else CollectionError(error.message)
+        kept.message = _("%(why)s The escalation request stays pending.") % {"why": error.message}
+        kept.args = (kept.message,)
+        raise kept from error
+    return _decide(request=request, status=EscalationRequest.Status.APPROVED, by=by, reason=reason)
+
+
+@transaction.atomic
+def escalation_request_reject(*, request: EscalationRequest, by: User, reason: str) -> EscalationRequest:
+    """Turn a pending request down, with the reason the requester will read; the case stays
+    where it is. Only someone who may decide escalations rejects."""
+    _require_decider(by)
+    reason = (reason or "").strip()
+    if not reason:
+        raise CollectionError(_("Rejecting an escalation request needs a reason."))
+    _lock_pending(request)
+    return _decide(request=request, status=EscalationRequest.Status.REJECTED, by=by, reason=reason)
+
+
+@transaction.atomic
+def escalation_request_withdraw(*, request: EscalationRequest, by: User) -> EscalationRequest:
+    """The requester takes back their own pending request. A rule's proposal has no requester:
+    a supervisor rejects it instead."""
+    if request.requested_by_id is None or request.requested_by_id != by.pk:
+        raise PermissionDenied(_("Only the collector who asked may withdraw an escalation request."))
+    _lock_pending(request)
+    return _decide(request=request, status=EscalationRequest.Status.WITHDRAWN, by=by, reason="")
+
+
+def _decide(*, request: EscalationRequest, status: str, by: User, reason: str) -> EscalationRequest:
+    request.status = status
+    request.decided_by = by
+    request.decided_at = timezone.now()
+    request.decision_reason = reason
+    request.save(update_fields=["status", "decided_by", "decided_at", "decision_reason"])
+    return request

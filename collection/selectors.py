@@ -1,0 +1,216 @@
+"""Reads of collection cases that the pages, the admin and the jobs share."""
+
+import datetime
+from dataclasses import dataclass
+
+from django.contrib.contenttypes.models import ContentType
+from django.db.models import QuerySet
+from django.utils.translation import gettext as _
+from django_fsm_log.models import StateLog
+
+from accounts.models import Team, User
+
+from .models import (
+    CaseAssignment,
+    CollectionCase,
+    ConductRefusal,
+    ContactAttempt,
+    EscalationRequest,
+    PromiseToPay,
+    RepaymentPlan,
+    Stage,
+)
+
+__all__ = ["TimelineEntry", "case_timeline", "escalation_requests_pending"]
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    """One thing that happened to a case, as the case's history shows it.
+
+    kind is one of: transition, attempt, refusal, promise, plan, plan_decision, assignment,
+    escalation_request, escalation_decision."""
+
+    kind: str
+    time: datetime.datetime
+    actor: User | None
+    summary: str
+
+
+def _stage(value: str | None) -> str:
+    if not value:
+        return "-"
+    try:
+        return str(Stage(value).label)
+    except ValueError:  # a state the machine no longer has, kept in an old log row
+        return value
+
+
+def _with_note(summary: str, note: str) -> str:
+    note = (note or "").strip()
+    return f"{summary}: {note}" if note else summary
+
+
+def case_timeline(*, case: CollectionCase, limit: int | None = None) -> list[TimelineEntry]:
+    """Everything that happened to the case, newest first: its stage changes (the transition
+    log: who, why, from, to, when), contact attempts and the attempts the conduct limits
+    refused, promises, repayment plans and their decisions, assignments, and escalation
+    requests and their decisions.
+
+    One query per kind of record, whatever the length of the history; `limit` keeps the newest
+    entries only (and bounds each query by it)."""
+
+    def newest(queryset: QuerySet, *order: str) -> QuerySet:
+        queryset = queryset.order_by(*order)
+        return queryset[:limit] if limit is not None else queryset
+
+    entries: list[TimelineEntry] = []
+
+    logs = StateLog.objects.filter(
+        content_type=ContentType.objects.get_for_model(CollectionCase), object_id=case.pk
+    ).select_related("by")
+    for log in newest(logs, "-timestamp", "-pk"):
+        entries.append(
+            TimelineEntry(
+                kind="transition",
+                time=log.timestamp,
+                actor=log.by,
+                summary=_with_note(
+                    _("Stage %(source)s → %(target)s")
+                    % {"source": _stage(log.source_state), "target": _stage(log.state)},
+                    log.description,
+                ),
+            )
+        )
+
+    attempts = ContactAttempt.objects.filter(case=case).select_related("contact", "collector")
+    for attempt in newest(attempts, "-attempted_at", "-pk"):
+        entries.append(
+            TimelineEntry(
+                kind="attempt",
+                time=attempt.attempted_at,
+                actor=attempt.collector,
+                summary=_with_note(
+                    _("%(channel)s to %(contact)s: %(outcome)s")
+                    % {
+                        "channel": attempt.get_channel_display(),
+                        "contact": attempt.contact or _("no recorded contact"),
+                        "outcome": attempt.get_outcome_display(),
+                    },
+                    attempt.note,
+                ),
+            )
+        )
+
+    refusals = ConductRefusal.objects.filter(case=case).select_related("contact", "attempted_by")
+    for refusal in newest(refusals, "-attempted_at", "-pk"):
+        entries.append(
+            TimelineEntry(
+                kind="refusal",
+                time=refusal.attempted_at,
+                actor=refusal.attempted_by,
+                summary=_with_note(
+                    _("%(channel)s refused by the conduct limits (%(rule)s)")
+                    % {"channel": refusal.get_channel_display(), "rule": refusal.rule},
+                    refusal.detail,
+                ),
+            )
+        )
+
+    promises = PromiseToPay.objects.filter(case=case).select_related("taken_by")
+    for promise in newest(promises, "-promised_at", "-pk"):
+        entries.append(
+            TimelineEntry(
+                kind="promise",
+                time=promise.promised_at,
+                actor=promise.taken_by,
+                summary=_("Promise to pay %(amount)s by %(due)s (%(status)s)")
+                % {"amount": promise.amount, "due": promise.due_date, "status": promise.get_status_display()},
+            )
+        )
+
+    plans = RepaymentPlan.objects.filter(case=case).select_related("proposed_by", "decided_by")
+    for plan in newest(plans, "-proposed_at", "-pk"):
+        entries.append(
+            TimelineEntry(
+                kind="plan",
+                time=plan.proposed_at,
+                actor=plan.proposed_by,
+                summary=_("Repayment plan of %(total)s proposed (%(status)s)")
+                % {"total": plan.total_amount, "status": plan.get_status_display()},
+            )
+        )
+        if plan.decided_at is not None:
+            entries.append(
+                TimelineEntry(
+                    kind="plan_decision",
+                    time=plan.decided_at,
+                    actor=plan.decided_by,
+                    summary=_with_note(
+                        _("Repayment plan decided: %(status)s") % {"status": plan.get_status_display()},
+                        plan.decision_reason,
+                    ),
+                )
+            )
+
+    assignments = CaseAssignment.objects.filter(case=case).select_related("assigned_to", "previous", "assigned_by")
+    for assignment in newest(assignments, "-assigned_at", "-pk"):
+        summary = (
+            _("Reassigned from %(previous)s to %(to)s")
+            % {"previous": assignment.previous, "to": assignment.assigned_to}
+            if assignment.previous is not None
+            else _("Assigned to %(to)s") % {"to": assignment.assigned_to}
+        )
+        entries.append(
+            TimelineEntry(
+                kind="assignment",
+                time=assignment.assigned_at,
+                actor=assignment.assigned_by,
+                summary=_with_note(summary, assignment.reason),
+            )
+        )
+
+    requests = EscalationRequest.objects.filter(case=case).select_related("requested_by", "decided_by")
+    for request in newest(requests, "-created_at", "-pk"):
+        asked = (
+            _("Asked to move the case to %(stage)s")
+            if request.requested_by_id is not None
+            else _("A stage rule proposed moving the case to %(stage)s")
+        ) % {"stage": request.get_target_stage_display()}
+        entries.append(
+            TimelineEntry(
+                kind="escalation_request",
+                time=request.created_at,
+                actor=request.requested_by,
+                summary=_with_note(asked, request.reason),
+            )
+        )
+        if request.decided_at is not None:
+            entries.append(
+                TimelineEntry(
+                    kind="escalation_decision",
+                    time=request.decided_at,
+                    actor=request.decided_by,
+                    summary=_with_note(
+                        _("Move to %(stage)s: %(status)s")
+                        % {"stage": request.get_target_stage_display(), "status": request.get_status_display()},
+                        request.decision_reason,
+                    ),
+                )
+            )
+
+    entries.sort(key=lambda entry: entry.time, reverse=True)
+    return entries[:limit] if limit is not None else entries
+
+
+def escalation_requests_pending(*, team: Team | None = None) -> QuerySet[EscalationRequest]:
+    """The escalation requests awaiting a supervisor's decision, oldest first (first asked,
+    first decided), with what a supervisor's list shows; only the team's cases when given."""
+    requests = (
+        EscalationRequest.objects.filter(status=EscalationRequest.Status.PENDING)
+        .select_related("case__loan__borrower", "case__assigned_to", "case__team", "requested_by")
+        .order_by("created_at", "pk")
+    )
+    if team is not None:
+        requests = requests.filter(case__team=team)
+    return requests
