@@ -10,6 +10,7 @@ from django_fsm_log.models import StateLog
 
 from accounts.models import Team, User
 
+from .conduct import Rule
 from .models import (
     CaseAssignment,
     CollectionCase,
@@ -111,7 +112,7 @@ def case_timeline(*, case: CollectionCase, limit: int | None = None) -> list[Tim
                 actor=refusal.attempted_by,
                 summary=_with_note(
                     _("%(channel)s refused by the conduct limits (%(rule)s)")
-                    % {"channel": refusal.get_channel_display(), "rule": refusal.rule},
+                    % {"channel": refusal.get_channel_display(), "rule": _rule_label(refusal.rule)},
                     refusal.detail,
                 ),
             )
@@ -214,3 +215,7 @@ def escalation_requests_pending(*, team: Team | None = None) -> QuerySet[Escalat
     if team is not None:
         requests = requests.filter(case__team=team)
     return requests
+
+
+def _rule_label(code: str) -> str:
+    return str(Rule(code).label) if code in Rule.values else code

@@ -5,7 +5,7 @@ from decimal import Decimal
 import pytest
 from django.core.exceptions import PermissionDenied
 from django.db.models import F
-from django.utils import timezone
+from django.utils import timezone, translation
 from django_fsm_log.models import StateLog
 
 from collection import services
@@ -15,6 +15,13 @@ from loans.models import Installment, Loan
 from loans.services import payment_record
 from tests.accounts.factories import TeamFactory, UserFactory
 from tests.collection.factories import CaseFactory, case_in
+
+
+@pytest.fixture(autouse=True)
+def english():
+    """The refusal messages are read in English here; their Chinese is checked by the catalogue."""
+    with translation.override("en"):
+        yield
 
 
 def stamp_contact(case):

@@ -146,7 +146,7 @@ def test_each_entry_has_its_actor_and_a_short_summary(worked_case, collector, su
         actor=collector,
         summary=f"Call to {by_kind['attempt'].summary.split(' to ', 1)[1].split(':')[0]}: No answer: Rang twelve times",
     )
-    assert by_kind["refusal"].summary == "Call refused by the conduct limits (quiet_hours): 22:30 in Asia/Shanghai"
+    assert by_kind["refusal"].summary == "Call refused by the conduct limits (Quiet hours): 22:30 in Asia/Shanghai"
     assert by_kind["promise"].summary.startswith("Promise to pay 300.00 by ")
     assert by_kind["plan"].actor == collector
     assert by_kind["plan_decision"].actor == supervisor
