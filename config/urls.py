@@ -1,7 +1,12 @@
 from django.contrib import admin
 from django.urls import include, path
+from django.utils.translation import gettext_lazy as _
 
 from . import views
+
+admin.site.site_header = _("Collection desk administration")
+admin.site.site_title = _("Collection desk")
+admin.site.index_title = _("Administration")
 
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
