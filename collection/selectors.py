@@ -4,7 +4,7 @@ import datetime
 from dataclasses import dataclass
 
 from django.contrib.contenttypes.models import ContentType
-from django.db.models import QuerySet
+from django.db.models import Case, F, QuerySet, Value, When
 from django.utils.translation import gettext as _
 from django_fsm_log.models import StateLog
 
@@ -12,6 +12,7 @@ from accounts.models import Team, User
 
 from .conduct import Rule
 from .models import (
+    OPEN_STAGES,
     CaseAssignment,
     CollectionCase,
     ConductRefusal,
@@ -22,7 +23,7 @@ from .models import (
     Stage,
 )
 
-__all__ = ["TimelineEntry", "case_timeline", "escalation_requests_pending"]
+__all__ = ["TimelineEntry", "case_timeline", "escalation_requests_pending", "queue_for_collector"]
 
 
 @dataclass(frozen=True)
@@ -219,3 +220,14 @@ def escalation_requests_pending(*, team: Team | None = None) -> QuerySet[Escalat
 
 def _rule_label(code: str) -> str:
     return str(Rule(code).label) if code in Rule.values else code
+
+
+def queue_for_collector(*, user: User) -> QuerySet[CollectionCase]:
+    """The collector's open cases in working order: cases needing attention (a broken promise)
+    first, longest waiting first; then the most days past due; held cases last."""
+    return (
+        CollectionCase.objects.filter(assigned_to=user, stage__in=OPEN_STAGES)
+        .select_related("loan", "loan__borrower", "loan__bucket")
+        .annotate(held=Case(When(stage=Stage.ON_HOLD, then=Value(1)), default=Value(0)))
+        .order_by("held", F("attention_since").asc(nulls_last=True), "-loan__days_past_due", "pk")
+    )
