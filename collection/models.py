@@ -710,6 +710,17 @@ class RepaymentPlan(models.Model):
     )
     decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
     decision_reason = models.TextField(_("decision reason"), blank=True)
+    # Kept apart from the decision, so that cancelling an approved plan keeps who approved it.
+    cancelled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("cancelled by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    cancelled_at = models.DateTimeField(_("cancelled at"), null=True, blank=True)
+    cancel_reason = models.TextField(_("cancellation reason"), blank=True)
 
     class Meta:
         ordering = ["-proposed_at"]

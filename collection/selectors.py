@@ -131,7 +131,7 @@ def case_timeline(*, case: CollectionCase, limit: int | None = None) -> list[Tim
             )
         )
 
-    plans = RepaymentPlan.objects.filter(case=case).select_related("proposed_by", "decided_by")
+    plans = RepaymentPlan.objects.filter(case=case).select_related("proposed_by", "decided_by", "cancelled_by")
     for plan in newest(plans, "-proposed_at", "-pk"):
         entries.append(
             TimelineEntry(
@@ -149,9 +149,20 @@ def case_timeline(*, case: CollectionCase, limit: int | None = None) -> list[Tim
                     time=plan.decided_at,
                     actor=plan.decided_by,
                     summary=_with_note(
-                        _("Repayment plan decided: %(status)s") % {"status": plan.get_status_display()},
+                        _("Repayment plan rejected")
+                        if plan.status == RepaymentPlan.Status.REJECTED
+                        else _("Repayment plan approved"),
                         plan.decision_reason,
                     ),
+                )
+            )
+        if plan.cancelled_at is not None:
+            entries.append(
+                TimelineEntry(
+                    kind="plan_decision",
+                    time=plan.cancelled_at,
+                    actor=plan.cancelled_by,
+                    summary=_with_note(_("Repayment plan cancelled"), plan.cancel_reason),
                 )
             )
 

@@ -140,9 +140,7 @@ class Product(models.Model):
     )
     # Repayment-plan policy: a plan within these limits is active at once; beyond them it waits
     # for a supervisor.
-    plan_max_term_months = models.PositiveSmallIntegerField(
-        _("longest repayment plan (months)"), default=12
-    )
+    plan_max_term_months = models.PositiveSmallIntegerField(_("longest repayment plan (months)"), default=12)
     plan_max_waiver_share = models.DecimalField(
         _("largest penalty waiver share"),
         max_digits=5,

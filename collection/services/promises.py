@@ -596,10 +596,25 @@ def plan_reject(*, plan: RepaymentPlan, by: User, reason: str) -> RepaymentPlan:
 def plan_cancel(*, plan: RepaymentPlan, by: User, reason: str) -> RepaymentPlan:
     """Call off a plan awaiting approval or active (the borrower wants another, or the case moved
     on), saying why; the case's stage stays as it is and its unsettled installments are no longer
-    checked. The canceller and reason are recorded as the plan's last decision."""
+    checked. Who cancelled and why are kept beside the approval, which stays on record."""
     if not by.has_perm("collection.work_case"):
         raise PermissionDenied(_("You may not cancel repayment plans."))
     if not reason.strip():
         raise CollectionError(_("Cancelling a plan needs its reason."))
-    _plan_decide(plan=plan, by=by, status=RepaymentPlan.Status.CANCELLED, reason=reason, allowed=LIVE_PLAN_STATUSES)
+    now = timezone.now()
+    updated = RepaymentPlan.objects.filter(pk=plan.pk, status__in=LIVE_PLAN_STATUSES).update(
+        status=RepaymentPlan.Status.CANCELLED, cancelled_by=by, cancelled_at=now, cancel_reason=reason
+    )
+    if not updated:
+        current = RepaymentPlan.objects.filter(pk=plan.pk).values_list("status", flat=True).first()
+        raise CollectionError(
+            _("The plan is %(status)s now, so this cannot be done.")
+            % {"status": RepaymentPlan.Status(current).label if current else _("gone")}
+        )
+    plan.status, plan.cancelled_by, plan.cancelled_at, plan.cancel_reason = (
+        RepaymentPlan.Status.CANCELLED,
+        by,
+        now,
+        reason,
+    )
     return plan

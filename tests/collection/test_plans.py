@@ -429,9 +429,23 @@ def test_cancelling_a_plan_needs_a_reason_and_permission_and_only_live_plans_are
 
     plan.refresh_from_db()
     assert plan.status == RepaymentPlan.Status.CANCELLED
-    assert (plan.decided_by, plan.decision_reason) == (collector, "replaced by a settlement")
+    assert (plan.cancelled_by, plan.cancel_reason) == (collector, "replaced by a settlement")
+    assert plan.cancelled_at is not None
     with pytest.raises(CollectionError):
         services.plan_cancel(plan=plan, by=collector, reason="again")
+
+
+def test_cancelling_an_approved_plan_keeps_who_approved_it(collector, supervisor):
+    plan = propose(case_in_arrears(), collector, waive="100.00")  # beyond the waiver limit
+    services.plan_approve(plan=plan, by=supervisor, reason="hardship confirmed")
+    decided = (plan.decided_by, plan.decision_reason)
+    assert decided == (supervisor, "hardship confirmed")
+
+    services.plan_cancel(plan=plan, by=collector, reason="borrower asked for a settlement")
+
+    plan.refresh_from_db()
+    assert (plan.decided_by, plan.decision_reason) == decided
+    assert (plan.status, plan.cancelled_by) == (RepaymentPlan.Status.CANCELLED, collector)
 
 
 # --- checking plan payments ---------------------------------------------------------------------

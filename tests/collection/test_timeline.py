@@ -150,7 +150,7 @@ def test_each_entry_has_its_actor_and_a_short_summary(worked_case, collector, su
     assert by_kind["promise"].summary.startswith("Promise to pay 300.00 by ")
     assert by_kind["plan"].actor == collector
     assert by_kind["plan_decision"].actor == supervisor
-    assert by_kind["plan_decision"].summary == "Repayment plan decided: Rejected: Term beyond the product's policy"
+    assert by_kind["plan_decision"].summary == "Repayment plan rejected: Term beyond the product's policy"
     assert by_kind["assignment"].actor == supervisor
     assert by_kind["assignment"].summary.startswith("Reassigned from ")
     assert by_kind["assignment"].summary.endswith(": Leave cover")
@@ -208,3 +208,24 @@ def test_the_limit_keeps_the_newest_entries(worked_case):
     everything = case_timeline(case=worked_case)
 
     assert case_timeline(case=worked_case, limit=3) == everything[:3]
+
+
+def test_a_cancelled_plan_shows_its_approval_and_its_cancellation(collector, supervisor):
+    from collection import services
+
+    case = CaseFactory()
+    plan = RepaymentPlan.objects.create(
+        case=case,
+        status=RepaymentPlan.Status.PENDING_APPROVAL,
+        total_amount=Decimal("100.00"),
+        proposed_by=collector,
+        policy_breaches="Term",
+    )
+    services.plan_approve(plan=plan, by=supervisor, reason="ok")
+    services.plan_cancel(plan=plan, by=collector, reason="settling instead")
+
+    with translation.override("en"):
+        summaries = [entry.summary for entry in case_timeline(case=case) if entry.kind == "plan_decision"]
+
+    assert sorted(summaries) == ["Repayment plan approved: ok", "Repayment plan cancelled: settling instead"]
+    assert timezone.now() >= RepaymentPlan.objects.get(pk=plan.pk).cancelled_at
