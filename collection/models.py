@@ -644,6 +644,7 @@ class PromiseToPay(models.Model):
         KEPT = "kept", _("Kept")
         PARTIALLY_KEPT = "partially_kept", _("Partially kept")
         BROKEN = "broken", _("Broken")
+        SUPERSEDED = "superseded", _("Replaced by a newer promise")
 
     case = models.ForeignKey(CollectionCase, verbose_name=_("case"), on_delete=models.CASCADE, related_name="promises")
     amount = models.DecimalField(_("amount"), validators=[MinValueValidator(Decimal("0.01"))], **MONEY)
@@ -673,7 +674,13 @@ class PromiseToPay(models.Model):
         ordering = ["-promised_at"]
         verbose_name = _("promise to pay")
         verbose_name_plural = _("promises to pay")
-        constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="promise_amount_positive")]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="promise_amount_positive"),
+            # A new promise replaces the pending one, so that one payment never keeps two promises.
+            models.UniqueConstraint(
+                fields=["case"], condition=Q(status="pending"), name="promise_one_pending_per_case"
+            ),
+        ]
         indexes = [models.Index(fields=["status", "due_date"], name="promise_status_due_idx")]
 
     def __str__(self) -> str:

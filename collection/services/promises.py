@@ -138,9 +138,10 @@ def promise_take(
 
     The amount is more than zero and at most what the loan still owes in total; the due date is
     today or later (desk time). Only an open case takes promises. A case in reminder moves to
-    negotiation, since a promise is grounds for it. The promise is later settled by
-    promises_evaluate against the payments received from now to the end of the day after
-    `due_date`."""
+    negotiation, since a promise is grounds for it. A new promise replaces the case's pending
+    one (marked superseded), so that one payment never keeps two promises. The promise is later
+    settled by promises_evaluate against the payments received from now to the end of the day
+    after `due_date`."""
     if not by.has_perm("collection.work_case"):
         raise PermissionDenied(_("You may not take promises to pay."))
     if case.stage not in OPEN_STAGES:
@@ -161,6 +162,11 @@ def promise_take(
     if attempt is not None and attempt.case_id != case.pk:
         raise CollectionError(_("The contact attempt belongs to another case."))
 
+    # The case row is locked so that two promises taken at once replace one another in turn.
+    CollectionCase.objects.select_for_update().filter(pk=case.pk).values_list("pk").get()
+    PromiseToPay.objects.filter(case=case, status=PromiseToPay.Status.PENDING).update(
+        status=PromiseToPay.Status.SUPERSEDED, evaluated_at=timezone.now()
+    )
     promise = PromiseToPay.objects.create(case=case, amount=amount, due_date=due_date, taken_by=by, attempt=attempt)
     if case.stage == Stage.REMINDER:
         # After the promise exists: the negotiate condition reads pending promises.

@@ -288,10 +288,9 @@ def test_payments_of_another_loan_do_not_count(db):
 
 
 def test_a_promise_whose_grace_day_is_today_or_later_stays_pending(db):
-    case = case_in(Stage.NEGOTIATION)
-    grace_today = promise(case, due=days_ago(1))
-    due_today = promise(case, due=today())
-    closed_yesterday = promise(case, due=days_ago(2))
+    grace_today = promise(case_in(Stage.NEGOTIATION), due=days_ago(1))
+    due_today = promise(case_in(Stage.NEGOTIATION), due=today())
+    closed_yesterday = promise(case_in(Stage.NEGOTIATION), due=days_ago(2))
 
     evaluate()
 
@@ -304,38 +303,51 @@ def test_a_promise_whose_grace_day_is_today_or_later_stays_pending(db):
 
 
 def test_evaluating_twice_for_the_same_day_changes_nothing_the_second_time(db):
-    case = case_in(Stage.NEGOTIATION)
+    case, other = case_in(Stage.NEGOTIATION), case_in(Stage.NEGOTIATION)
     kept = promise(case, "100.00")
-    broken = promise(case, "100.00", promised_at=at(days_ago(3)), due=days_ago(2))
+    broken = promise(other, "100.00", promised_at=at(days_ago(3)), due=days_ago(2))
     pay(case, "100.00", at(days_ago(6)))
+
+    def state():
+        rows = [CollectionCase.objects.get(pk=c.pk) for c in (case, other)]
+        promises = [PromiseToPay.objects.get(pk=p.pk) for p in (kept, broken)]
+        return [(c.broken_promises, c.attention_since) for c in rows] + [p.evaluated_at for p in promises]
+
     first = evaluate()
-    case.refresh_from_db()
-    kept.refresh_from_db()
-    broken.refresh_from_db()
-    state = (case.broken_promises, case.attention_since, kept.evaluated_at, broken.evaluated_at)
+    after_first = state()
 
     second = evaluate()
 
     assert first["promises_kept"] == 1
     assert first["promises_broken"] == 1
     assert all(count == 0 for count in second.values())
-    case.refresh_from_db()
-    kept.refresh_from_db()
-    broken.refresh_from_db()
-    assert (case.broken_promises, case.attention_since, kept.evaluated_at, broken.evaluated_at) == state
-    assert case.broken_promises == 1
+    assert state() == after_first
+    assert CollectionCase.objects.get(pk=other.pk).broken_promises == 1
 
 
 def test_several_broken_promises_of_a_case_each_count(db):
     case = case_in(Stage.NEGOTIATION)
     CollectionCase.objects.filter(pk=case.pk).update(broken_promises=1)
     promise(case, "100.00")
-    promise(case, "100.00", due=days_ago(4))
+    evaluate()
+    promise(case, "100.00", due=days_ago(4))  # promised again after the first broke
 
     evaluate()
 
     case.refresh_from_db()
     assert case.broken_promises == 3
+
+
+def test_a_new_promise_replaces_the_pending_one_so_one_payment_keeps_one_promise(db, collector):
+    from collection.services import promise_take
+
+    case = case_in(Stage.NEGOTIATION)
+    first = promise_take(case=case, by=collector, amount=Decimal("100.00"), due_date=today())
+    second = promise_take(case=case, by=collector, amount=Decimal("150.00"), due_date=today())
+
+    first.refresh_from_db()
+    assert first.status == PromiseToPay.Status.SUPERSEDED
+    assert list(case.promises.filter(status=PromiseToPay.Status.PENDING)) == [second]
 
 
 def test_a_case_already_waiting_for_attention_keeps_its_place_in_the_queue(db):

@@ -13,6 +13,7 @@ from collection.models import (
     CollectionCase,
     ConductRefusal,
     Outcome,
+    PromiseToPay,
     RepaymentPlan,
     Stage,
 )
@@ -68,6 +69,7 @@ def add_history(case: CollectionCase, *, collector, supervisor, hours: float = 4
         due_date=timezone.localdate(),
         promised_at=hours_ago(hours - 2),
         taken_by=collector,
+        status=PromiseToPay.Status.BROKEN,  # history: a case has at most one pending promise
     )
     RepaymentPlan.objects.create(
         case=case,
