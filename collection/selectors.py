@@ -68,102 +68,56 @@ def case_timeline(*, case: CollectionCase, limit: int | None = None) -> list[Tim
 
     entries: list[TimelineEntry] = []
 
+    def add(kind: str, time, actor, summary: str, note: str = "") -> None:
+        entries.append(TimelineEntry(kind=kind, time=time, actor=actor, summary=_with_note(summary, note)))
+
     logs = StateLog.objects.filter(
         content_type=ContentType.objects.get_for_model(CollectionCase), object_id=case.pk
     ).select_related("by")
     for log in newest(logs, "-timestamp", "-pk"):
-        entries.append(
-            TimelineEntry(
-                kind="transition",
-                time=log.timestamp,
-                actor=log.by,
-                summary=_with_note(
-                    _("Stage %(source)s → %(target)s")
-                    % {"source": _stage(log.source_state), "target": _stage(log.state)},
-                    log.description,
-                ),
-            )
-        )
+        stages = {"source": _stage(log.source_state), "target": _stage(log.state)}
+        add("transition", log.timestamp, log.by, _("Stage %(source)s → %(target)s") % stages, log.description)
 
     attempts = ContactAttempt.objects.filter(case=case).select_related("contact", "collector")
     for attempt in newest(attempts, "-attempted_at", "-pk"):
-        entries.append(
-            TimelineEntry(
-                kind="attempt",
-                time=attempt.attempted_at,
-                actor=attempt.collector,
-                summary=_with_note(
-                    _("%(channel)s to %(contact)s: %(outcome)s")
-                    % {
-                        "channel": attempt.get_channel_display(),
-                        "contact": attempt.contact or _("no recorded contact"),
-                        "outcome": attempt.get_outcome_display(),
-                    },
-                    attempt.note,
-                ),
-            )
-        )
+        summary = _("%(channel)s to %(contact)s: %(outcome)s") % {
+            "channel": attempt.get_channel_display(),
+            "contact": attempt.contact or _("no recorded contact"),
+            "outcome": attempt.get_outcome_display(),
+        }
+        add("attempt", attempt.attempted_at, attempt.collector, summary, attempt.note)
 
     refusals = ConductRefusal.objects.filter(case=case).select_related("contact", "attempted_by")
     for refusal in newest(refusals, "-attempted_at", "-pk"):
-        entries.append(
-            TimelineEntry(
-                kind="refusal",
-                time=refusal.attempted_at,
-                actor=refusal.attempted_by,
-                summary=_with_note(
-                    _("%(channel)s refused by the conduct limits (%(rule)s)")
-                    % {"channel": refusal.get_channel_display(), "rule": _rule_label(refusal.rule)},
-                    refusal.detail,
-                ),
-            )
-        )
+        summary = _("%(channel)s refused by the conduct limits (%(rule)s)") % {
+            "channel": refusal.get_channel_display(),
+            "rule": _rule_label(refusal.rule),
+        }
+        add("refusal", refusal.attempted_at, refusal.attempted_by, summary, refusal.detail)
 
     promises = PromiseToPay.objects.filter(case=case).select_related("taken_by")
     for promise in newest(promises, "-promised_at", "-pk"):
-        entries.append(
-            TimelineEntry(
-                kind="promise",
-                time=promise.promised_at,
-                actor=promise.taken_by,
-                summary=_("Promise to pay %(amount)s by %(due)s (%(status)s)")
-                % {"amount": promise.amount, "due": promise.due_date, "status": promise.get_status_display()},
-            )
-        )
+        summary = _("Promise to pay %(amount)s by %(due)s (%(status)s)") % {
+            "amount": promise.amount,
+            "due": promise.due_date,
+            "status": promise.get_status_display(),
+        }
+        add("promise", promise.promised_at, promise.taken_by, summary)
 
     plans = RepaymentPlan.objects.filter(case=case).select_related("proposed_by", "decided_by", "cancelled_by")
     for plan in newest(plans, "-proposed_at", "-pk"):
-        entries.append(
-            TimelineEntry(
-                kind="plan",
-                time=plan.proposed_at,
-                actor=plan.proposed_by,
-                summary=_("Repayment plan of %(total)s proposed (%(status)s)")
-                % {"total": plan.total_amount, "status": plan.get_status_display()},
-            )
-        )
+        summary = _("Repayment plan of %(total)s proposed (%(status)s)") % {
+            "total": plan.total_amount,
+            "status": plan.get_status_display(),
+        }
+        add("plan", plan.proposed_at, plan.proposed_by, summary)
         if plan.decided_at is not None:
-            entries.append(
-                TimelineEntry(
-                    kind="plan_decision",
-                    time=plan.decided_at,
-                    actor=plan.decided_by,
-                    summary=_with_note(
-                        _("Repayment plan rejected")
-                        if plan.status == RepaymentPlan.Status.REJECTED
-                        else _("Repayment plan approved"),
-                        plan.decision_reason,
-                    ),
-                )
-            )
+            rejected = plan.status == RepaymentPlan.Status.REJECTED
+            decision = _("Repayment plan rejected") if rejected else _("Repayment plan approved")
+            add("plan_decision", plan.decided_at, plan.decided_by, decision, plan.decision_reason)
         if plan.cancelled_at is not None:
-            entries.append(
-                TimelineEntry(
-                    kind="plan_decision",
-                    time=plan.cancelled_at,
-                    actor=plan.cancelled_by,
-                    summary=_with_note(_("Repayment plan cancelled"), plan.cancel_reason),
-                )
+            add(
+                "plan_decision", plan.cancelled_at, plan.cancelled_by, _("Repayment plan cancelled"), plan.cancel_reason
             )
 
     assignments = CaseAssignment.objects.filter(case=case).select_related("assigned_to", "previous", "assigned_by")
@@ -174,43 +128,20 @@ def case_timeline(*, case: CollectionCase, limit: int | None = None) -> list[Tim
             if assignment.previous is not None
             else _("Assigned to %(to)s") % {"to": assignment.assigned_to}
         )
-        entries.append(
-            TimelineEntry(
-                kind="assignment",
-                time=assignment.assigned_at,
-                actor=assignment.assigned_by,
-                summary=_with_note(summary, assignment.reason),
-            )
-        )
+        add("assignment", assignment.assigned_at, assignment.assigned_by, summary, assignment.reason)
 
     requests = EscalationRequest.objects.filter(case=case).select_related("requested_by", "decided_by")
     for request in newest(requests, "-created_at", "-pk"):
+        stage = {"stage": request.get_target_stage_display()}
         asked = (
             _("Asked to move the case to %(stage)s")
             if request.requested_by_id is not None
             else _("A stage rule proposed moving the case to %(stage)s")
-        ) % {"stage": request.get_target_stage_display()}
-        entries.append(
-            TimelineEntry(
-                kind="escalation_request",
-                time=request.created_at,
-                actor=request.requested_by,
-                summary=_with_note(asked, request.reason),
-            )
-        )
+        ) % stage
+        add("escalation_request", request.created_at, request.requested_by, asked, request.reason)
         if request.decided_at is not None:
-            entries.append(
-                TimelineEntry(
-                    kind="escalation_decision",
-                    time=request.decided_at,
-                    actor=request.decided_by,
-                    summary=_with_note(
-                        _("Move to %(stage)s: %(status)s")
-                        % {"stage": request.get_target_stage_display(), "status": request.get_status_display()},
-                        request.decision_reason,
-                    ),
-                )
-            )
+            decision = _("Move to %(stage)s: %(status)s") % {**stage, "status": request.get_status_display()}
+            add("escalation_decision", request.decided_at, request.decided_by, decision, request.decision_reason)
 
     entries.sort(key=lambda entry: entry.time, reverse=True)
     return entries[:limit] if limit is not None else entries
