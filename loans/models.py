@@ -362,10 +362,6 @@ class Installment(models.Model):
         return getattr(self, f"{component}_due") - getattr(self, f"{component}_paid")
 
     @property
-    def total_due(self) -> Decimal:
-        return self.principal_due + self.interest_due + self.fees_due + self.penalty_due
-
-    @property
     def total_remaining(self) -> Decimal:
         return sum((self.remaining(component) for component in self.COMPONENTS), ZERO)
 

@@ -1,8 +1,10 @@
 """Every write to the portfolio: payments and their allocation, balances, delinquency."""
 
+import operator
 from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
+from functools import reduce
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -16,13 +18,12 @@ from .models import ZERO, DelinquencyBucket, Installment, Loan, Payment, Payment
 from .selectors import bucket_for_days_past_due, buckets_in_order
 
 CENT = Decimal("0.01")
-COMPONENT_FIELDS = ("principal", "interest", "fees", "penalty")
 
 
 def _remaining_expression():
-    return sum(
-        (F(f"{component}_due") - F(f"{component}_paid") for component in COMPONENT_FIELDS[1:]),
-        F("principal_due") - F("principal_paid"),
+    """What is still unpaid on an installment, summed over its components, in SQL."""
+    return reduce(
+        operator.add, (F(f"{component}_due") - F(f"{component}_paid") for component in Installment.COMPONENTS)
     )
 
 
@@ -102,7 +103,7 @@ def payment_record(
     allocations, touched = payment_allocate(payment=payment, unpaid=unpaid)
 
     Installment.objects.bulk_update(
-        touched, [f"{component}_paid" for component in COMPONENT_FIELDS] + ["is_paid", "paid_on"]
+        touched, [f"{component}_paid" for component in Installment.COMPONENTS] + ["is_paid", "paid_on"]
     )
     PaymentAllocation.objects.bulk_create(allocations)
     balances_recompute(loans=Loan.objects.filter(pk=loan.pk))
@@ -161,7 +162,7 @@ def balances_recompute(*, loans) -> int:
     """Set each loan's outstanding principal, interest, fees and penalty from its schedule, in
     one UPDATE for the whole queryset. Returns the number of loans written."""
     updates = {}
-    for component in COMPONENT_FIELDS:
+    for component in Installment.COMPONENTS:
         remaining = (
             Installment.objects.filter(loan=OuterRef("pk"))
             .values("loan")
