@@ -94,7 +94,7 @@ def _requires_approval(stage: str) -> bool:
 
 
 @transaction.atomic
-def case_open_for_loan(*, loan: Loan, team: Team | None = None, by: User | None = None) -> CollectionCase:
+def case_open_for_loan(*, loan: Loan, team: Team | None = None) -> CollectionCase:
     """The loan's open case, opened now if it has none. Two callers opening at once get the
     same case: the database allows one open case per loan and the loser reads the winner's."""
     existing = CollectionCase.objects.filter(loan=loan, stage__in=OPEN_STAGES).first()
