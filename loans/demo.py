@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from math import gcd
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -464,11 +464,11 @@ class _Table:
     model: type[models.Model]
     fields: tuple[str, ...]
 
-    @property
+    @cached_property
     def columns(self) -> list[str]:
         return [self.model._meta.get_field(name).column for name in self.fields]
 
-    @property
+    @cached_property
     def datetime_positions(self) -> list[int]:
         return [
             position
@@ -720,7 +720,6 @@ class _PortfolioGenerator:
         self.ids = _Ids()
         self.borrower_index = 0
         self.products = products
-        self.profiles = PROFILES
         self.profile_weights = _cumulative([profile.share for profile in PROFILES])
         self.term_weights = {profile.code: _cumulative(profile.term_weights) for profile in PROFILES}
         self.state_weights = _cumulative([share for _name, share, _band in TARGET_STATES])
@@ -1008,7 +1007,7 @@ class _PortfolioGenerator:
     def loan(self, chunk: _Chunk, borrower_id: int) -> tuple[date, int]:
         """One loan with its schedule and payments, into chunk. Returns (disbursed on, target DPD)."""
         rng = self.rng
-        profile = self.profiles[self._pick(self.profile_weights)]
+        profile = PROFILES[self._pick(self.profile_weights)]
         product = self.products[profile.code]
         low, high = profile.principal_yuan
         # Log-uniform amounts: many small loans, a few large ones.
@@ -1079,7 +1078,7 @@ class _PortfolioGenerator:
                     )
 
         fee_text = _yuan(monthly_fee)
-        texts = [(_yuan(owed[0]) if owed[0] else ZERO_YUAN, fee_text, _yuan(owed[2]), _yuan(owed[3])) for owed in due]
+        texts = [(_yuan(owed[0]), fee_text, _yuan(owed[2]), _yuan(owed[3])) for owed in due]
         paid_on: list[date | None] = [None] * term
         part_paid = None
         ids = self.ids

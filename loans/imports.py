@@ -32,7 +32,13 @@ from django.utils.translation import gettext as _
 from .models import ZERO, Borrower, Contact, Installment, Loan, Payment, PaymentAllocation, Product
 from .phones import normalise_contact_value
 from .selectors import buckets_in_order
-from .services import balances_recompute, loan_refresh_delinquency, payment_allocate, portfolio_refresh_delinquency
+from .services import (
+    CENT,
+    balances_recompute,
+    loan_refresh_delinquency,
+    payment_allocate,
+    portfolio_refresh_delinquency,
+)
 from .validators import validate_national_id
 
 KINDS = ("loans", "schedule", "payments", "contacts")
@@ -44,7 +50,6 @@ READ_BLOCK = 64 * 1024
 # the whole portfolio is aged with the set-based refresh, which costs the same whatever the count.
 AGE_ONE_BY_ONE_UP_TO = 200
 
-CENT = Decimal("0.01")
 MAX_MONEY = Decimal("999999999999.99")  # DecimalField(max_digits=14, decimal_places=2)
 MAX_SMALL_INT = 32767  # PositiveSmallIntegerField
 
@@ -578,11 +583,11 @@ class _Importer:
                 "",
                 _("%(count)s values for %(width)s columns") % {"count": len(record), "width": self.width},
             )
-            return Row(line=line, values=dict.fromkeys(self.positions_all()), valid=False)
+            return Row(line=line, values=dict.fromkeys(column.name for column in self.columns), valid=False)
         row = Row(line=line, values={}, valid=True)
         for column in self.columns:
             position = self.positions.get(column.name)
-            raw = record[position].strip() if position is not None and position < len(record) else ""
+            raw = record[position].strip() if position is not None else ""
             if not raw:
                 if column.required:
                     self.error(line, column.name, _("a value is required"))
@@ -596,9 +601,6 @@ class _Importer:
                 row.values[column.name] = None
                 row.valid = False
         return row
-
-    def positions_all(self) -> list[str]:
-        return [column.name for column in self.columns]
 
     def process_chunk(self, rows: list[Row]) -> None:
         raise NotImplementedError
@@ -636,6 +638,14 @@ def _display(value) -> str:
     if isinstance(value, datetime):
         return timezone.localtime(value).isoformat(sep=" ")
     return str(value)
+
+
+def _given(stored, values: dict[str, object], pairs) -> list[tuple[str, object, object]]:
+    """(column, stored value, given value) for each (column, field) of `pairs` the row gives a
+    value for, to compare with differences(): blank optional columns are not compared."""
+    return [
+        (column, getattr(stored, field), values[column]) for column, field in pairs if values[column] not in (None, "")
+    ]
 
 
 def _save_paid_amounts(installments: list[Installment], fields: list[str]) -> None:
@@ -765,11 +775,7 @@ class _LoanImporter(_Importer):
                 borrowers[national_id] = borrower
                 new_borrowers.append(borrower)
             else:
-                given = [
-                    (column, getattr(borrower, field), values[column])
-                    for column, field in self.BORROWER_FIELDS
-                    if values[column] not in (None, "")
-                ]
+                given = _given(borrower, values, self.BORROWER_FIELDS)
                 row_ok &= self.differences(
                     row.line, _("the borrower with national ID %(id)s") % {"id": borrower.masked_national_id}, given
                 )
@@ -814,7 +820,33 @@ class _LoanImporter(_Importer):
         _count(self.result.created, Loan, len(new_loans))
 
 
-class _ScheduleImporter(_Importer):
+class _LoanRowsImporter(_Importer):
+    """Rows naming a stored loan by account number, whose loans are aged at the end."""
+
+    def __init__(self, result, **kwargs):
+        super().__init__(result, **kwargs)
+        self.touched_loan_ids: set[int] = set()
+
+    def loans_by_account(self, rows: list[Row], *fields: str) -> dict[str, Loan]:
+        """The stored loans the chunk's valid rows name, with only `fields` besides the key."""
+        accounts = {row.values["account_number"] for row in rows if row.valid}
+        return {
+            loan.account_number: loan
+            for loan in Loan.objects.filter(account_number__in=accounts).only("id", "account_number", *fields)
+        }
+
+    def no_loan(self, line: int, account: str) -> None:
+        self.error(
+            line,
+            "account_number",
+            _("there is no loan %(account)s (import the loans file first)") % {"account": account},
+        )
+
+    def finish(self) -> None:
+        _age(self.touched_loan_ids)
+
+
+class _ScheduleImporter(_LoanRowsImporter):
     """Installments of loans already stored. An installment is found by account and sequence."""
 
     kind = "schedule"
@@ -824,14 +856,9 @@ class _ScheduleImporter(_Importer):
     def __init__(self, result, **kwargs):
         super().__init__(result, **kwargs)
         self.installment_lines: dict[tuple[str, int], int] = {}
-        self.touched_loan_ids: set[int] = set()
 
     def process_chunk(self, rows: list[Row]) -> None:
-        accounts = {row.values["account_number"] for row in rows if row.valid}
-        loans = {
-            loan.account_number: loan
-            for loan in Loan.objects.filter(account_number__in=accounts).only("id", "account_number", "disbursed_on")
-        }
+        loans = self.loans_by_account(rows, "disbursed_on")
         sequences = {row.values["sequence"] for row in rows if row.valid}
         stored_installments = {
             (installment.loan_id, installment.sequence): installment
@@ -857,18 +884,12 @@ class _ScheduleImporter(_Importer):
                 continue
             loan = loans.get(account)
             if loan is None:
-                self.error(
-                    row.line,
-                    "account_number",
-                    _("there is no loan %(account)s (import the loans file first)") % {"account": account},
-                )
+                self.no_loan(row.line, account)
                 continue
             stored = stored_installments.get((loan.pk, sequence))
             if stored is not None:
                 key = _("installment %(sequence)s of account %(account)s") % {"sequence": sequence, "account": account}
-                given = [
-                    (name, getattr(stored, name), values[name]) for name in self.DUE_FIELDS if values[name] is not None
-                ]
+                given = _given(stored, values, [(name, name) for name in self.DUE_FIELDS])
                 if self.differences(row.line, key, given):
                     _count(self.result.skipped, Installment)
                 continue
@@ -900,11 +921,8 @@ class _ScheduleImporter(_Importer):
         self.touched_loan_ids |= touched
         _count(self.result.created, Installment, len(new_installments))
 
-    def finish(self) -> None:
-        _age(self.touched_loan_ids)
 
-
-class _PaymentImporter(_Importer):
+class _PaymentImporter(_LoanRowsImporter):
     """Payments, found by (source, reference), allocated in file order exactly as
     payment_record allocates them: oldest installment first (by due date, then number), within
     it penalty, fees, interest, then principal; an installment paid in full is marked paid on the
@@ -927,15 +945,10 @@ class _PaymentImporter(_Importer):
         super().__init__(result, **kwargs)
         self.reference_lines: dict[tuple[str, str], int] = {}
         self.now = timezone.now()
-        self.touched_loan_ids: set[int] = set()
 
     def process_chunk(self, rows: list[Row]) -> None:
-        accounts = {row.values["account_number"] for row in rows if row.valid}
         references = {row.values["reference"] for row in rows if row.valid}
-        loans = {
-            loan.account_number: loan
-            for loan in Loan.objects.filter(account_number__in=accounts).only("id", "account_number")
-        }
+        loans = self.loans_by_account(rows)
         stored_payments = {
             (payment.source, payment.reference): payment
             for payment in Payment.objects.filter(reference__in=references)
@@ -976,12 +989,7 @@ class _PaymentImporter(_Importer):
                 continue
             loan = loans.get(values["account_number"])
             if loan is None:
-                self.error(
-                    row.line,
-                    "account_number",
-                    _("there is no loan %(account)s (import the loans file first)")
-                    % {"account": values["account_number"]},
-                )
+                self.no_loan(row.line, values["account_number"])
                 continue
             if values["received_at"] > self.now:
                 self.error(
@@ -1052,9 +1060,6 @@ class _PaymentImporter(_Importer):
         self.write(rows, write)
         self.touched_loan_ids |= recorded_loan_ids
         _count(self.result.created, Payment, len(payments))
-
-    def finish(self) -> None:
-        _age(self.touched_loan_ids)
 
 
 class _ContactImporter(_Importer):
@@ -1135,11 +1140,7 @@ class _ContactImporter(_Importer):
             stored = stored_contacts.get(key)
             if stored is not None:
                 label = _("contact %(value)s") % {"value": values["value"]}
-                given = [
-                    (name, getattr(stored, name), values[name])
-                    for name in self.COMPARED
-                    if values[name] not in (None, "")
-                ]
+                given = _given(stored, values, [(name, name) for name in self.COMPARED])
                 if self.differences(row.line, label, given):
                     _count(self.result.skipped, Contact)
                 continue
