@@ -17,6 +17,7 @@ Two kinds of rules:
 
 import dataclasses
 import datetime
+from bisect import bisect_left
 from typing import NoReturn
 from zoneinfo import ZoneInfo
 
@@ -47,7 +48,6 @@ from .models import (
 __all__ = ["Rule", "conduct_check", "QUIET_HOURS_CHANNELS"]
 
 OUTBOUND = ContactAttempt.Direction.OUTBOUND
-INBOUND = ContactAttempt.Direction.INBOUND
 
 
 class Rule(models.TextChoices):
@@ -210,7 +210,10 @@ def _check_standing(
 ) -> None:
     outbound = direction == OUTBOUND
     if case.stage in CLOSED_STAGES:
-        _refuse(Rule.CASE_CLOSED, _("The case is closed (%(stage)s): no more contact.") % {"stage": _stage(case)})
+        _refuse(
+            Rule.CASE_CLOSED,
+            _("The case is closed (%(stage)s): no more contact.") % {"stage": case.get_stage_display()},
+        )
     if case.stage == Stage.ON_HOLD and outbound:
         _refuse(
             Rule.CASE_ON_HOLD,
@@ -265,10 +268,6 @@ def _check_standing(
             Rule.VISIT_NEEDS_SECOND_COLLECTOR,
             _("A field visit needs two different collectors on record: name the second collector."),
         )
-
-
-def _stage(case: CollectionCase) -> str:
-    return str(Stage(case.stage).label)
 
 
 # --- time-bound rules: each says when it would allow the attempt ------------------------------
@@ -361,7 +360,7 @@ def _calls_per_case_window(attempt: _Attempt, at: datetime.datetime) -> _Breach 
         ).values_list("attempted_at", flat=True)
     )
     starts = [call for call in calls if call <= at] + [at]
-    full = [start for start in starts if sum(1 for call in calls if start <= call < start + window) >= cap]
+    full = [start for start in starts if bisect_left(calls, start + window) - bisect_left(calls, start) >= cap]
     if not full:
         return None
     return _Breach(

@@ -10,18 +10,20 @@ import datetime
 from bisect import bisect_left
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from dateutil.relativedelta import relativedelta
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F, Value
+from django.db.models import Case, F, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import User
 from loans.models import ZERO, Loan, Payment
+from loans.services import CENT
+from loans.services import _money as loan_money
 
 from ..exceptions import CollectionError
 from ..models import (
@@ -45,7 +47,6 @@ __all__ = [
     "plan_cancel",
 ]
 
-CENT = Decimal("0.01")
 # A promise is kept if the money arrives by the end of the day after its due date.
 GRACE_DAYS = 1
 LIVE_PLAN_STATUSES = (RepaymentPlan.Status.PENDING_APPROVAL, RepaymentPlan.Status.ACTIVE)
@@ -58,14 +59,13 @@ EVALUATION_BATCH_SIZE = 1000
 
 
 def _money(value, *, what: str) -> Decimal:
-    """A positive amount in yuan and fen, or a CollectionError naming `what`."""
+    """A positive amount in yuan and fen (loans.services._money), or a CollectionError naming `what`."""
     try:
-        amount = Decimal(str(value))
-    except (InvalidOperation, ValueError) as error:
-        raise CollectionError(_("%(what)s is not an amount of money.") % {"what": what}) from error
-    if not amount.is_finite() or amount != amount.quantize(CENT):
-        raise CollectionError(_("%(what)s must be an amount in yuan and fen.") % {"what": what})
-    return amount.quantize(CENT)
+        return loan_money(value)
+    except ValidationError as error:
+        if error.__cause__ is not None:  # not a number at all
+            raise CollectionError(_("%(what)s is not an amount of money.") % {"what": what}) from error
+        raise CollectionError(_("%(what)s must be an amount in yuan and fen.") % {"what": what}) from error
 
 
 def _local_midnight(day: datetime.date) -> datetime.datetime:
@@ -110,16 +110,20 @@ def _flag_cases(*, broken_per_case: Counter, attention_case_ids: set[int], now: 
     queue. Queryset updates with F(): the stage is protected and concurrency-checked, and nobody's
     transition should lose to the bookkeeping. A case already waiting for attention keeps its
     earlier time, so it does not lose its place in the queue."""
-    working = CollectionCase.objects.filter(stage__in=WORKING_STAGES)
-    attention = Coalesce(F("attention_since"), Value(now))
+    flagged = attention_case_ids | set(broken_per_case)
+    if not flagged:
+        return
     by_increment: dict[int, list[int]] = defaultdict(list)
     for case_id, broken in broken_per_case.items():
         by_increment[broken].append(case_id)
-    for broken, case_ids in by_increment.items():
-        working.filter(pk__in=case_ids).update(broken_promises=F("broken_promises") + broken, attention_since=attention)
-    only_attention = attention_case_ids - set(broken_per_case)
-    if only_attention:
-        working.filter(pk__in=only_attention).update(attention_since=attention)
+    increment = Case(
+        *(When(pk__in=case_ids, then=Value(broken)) for broken, case_ids in by_increment.items()),
+        default=Value(0),
+    )
+    CollectionCase.objects.filter(stage__in=WORKING_STAGES, pk__in=flagged).update(
+        broken_promises=F("broken_promises") + increment,
+        attention_since=Coalesce(F("attention_since"), Value(now)),
+    )
 
 
 # --- promises --------------------------------------------------------------------------------
@@ -145,7 +149,7 @@ def promise_take(
     if not by.has_perm("collection.work_case"):
         raise PermissionDenied(_("You may not take promises to pay."))
     if case.stage not in OPEN_STAGES:
-        raise CollectionError(_("Cannot take a promise: the case is %(stage)s.") % {"stage": Stage(case.stage).label})
+        raise CollectionError(_("Cannot take a promise: the case is %(stage)s.") % {"stage": case.get_stage_display()})
     amount = _money(amount, what=_("The promised amount"))
     outstanding = Loan.objects.get(pk=case.loan_id).total_outstanding
     if amount <= 0 or amount > outstanding:
@@ -304,9 +308,8 @@ def _evaluate_plans(
             ),
         )
         evaluated: list[PlanInstallment] = []
-        ended: list[RepaymentPlan] = []
         for plan in plans:
-            plan_evaluated, plan_ended = _evaluate_plan(
+            evaluated += _evaluate_plan(
                 plan=plan,
                 installments=installments_by_plan[plan.pk],
                 payments=payments,
@@ -316,11 +319,11 @@ def _evaluate_plans(
                 broken_per_case=broken_per_case,
                 attention=attention,
             )
-            evaluated.extend(plan_evaluated)
-            if plan_ended:
-                ended.append(plan)
         PlanInstallment.objects.bulk_update(evaluated, ["status", "amount_paid", "evaluated_at"])
-        RepaymentPlan.objects.bulk_update(ended, ["status"])
+        # A plan that ended (completed or broken) is no longer active.
+        RepaymentPlan.objects.bulk_update(
+            [plan for plan in plans if plan.status != RepaymentPlan.Status.ACTIVE], ["status"]
+        )
 
 
 def _evaluate_plan(
@@ -333,9 +336,9 @@ def _evaluate_plan(
     counts: Counter,
     broken_per_case: Counter,
     attention: set[int],
-) -> tuple[list[PlanInstallment], bool]:
-    """Settle the plan's installments whose windows have closed, oldest first. Returns the
-    installments settled and whether the plan ended (completed or broken)."""
+) -> list[PlanInstallment]:
+    """Settle the plan's installments whose windows have closed, oldest first, ending the plan
+    (completed or broken) when they decide it. Returns the installments settled."""
     evaluated: list[PlanInstallment] = []
     asked_before = ZERO  # what the installments before this one asked for
     for installment in installments:
@@ -358,7 +361,7 @@ def _evaluate_plan(
             if is_last:
                 plan.status = RepaymentPlan.Status.COMPLETED
                 counts["plans_completed"] += 1
-                return evaluated, True
+                return evaluated
         elif credit > 0:
             installment.status = PlanInstallment.Status.PARTIALLY_KEPT
             counts["installments_partially_kept"] += 1
@@ -366,16 +369,16 @@ def _evaluate_plan(
                 plan.status = RepaymentPlan.Status.BROKEN
                 counts["plans_broken"] += 1
                 attention.add(plan.case_id)
-                return evaluated, True
+                return evaluated
         else:
             installment.status = PlanInstallment.Status.MISSED
             counts["installments_missed"] += 1
             broken_per_case[plan.case_id] += 1
             plan.status = RepaymentPlan.Status.BROKEN
             counts["plans_broken"] += 1
-            return evaluated, True
+            return evaluated
         asked_before += installment.amount
-    return evaluated, False
+    return evaluated
 
 
 # --- repayment plans -------------------------------------------------------------------------
@@ -486,7 +489,7 @@ def plan_propose(
     if not by.has_perm("collection.work_case"):
         raise PermissionDenied(_("You may not propose repayment plans."))
     if case.stage not in OPEN_STAGES:
-        raise CollectionError(_("Cannot propose a plan: the case is %(stage)s.") % {"stage": Stage(case.stage).label})
+        raise CollectionError(_("Cannot propose a plan: the case is %(stage)s.") % {"stage": case.get_stage_display()})
     schedule = _plan_schedule(installments)
     waiver = _money(waive_penalty, what=_("The penalty waiver"))
     loan = Loan.objects.select_related("product").get(pk=case.loan_id)
@@ -543,20 +546,24 @@ def _live_plan_exists() -> CollectionError:
     )
 
 
-def _plan_decide(*, plan: RepaymentPlan, by: User, status: str, reason: str, allowed: Sequence[str]) -> None:
-    """Move the plan to `status` if it is still in one of `allowed`, in one conditional UPDATE, so
-    that of two people deciding at once only the first succeeds."""
-    now = timezone.now()
-    updated = RepaymentPlan.objects.filter(pk=plan.pk, status__in=allowed).update(
-        status=status, decided_by=by, decided_at=now, decision_reason=reason
-    )
-    if not updated:
+def _plan_update(*, plan: RepaymentPlan, allowed: Sequence[str], **fields) -> None:
+    """Write `fields` on the plan if it is still in one of `allowed`, in one conditional UPDATE,
+    so that of two people deciding at once only the first succeeds."""
+    if not RepaymentPlan.objects.filter(pk=plan.pk, status__in=allowed).update(**fields):
         current = RepaymentPlan.objects.filter(pk=plan.pk).values_list("status", flat=True).first()
         raise CollectionError(
             _("The plan is %(status)s now, so this cannot be done.")
             % {"status": RepaymentPlan.Status(current).label if current else _("gone")}
         )
-    plan.status, plan.decided_by, plan.decided_at, plan.decision_reason = status, by, now, reason
+    for name, value in fields.items():
+        setattr(plan, name, value)
+
+
+def _plan_decide(*, plan: RepaymentPlan, by: User, status: str, reason: str, allowed: Sequence[str]) -> None:
+    """Move the plan to `status` if it is still in one of `allowed`, recording the decision."""
+    _plan_update(
+        plan=plan, allowed=allowed, status=status, decided_by=by, decided_at=timezone.now(), decision_reason=reason
+    )
 
 
 @transaction.atomic
@@ -568,7 +575,9 @@ def plan_approve(*, plan: RepaymentPlan, by: User, reason: str = "") -> Repaymen
         raise PermissionDenied(_("Only a supervisor may approve repayment plans."))
     case = CollectionCase.objects.get(pk=plan.case_id)
     if case.stage not in OPEN_STAGES:
-        raise CollectionError(_("Cannot approve the plan: the case is %(stage)s.") % {"stage": Stage(case.stage).label})
+        raise CollectionError(
+            _("Cannot approve the plan: the case is %(stage)s.") % {"stage": case.get_stage_display()}
+        )
     _plan_decide(
         plan=plan,
         by=by,
@@ -607,20 +616,12 @@ def plan_cancel(*, plan: RepaymentPlan, by: User, reason: str) -> RepaymentPlan:
         raise PermissionDenied(_("You may not cancel repayment plans."))
     if not reason.strip():
         raise CollectionError(_("Cancelling a plan needs its reason."))
-    now = timezone.now()
-    updated = RepaymentPlan.objects.filter(pk=plan.pk, status__in=LIVE_PLAN_STATUSES).update(
-        status=RepaymentPlan.Status.CANCELLED, cancelled_by=by, cancelled_at=now, cancel_reason=reason
-    )
-    if not updated:
-        current = RepaymentPlan.objects.filter(pk=plan.pk).values_list("status", flat=True).first()
-        raise CollectionError(
-            _("The plan is %(status)s now, so this cannot be done.")
-            % {"status": RepaymentPlan.Status(current).label if current else _("gone")}
-        )
-    plan.status, plan.cancelled_by, plan.cancelled_at, plan.cancel_reason = (
-        RepaymentPlan.Status.CANCELLED,
-        by,
-        now,
-        reason,
+    _plan_update(
+        plan=plan,
+        allowed=LIVE_PLAN_STATUSES,
+        status=RepaymentPlan.Status.CANCELLED,
+        cancelled_by=by,
+        cancelled_at=timezone.now(),
+        cancel_reason=reason,
     )
     return plan
