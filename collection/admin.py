@@ -19,11 +19,13 @@ from .models import (
     WORKING_STAGES,
     CallConsent,
     CaseAssignment,
+    CaseRouting,
     CollectionCase,
     ConductPolicy,
     ConductRefusal,
     ContactAttempt,
     EscalationRequest,
+    JobRun,
     PlanInstallment,
     PromiseToPay,
     ReminderStep,
@@ -381,3 +383,49 @@ class PlanInstallmentAdmin(ReadOnlyAdmin):
     list_select_related = ("plan__case__loan",)
     date_hierarchy = "due_date"
     show_full_result_count = False
+
+
+# --- routing and scheduled jobs --------------------------------------------------------------
+
+
+@admin.register(CaseRouting)
+class CaseRoutingAdmin(admin.ModelAdmin):
+    """Which team takes each product's new cases; without any row, new cases are spread over
+    every team that has collectors."""
+
+    list_display = ("product", "team")
+    list_select_related = ("product", "team")
+
+
+@admin.register(JobRun)
+class JobRunAdmin(ReadOnlyAdmin):
+    """Every run of the scheduled jobs, for supervisors to see what ran, what it did and what
+    failed. Written by the jobs only."""
+
+    list_display = ("job", "as_of", "status", "dry_run", "started_at", "finished_at", "attempts")
+    list_filter = ("job", "status", "dry_run")
+    date_hierarchy = "started_at"
+    readonly_fields = ("counts_table",)
+    fields = (
+        "job",
+        "as_of",
+        "status",
+        "dry_run",
+        "started_at",
+        "heartbeat_at",
+        "finished_at",
+        "attempts",
+        "counts_table",
+        "errors",
+    )
+
+    @admin.display(description=_("counts per step"))
+    def counts_table(self, run):
+        rows = [
+            (
+                step,
+                ", ".join(f"{key}: {value}" for key, value in counts.items()) if isinstance(counts, dict) else counts,
+            )
+            for step, counts in (run.counts or {}).items()
+        ]
+        return format_html("<table>{}</table>", format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", rows))

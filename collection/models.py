@@ -776,3 +776,128 @@ class PlanInstallment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.plan_id} #{self.sequence} {self.amount} @ {self.due_date}"
+
+
+# --- routing, scheduled jobs and outbound messages -------------------------------------------
+
+
+class CaseRouting(models.Model):
+    """Which team takes the new cases of a product. A row without a product takes the cases of
+    every product that has no row of its own. The nightly cycle allocates each new case to a
+    collector of its team (cases_allocate); a case with no team to go to stays unassigned."""
+
+    product = models.OneToOneField(
+        "loans.Product",
+        verbose_name=_("product"),
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="case_routing",
+        help_text=_("Empty: every product without a routing of its own."),
+    )
+    team = models.ForeignKey("accounts.Team", verbose_name=_("team"), on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        verbose_name = _("case routing")
+        verbose_name_plural = _("case routing")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["team"], condition=Q(product__isnull=True), name="case_routing_one_default"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        product = self.product.name if self.product_id else _("every other product")
+        return f"{product} → {self.team}"
+
+
+class JobRun(models.Model):
+    """One run of a scheduled job: when it started and ended, what each step did, what failed.
+
+    A job that must run once a day holds its `lock_key` ("collection_cycle:2026-11-30"): two
+    beats, or a beat and an operator, cannot start it twice; a run whose heartbeat stopped
+    (its worker died) may be taken over by the next one, which finishes the work."""
+
+    class Job(models.TextChoices):
+        COLLECTION_CYCLE = "collection_cycle", _("Nightly collection cycle")
+        REMINDER_DISPATCH = "reminder_dispatch", _("Reminder dispatch")
+        PROMISE_EVALUATION = "promise_evaluation", _("Promise evaluation")
+
+    class Status(models.TextChoices):
+        RUNNING = "running", _("Running")
+        SUCCEEDED = "succeeded", _("Succeeded")
+        FAILED = "failed", _("Failed")
+
+    job = models.CharField(_("job"), max_length=32, choices=Job.choices)
+    as_of = models.DateField(_("as of"))
+    lock_key = models.CharField(_("lock"), max_length=64, unique=True, null=True, blank=True)
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.RUNNING)
+    dry_run = models.BooleanField(_("dry run"), default=False)
+    started_at = models.DateTimeField(_("started at"), default=timezone.now)
+    heartbeat_at = models.DateTimeField(_("last sign of life"), default=timezone.now)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=1)
+    counts = models.JSONField(_("counts per step"), default=dict, blank=True)
+    errors = models.TextField(_("errors"), blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        verbose_name = _("job run")
+        verbose_name_plural = _("job runs")
+        indexes = [models.Index(fields=["job", "-started_at"], name="jobrun_job_started_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.get_job_display()} {self.as_of} ({self.get_status_display()})"
+
+
+class OutboundMessage(models.Model):
+    """A reminder the desk sends to a borrower: planned from a due reminder step, sent by the
+    dispatch through the channel's backend after the conduct check at send time.
+
+    `idempotency_key` is "case:step:day": the same reminder is never planned twice."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Failed")
+        BLOCKED = "blocked", _("Blocked")
+
+    case = models.ForeignKey(CollectionCase, verbose_name=_("case"), on_delete=models.CASCADE, related_name="messages")
+    contact = models.ForeignKey(
+        Contact, verbose_name=_("contact"), on_delete=models.PROTECT, null=True, blank=True, related_name="messages"
+    )
+    step = models.ForeignKey(
+        ReminderStep,
+        verbose_name=_("reminder step"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="messages",
+    )
+    channel = models.CharField(_("channel"), max_length=16, choices=Channel.choices)
+    language = models.CharField(_("language"), max_length=8, default="zh-hans")
+    recipient = models.CharField(_("recipient"), max_length=254, blank=True)
+    body = models.TextField(_("text"))
+    scheduled_at = models.DateTimeField(_("scheduled for"))
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.QUEUED)
+    attempts = models.PositiveSmallIntegerField(_("send attempts"), default=0)
+    last_error = models.TextField(_("last error"), blank=True)
+    blocked_rule = models.CharField(_("blocked by rule"), max_length=40, blank=True)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    provider_reference = models.CharField(_("provider reference"), max_length=100, blank=True)
+    idempotency_key = models.CharField(_("idempotency key"), max_length=80, unique=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        ordering = ["-scheduled_at"]
+        verbose_name = _("outbound message")
+        verbose_name_plural = _("outbound messages")
+        indexes = [
+            models.Index(fields=["scheduled_at"], condition=Q(status="queued"), name="message_queued_due_idx"),
+            models.Index(fields=["status", "-updated_at"], name="message_status_idx"),
+            models.Index(fields=["case", "-scheduled_at"], name="message_case_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_channel_display()} {self.recipient} {self.scheduled_at:%Y-%m-%d %H:%M}"

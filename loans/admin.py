@@ -6,7 +6,17 @@ from django.utils.translation import gettext_lazy as _
 
 from .forms import PortfolioImportForm
 from .imports import portfolio_import
-from .models import Borrower, Contact, DelinquencyBucket, Installment, Loan, Payment, PaymentAllocation, Product
+from .models import (
+    Borrower,
+    Contact,
+    DelinquencyBucket,
+    Installment,
+    Loan,
+    Payment,
+    PaymentAllocation,
+    PortfolioSnapshot,
+    Product,
+)
 from .selectors import bucket_gaps
 
 
@@ -209,4 +219,32 @@ class PaymentAllocationAdmin(admin.ModelAdmin):
         return False
 
     def has_add_permission(self, request):
+        return False
+
+
+@admin.register(PortfolioSnapshot)
+class PortfolioSnapshotAdmin(admin.ModelAdmin):
+    """The daily portfolio snapshots the nightly cycle takes: read only."""
+
+    list_display = (
+        "as_of",
+        "product",
+        "bucket",
+        "loans",
+        "delinquent_loans",
+        "outstanding_principal",
+        "total_outstanding",
+        "overdue_amount",
+    )
+    list_filter = ("product", "bucket")
+    date_hierarchy = "as_of"
+    list_select_related = ("product", "bucket")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
         return False

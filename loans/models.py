@@ -431,3 +431,36 @@ class PaymentAllocation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_component_display()} {self.amount}"
+
+
+class PortfolioSnapshot(models.Model):
+    """The portfolio on one day, per product and bucket: how many loans and how much money. Taken
+    by the nightly cycle; roll rates compare one day's buckets with another's."""
+
+    as_of = models.DateField(_("as of"))
+    product = models.ForeignKey(Product, verbose_name=_("product"), on_delete=models.CASCADE, related_name="+")
+    bucket = models.ForeignKey(
+        DelinquencyBucket,
+        verbose_name=_("bucket"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    loans = models.PositiveIntegerField(_("loans"))
+    delinquent_loans = models.PositiveIntegerField(_("delinquent loans"))
+    outstanding_principal = models.DecimalField(_("outstanding principal"), **MONEY)
+    total_outstanding = models.DecimalField(_("total outstanding"), **MONEY)
+    overdue_amount = models.DecimalField(_("overdue amount"), **MONEY)
+    taken_at = models.DateTimeField(_("taken at"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["-as_of", "product", "bucket"]
+        verbose_name = _("portfolio snapshot")
+        verbose_name_plural = _("portfolio snapshots")
+        constraints = [
+            models.UniqueConstraint(fields=["as_of", "product", "bucket"], name="snapshot_unique_day_product_bucket"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.as_of} {self.product_id} {self.bucket_id}: {self.loans}"
