@@ -1,26 +1,31 @@
-"""Database expressions the set-based portfolio passes need, written once for each backend."""
-
-from django.db import models
+"""What the hand-written, set-based portfolio statements need spelt differently per database."""
 
 
-class DaysBetween(models.Func):
-    """Whole days from `start` to `end` (both dates): end - start."""
+class SqlDialect:
+    """The few spellings the hand-written portfolio statements need that differ between
+    PostgreSQL and SQLite (3.33 or later, for UPDATE ... FROM). Everything else they use is
+    standard SQL both understand."""
 
-    output_field = models.IntegerField()
-    arity = 2
+    def __init__(self, vendor: str):
+        if vendor not in ("postgresql", "sqlite"):
+            raise NotImplementedError(f"the portfolio statements are written for PostgreSQL and SQLite, not {vendor}")
+        self.vendor = vendor
 
-    def __init__(self, end, start, **extra):
-        super().__init__(end, start, **extra)
+    @property
+    def date_parameter(self) -> str:
+        """A placeholder for a date parameter, typed where the database needs it typed."""
+        return "CAST(%s AS date)" if self.vendor == "postgresql" else "%s"
 
-    def as_postgresql(self, compiler, connection, **extra_context):
-        # date - date is an integer number of days in PostgreSQL.
-        return self.as_sql(compiler, connection, template="(%(expressions)s)", arg_joiner=" - ", **extra_context)
+    def days_between(self, end: str, start: str) -> str:
+        """Whole days from the date `start` to the date `end`."""
+        if self.vendor == "postgresql":
+            return f"({end} - {start})"
+        return f"CAST(julianday({end}) - julianday({start}) AS INTEGER)"
 
-    def as_sqlite(self, compiler, connection, **extra_context):
-        return self.as_sql(
-            compiler,
-            connection,
-            template="CAST(julianday(%(expressions)s) AS INTEGER)",
-            arg_joiner=") - julianday(",
-            **extra_context,
-        )
+    def greatest(self, *values: str) -> str:
+        return f"{'GREATEST' if self.vendor == 'postgresql' else 'MAX'}({', '.join(values)})"
+
+    @property
+    def is_distinct_from(self) -> str:
+        """Null-safe "differs from": NULL and NULL are the same, NULL and a value differ."""
+        return "IS DISTINCT FROM" if self.vendor == "postgresql" else "IS NOT"
