@@ -26,6 +26,7 @@ from .models import (
     ContactAttempt,
     EscalationRequest,
     JobRun,
+    OutboundMessage,
     PlanInstallment,
     PromiseToPay,
     ReminderStep,
@@ -397,6 +398,12 @@ class CaseRoutingAdmin(admin.ModelAdmin):
     list_select_related = ("product", "team")
 
 
+def _step_order(step: str) -> tuple[int, str]:
+    from .cycle import STEPS
+
+    return (STEPS.index(step) if step in STEPS else len(STEPS), step)
+
+
 @admin.register(JobRun)
 class JobRunAdmin(ReadOnlyAdmin):
     """Every run of the scheduled jobs, for supervisors to see what ran, what it did and what
@@ -426,6 +433,33 @@ class JobRunAdmin(ReadOnlyAdmin):
                 step,
                 ", ".join(f"{key}: {value}" for key, value in counts.items()) if isinstance(counts, dict) else counts,
             )
-            for step, counts in (run.counts or {}).items()
+            for step, counts in sorted((run.counts or {}).items(), key=lambda item: _step_order(item[0]))
         ]
         return format_html("<table>{}</table>", format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", rows))
+
+
+# --- outbound messages -----------------------------------------------------------------------
+
+
+@admin.register(OutboundMessage)
+class OutboundMessageAdmin(ReadOnlyAdmin):
+    """The reminders the desk planned and sent (collection.messaging), read-only. Supervisors
+    follow up the failed ones (filter by status) and see why a message was blocked or held back."""
+
+    list_display = (
+        "scheduled_at",
+        "case",
+        "status",
+        "channel",
+        "recipient",
+        "attempts",
+        "last_error",
+        "blocked_rule",
+        "sent_at",
+    )
+    list_filter = ("status", "channel", "blocked_rule")
+    search_fields = ("=case__loan__account_number", "=recipient", "=idempotency_key", "=provider_reference")
+    list_select_related = ("case__loan",)
+    raw_id_fields = ("case", "contact", "step")
+    date_hierarchy = "scheduled_at"
+    show_full_result_count = False

@@ -45,6 +45,16 @@ class HoldReason(models.TextChoices):
     COMPLAINT = "complaint", _("Complaint")
 
 
+def stage_entry_fields(target: str, at: datetime.datetime) -> dict:
+    """What entering `target` at `at` writes besides the stage itself: the time the stage was
+    entered, and for an ending the time the case closed. The transitions and the batch path of
+    the nightly cycle (collection.batch) both take it from here."""
+    fields = {"stage_entered_at": at}
+    if target in CLOSED_STAGES:
+        fields["closed_at"] = at
+    return fields
+
+
 # --- transition conditions: pure functions of the case -------------------------------------
 
 
@@ -140,12 +150,9 @@ class CollectionCase(ConcurrentTransitionMixin, models.Model):
     def is_open(self) -> bool:
         return self.stage in OPEN_STAGES
 
-    def _enter(self) -> None:
-        self.stage_entered_at = timezone.now()
-
-    def _end(self) -> None:
-        self._enter()
-        self.closed_at = self.stage_entered_at
+    def _enter(self, target: str) -> None:
+        for field, value in stage_entry_fields(target, timezone.now()).items():
+            setattr(self, field, value)
 
     @fsm_log_by
     @fsm_log_description
@@ -157,7 +164,7 @@ class CollectionCase(ConcurrentTransitionMixin, models.Model):
         conditions=[has_negotiation_grounds],
     )
     def negotiate(self, by=None, description=None):
-        self._enter()
+        self._enter(Stage.NEGOTIATION)
 
     @fsm_log_by
     @fsm_log_description
@@ -168,19 +175,19 @@ class CollectionCase(ConcurrentTransitionMixin, models.Model):
         permission="collection.escalate_case",
     )
     def escalate(self, by=None, description=None):
-        self._enter()
+        self._enter(Stage.ESCALATION)
 
     @fsm_log_by
     @fsm_log_description
     @transition(field=stage, source=Stage.ESCALATION, target=Stage.LITIGATION, permission="collection.litigate_case")
     def litigate(self, by=None, description=None):
-        self._enter()
+        self._enter(Stage.LITIGATION)
 
     @fsm_log_by
     @fsm_log_description
     @transition(field=stage, source=Stage.ESCALATION, target=Stage.NEGOTIATION, permission="collection.work_case")
     def de_escalate(self, by=None, description=None):
-        self._enter()
+        self._enter(Stage.NEGOTIATION)
 
     @fsm_log_by
     @fsm_log_description
@@ -188,7 +195,7 @@ class CollectionCase(ConcurrentTransitionMixin, models.Model):
     def hold(self, hold_reason: str, by=None, description=None):
         self.held_stage = self.stage
         self.hold_reason = hold_reason
-        self._enter()
+        self._enter(Stage.ON_HOLD)
 
     @fsm_log_by
     @fsm_log_description
@@ -199,7 +206,7 @@ class CollectionCase(ConcurrentTransitionMixin, models.Model):
         resumed = self.held_stage or Stage.REMINDER
         self.held_stage = ""
         self.hold_reason = ""
-        self._enter()
+        self._enter(resumed)
         return resumed
 
     @fsm_log_by
@@ -212,7 +219,7 @@ class CollectionCase(ConcurrentTransitionMixin, models.Model):
         conditions=[loan_is_current_or_paid_off],
     )
     def resolve(self, by=None, description=None):
-        self._end()
+        self._enter(Stage.RESOLVED)
 
     @fsm_log_by
     @fsm_log_description
@@ -224,7 +231,7 @@ class CollectionCase(ConcurrentTransitionMixin, models.Model):
         conditions=[settlement_is_paid],
     )
     def settle(self, by=None, description=None):
-        self._end()
+        self._enter(Stage.SETTLED)
 
     @fsm_log_by
     @fsm_log_description
@@ -235,14 +242,14 @@ class CollectionCase(ConcurrentTransitionMixin, models.Model):
         permission="collection.write_off_case",
     )
     def write_off(self, by=None, description=None):
-        self._end()
+        self._enter(Stage.WRITTEN_OFF)
 
     @fsm_log_by
     @fsm_log_description
     @transition(field=stage, source=OPEN_STAGES, target=Stage.CLOSED, permission="collection.close_case")
     def close(self, close_reason: str, by=None, description=None):
         self.close_reason = close_reason
-        self._end()
+        self._enter(Stage.CLOSED)
 
 
 class CaseAssignment(models.Model):

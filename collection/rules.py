@@ -1,8 +1,15 @@
 """Checks on the stage rules as a set, in words an admin can act on."""
 
+import dataclasses
+import datetime
+from collections.abc import Callable
+
+from django.conf import settings
+from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from .models import WORKING_STAGES, Stage
+from .models import WORKING_STAGES, CollectionCase, EscalationRequest, Stage, StageRule
 
 
 def stage_rules_problems(rules_by_stage: dict) -> list[str]:
@@ -65,3 +72,88 @@ def stage_rules_problems(rules_by_stage: dict) -> list[str]:
         if rule.entry_dpd is not None:
             last_entered = rule
     return problems
+
+
+# --- applying the rules: what moves a case on ------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Criterion:
+    """One way a stage rule moves a case on: as a filter on cases (the nightly cycle's batch
+    path) and as a test of one case (the one-case path); a test checks that both agree."""
+
+    code: str
+    reason: str
+    filter: Q
+    test: Callable[[CollectionCase], bool]
+
+
+def rule_criteria(rule: StageRule, *, as_of: datetime.date) -> list[Criterion]:
+    """The rule's escalation criteria met on `as_of`, in the order they are tried: days past due,
+    broken promises, days without right-party contact (counted from the case's opening when the
+    borrower was never reached, in the desk's time zone). The reason names the rule; it is
+    written in the desk's language, whoever runs the job."""
+    stage = Stage(rule.stage).label
+    criteria = []
+    with translation.override(settings.LANGUAGE_CODE):
+        if rule.escalate_at_dpd is not None:
+            threshold = rule.escalate_at_dpd
+            criteria.append(
+                Criterion(
+                    code="dpd",
+                    reason=_("Stage rule: %(stage)s moves on at DPD %(dpd)s.") % {"stage": stage, "dpd": threshold},
+                    filter=Q(loan__days_past_due__gte=threshold),
+                    test=lambda case, threshold=threshold: case.loan.days_past_due >= threshold,
+                )
+            )
+        if rule.escalate_after_broken_promises is not None:
+            broken = rule.escalate_after_broken_promises
+            criteria.append(
+                Criterion(
+                    code="broken_promises",
+                    reason=_("Stage rule: %(stage)s moves on after %(count)s broken promises.")
+                    % {"stage": stage, "count": broken},
+                    filter=Q(broken_promises__gte=broken),
+                    test=lambda case, broken=broken: case.broken_promises >= broken,
+                )
+            )
+        if rule.escalate_after_days_without_contact is not None:
+            days = rule.escalate_after_days_without_contact
+            # Days without contact >= N  <=>  the last contact fell before the start of day as_of - N + 1.
+            cutoff = datetime.datetime.combine(
+                as_of - datetime.timedelta(days=days - 1), datetime.time.min, tzinfo=timezone.get_default_timezone()
+            )
+            criteria.append(
+                Criterion(
+                    code="days_without_contact",
+                    reason=_("Stage rule: %(stage)s moves on after %(days)s days without right-party contact.")
+                    % {"stage": stage, "days": days},
+                    filter=Q(last_right_party_contact_at__lt=cutoff)
+                    | Q(last_right_party_contact_at__isnull=True, opened_at__lt=cutoff),
+                    test=lambda case, cutoff=cutoff: (case.last_right_party_contact_at or case.opened_at) < cutoff,
+                )
+            )
+    return criteria
+
+
+def rule_target(stage: str) -> tuple[str, str] | None:
+    """Where a stage rule moves a case on from `stage`, read from the case machine: the
+    transition a supervisor may decide (escalate, litigate) leading from `stage` to a later
+    working stage, as (transition name, target stage); None from the last stage."""
+    from .services.escalations import DECIDED_TRANSITIONS
+
+    order = {value: index for index, value in enumerate(WORKING_STAGES)}
+    for name in DECIDED_TRANSITIONS:
+        for transition in getattr(CollectionCase, name)._django_fsm.transitions.values():
+            if transition.source == stage and order.get(transition.target, -1) > order[stage]:
+                return name, transition.target
+    return None
+
+
+def rule_may_propose(target: str) -> Q:
+    """A rule proposes a move needing approval once: not while a request for it is pending, nor
+    again after a supervisor rejected it, until the case changes stage."""
+    requests = EscalationRequest.objects.filter(case=OuterRef("pk"), target_stage=target)
+    return ~Exists(requests.filter(status=EscalationRequest.Status.PENDING)) & ~Exists(
+        requests.filter(status=EscalationRequest.Status.REJECTED, decided_at__gte=OuterRef("stage_entered_at"))
+    )

@@ -1,6 +1,7 @@
 """Opening cases, walking them through their stages, and assigning them."""
 
-from collections.abc import Iterable
+import heapq
+from collections.abc import Iterable, Iterator
 from decimal import Decimal
 
 from django.core.exceptions import PermissionDenied
@@ -32,6 +33,10 @@ __all__ = [
     "case_close",
     "case_assign",
     "cases_allocate",
+    "allocation_pool",
+    "allocation_load",
+    "allocation_spread",
+    "ALLOCATION_REASON",
     "run_transition",
 ]
 
@@ -217,34 +222,80 @@ def _assign(*, case: CollectionCase, to: User, by: User, reason: str, team: Team
     )
 
 
-@transaction.atomic
-def cases_allocate(*, team: Team, cases: Iterable[CollectionCase], by: User) -> dict[int, int]:
-    """Spread cases over the team's collectors so that each carries about as many open cases and
-    as much overdue money as the others: the largest case first, each to whoever carries least.
-    Returns {case id: collector id}."""
-    collectors = list(team.members.filter(is_active=True, groups__name="collector").order_by("pk"))
-    if not collectors:
-        raise CollectionError(_("Team %(team)s has no active collectors.") % {"team": team.name})
-    load = {collector.pk: [0, ZERO] for collector in collectors}
+def allocation_pool(*, team: Team | None) -> dict[int, Team]:
+    """The collectors new cases may go to, each with the team a case given to them joins:
+    the team's active collectors, or with no team every active collector of any team (each with
+    their first team)."""
+    memberships = (
+        Team.members.through.objects.filter(user__is_active=True, user__groups__name="collector")
+        .select_related("team")
+        .order_by("user_id", "team_id")
+    )
+    if team is not None:
+        memberships = memberships.filter(team=team)
+    pool: dict[int, Team] = {}
+    for membership in memberships:
+        pool.setdefault(membership.user_id, membership.team)
+    return pool
+
+
+def allocation_load(collector_ids: Iterable[int]) -> dict[int, list]:
+    """What each collector carries now: [open cases, overdue money]."""
+    load = {pk: [0, ZERO] for pk in collector_ids}
     carried = (
-        CollectionCase.objects.filter(assigned_to__in=collectors, stage__in=OPEN_STAGES)
+        CollectionCase.objects.filter(assigned_to__in=list(load), stage__in=OPEN_STAGES)
         .values("assigned_to")
         .annotate(count=Count("pk"), overdue=Sum("loan__overdue_amount"))
     )
     for row in carried:
         load[row["assigned_to"]] = [row["count"], row["overdue"] or ZERO]
-    by_id = {collector.pk: collector for collector in collectors}
+    return load
+
+
+def allocation_spread(load: dict[int, list], cases: Iterable[tuple[int, Decimal]]) -> Iterator[tuple[int, int]]:
+    """Give each case, in the order given (largest first), to the collector who carries least:
+    fewest open cases, then least overdue money, then the lowest id. Updates `load` as it goes
+    and yields (case id, collector id). Shared by cases_allocate and the nightly cycle."""
+    heap = [(count, overdue, pk) for pk, (count, overdue) in load.items()]
+    heapq.heapify(heap)
+    for case_id, overdue in cases:
+        count, carried, collector_id = heapq.heappop(heap)
+        load[collector_id] = [count + 1, carried + overdue]
+        heapq.heappush(heap, (count + 1, carried + overdue, collector_id))
+        yield case_id, collector_id
+
+
+@transaction.atomic
+def cases_allocate(*, team: Team | None, cases: Iterable[CollectionCase], by: User) -> dict[int, int]:
+    """Spread cases over the team's collectors (with no team: over every team's collectors) so
+    that each carries about as many open cases and as much overdue money as the others: the
+    largest case first, each to whoever carries least. Returns {case id: collector id}."""
+    pool = allocation_pool(team=team)
+    if not pool:
+        if team is None:
+            raise CollectionError(_("No team has active collectors."))
+        raise CollectionError(_("Team %(team)s has no active collectors.") % {"team": team.name})
+    load = allocation_load(pool)
     ordered = sorted(
         CollectionCase.objects.filter(pk__in=[case.pk for case in cases]).select_related("loan"),
         key=lambda case: (-case.loan.overdue_amount, case.pk),
     )
+    # A case already with one of the pool's collectors stays where it is.
+    waiting = {case.pk: case for case in ordered if case.assigned_to_id not in pool}
     allocation: dict[int, int] = {}
-    for case in ordered:
-        if case.assigned_to_id in load:  # already with one of the team's collectors
-            continue
-        collector_id = min(load, key=lambda pk: (load[pk][0], load[pk][1], pk))
-        _assign(case=case, to=by_id[collector_id], by=by, reason=_("Allocated to the team"), team=team)
-        load[collector_id][0] += 1
-        load[collector_id][1] += case.loan.overdue_amount
-        allocation[case.pk] = collector_id
+    users = User.objects.in_bulk(list(pool))
+    for case_id, collector_id in allocation_spread(
+        load, ((case.pk, case.loan.overdue_amount) for case in waiting.values())
+    ):
+        _assign(
+            case=waiting[case_id],
+            to=users[collector_id],
+            by=by,
+            reason=ALLOCATION_REASON,
+            team=pool[collector_id],
+        )
+        allocation[case_id] = collector_id
     return allocation
+
+
+ALLOCATION_REASON = gettext_lazy("Allocated to the team")

@@ -28,7 +28,7 @@ __all__ = [
 # The transitions a supervisor decides, and the service that runs each. Which stages they lead
 # to, and from where, is read from the transitions themselves (see escalation_targets); moving
 # into negotiation is the collector's own step once the borrower is reached, not a request.
-_DECIDED_TRANSITIONS: dict[str, Callable[..., CollectionCase]] = {
+DECIDED_TRANSITIONS: dict[str, Callable[..., CollectionCase]] = {
     "escalate": case_escalate,
     "litigate": case_litigate,
 }
@@ -45,7 +45,7 @@ def escalation_targets(*, case: CollectionCase) -> dict[str, str]:
     if current is None:  # on hold or closed: nothing escalates
         return {}
     targets = {}
-    for name in _DECIDED_TRANSITIONS:
+    for name in DECIDED_TRANSITIONS:
         meta = getattr(CollectionCase, name)._django_fsm
         if not meta.has_transition(case.stage) or not meta.conditions_met(case, case.stage):
             continue
@@ -151,7 +151,7 @@ def escalation_request_approve(*, request: EscalationRequest, by: User, reason: 
         "reason": reason or request.reason,
     }
     try:
-        _DECIDED_TRANSITIONS[transition_name](case=case, by=by, reason=transition_reason)
+        DECIDED_TRANSITIONS[transition_name](case=case, by=by, reason=transition_reason)
     except CollectionError as error:
         # Same kind of error (a StaleCase stays one, so callers can offer a reload), told
         # that nothing was decided.

@@ -128,7 +128,17 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "control_folder": str(CELERY_FILESYSTEM_DIR / "control"),
         "store_processed": False,
     }
-CELERY_RESULT_BACKEND = env("CELERY_RESULT_BACKEND", default=None)
+# Results are kept only where a workflow needs them (the nightly cycle's chords); with Redis they
+# go there, without it the cycle runs its batches inside one task instead of fanning out.
+CELERY_RESULT_BACKEND = env("CELERY_RESULT_BACKEND", default=REDIS_URL or None)
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_RESULT_EXPIRES = 24 * 3600
+# A failing batch of a chord reports to the run's error callback (the run is marked failed).
+CELERY_TASK_ALLOW_ERROR_CB_ON_CHORD_HEADER = True
+# Fan the nightly cycle's batches out over the workers (needs a result backend for its chords).
+COLLECTION_CYCLE_FAN_OUT = env.bool("COLLECTION_CYCLE_FAN_OUT", default=True)
+# Loans per batch of the cycle's per-loan steps: one transaction, one task when fanned out.
+COLLECTION_CYCLE_BATCH_SIZE = env.int("COLLECTION_CYCLE_BATCH_SIZE", default=20_000)
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
@@ -148,3 +158,32 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
 }
+
+# --- Reminders and their channels (collection.messaging, collection.channels) ---------------
+# SMS goes through the backend named here: FileSmsBackend (the default: JSON lines in a file,
+# nothing leaves the machine), ConsoleSmsBackend (printed), HttpSmsGateway (POSTs to the
+# gateway at COLLECTION_SMS_GATEWAY_URL with COLLECTION_SMS_GATEWAY_KEY). E-mail goes through
+# Django's EMAIL_BACKEND; letters are written into a dated print batch folder.
+COLLECTION_SMS_BACKEND = env("COLLECTION_SMS_BACKEND", default="collection.channels.FileSmsBackend")
+COLLECTION_SMS_FILE = env("COLLECTION_SMS_FILE", default=str(VAR_DIR / "sms" / "outbox.jsonl"))
+COLLECTION_SMS_GATEWAY_URL = env("COLLECTION_SMS_GATEWAY_URL", default="")
+COLLECTION_SMS_GATEWAY_KEY = env("COLLECTION_SMS_GATEWAY_KEY", default="")
+COLLECTION_SMS_GATEWAY_TIMEOUT = env.float("COLLECTION_SMS_GATEWAY_TIMEOUT", default=10.0)
+COLLECTION_LETTER_DIR = env("COLLECTION_LETTER_DIR", default=str(VAR_DIR / "letters"))
+# What the reminder texts call the lender and the number they give the borrower to call.
+COLLECTION_COMPANY_NAME = env("COLLECTION_COMPANY_NAME", default="示例消费金融")
+COLLECTION_HOTLINE = env("COLLECTION_HOTLINE", default="400-800-0000")
+# A send the backend refuses is tried again after 1, 2, 4, 8... times the base, then failed.
+COLLECTION_MESSAGE_MAX_ATTEMPTS = env.int("COLLECTION_MESSAGE_MAX_ATTEMPTS", default=5)
+COLLECTION_MESSAGE_RETRY_BASE_SECONDS = env.int("COLLECTION_MESSAGE_RETRY_BASE_SECONDS", default=60)
+# E-mail: Django's backend by name; by default written to files under var/mail (nothing leaves
+# the machine). Production sets the SMTP backend and EMAIL_HOST etc.
+EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.filebased.EmailBackend")
+EMAIL_FILE_PATH = env("EMAIL_FILE_PATH", default=str(VAR_DIR / "mail"))
+EMAIL_HOST = env("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="collections@example.invalid")
+# --- end of reminders ---------------------------------------------------------------------------

@@ -1,10 +1,17 @@
 """Tests: the same settings as development, with fast hashing and no real mail."""
 
+import tempfile
+from pathlib import Path
+
 from .base import *  # noqa: F401,F403
 
 DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# Messages the tests send by file stay out of var/.
+_OUTBOX = Path(tempfile.gettempdir()) / "collection-desk-tests"
+COLLECTION_SMS_FILE = str(_OUTBOX / "sms.jsonl")
+COLLECTION_LETTER_DIR = str(_OUTBOX / "letters")
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},

@@ -1,0 +1,83 @@
+"""`manage.py run_collection_cycle [--as-of DATE] [--dry-run] [--on-workers]`: the nightly cycle."""
+
+import argparse
+import datetime
+
+from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
+from tqdm import tqdm
+
+from collection.cycle import STEPS, CycleAlreadyRan, CycleRunning, collection_cycle, cycle_plan
+from collection.exceptions import CollectionError
+
+
+def _day(value: str) -> datetime.date:
+    try:
+        return datetime.date.fromisoformat(value)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a day: write it as YYYY-MM-DD") from error
+
+
+class Command(BaseCommand):
+    help = (
+        "Run the nightly collection cycle: age the portfolio, open and allocate cases, resolve cured ones, "
+        "settle promises, apply the stage rules, snapshot the portfolio. Once per day: a second run for the "
+        "same day does nothing."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--as-of",
+            type=_day,
+            default=None,
+            help="The day to run for, YYYY-MM-DD: past days back-fill, days to come are what-if runs "
+            "(default today in Asia/Shanghai).",
+        )
+        parser.add_argument("--dry-run", action="store_true", help="Print what would happen and change nothing.")
+        parser.add_argument(
+            "--on-workers",
+            action="store_true",
+            help="Hand the run to the Celery workers (its batches fan out over them) instead of running it here.",
+        )
+        parser.add_argument(
+            "--batch-size", type=int, default=None, help="Loans per batch (default COLLECTION_CYCLE_BATCH_SIZE, 20000)."
+        )
+
+    def handle(self, *args, as_of, dry_run, on_workers, batch_size, verbosity, **options):
+        as_of = as_of or timezone.localdate()
+        if on_workers:
+            if dry_run:
+                raise CommandError("--dry-run runs here: leave out --on-workers.")
+            from collection.tasks import run_collection_cycle
+
+            result = run_collection_cycle.delay(as_of=as_of.isoformat())
+            self.stdout.write(f"Handed the collection cycle for {as_of} to the workers (task {result.id}).")
+            return
+
+        batches = sum(len(step) for step in cycle_plan(batch_size=batch_size))
+        bar = tqdm(total=batches, unit="batch", disable=verbosity < 1, desc="collection cycle")
+
+        def progress(step: str, done: int) -> None:
+            bar.set_postfix_str(step)
+            bar.update(done)
+
+        try:
+            counts = collection_cycle(as_of=as_of, dry_run=dry_run, progress=progress, batch_size=batch_size)
+        except (CycleAlreadyRan, CycleRunning) as error:
+            bar.close()
+            self.stdout.write(str(error))
+            return
+        except CollectionError as error:
+            bar.close()
+            raise CommandError(str(error)) from error
+        bar.close()
+        title = (
+            f"Dry run for {as_of}: nothing was changed. It would have done:"
+            if dry_run
+            else (f"Collection cycle for {as_of} done:")
+        )
+        self.stdout.write(title)
+        for step in STEPS:
+            values = counts.get(step, {})
+            summary = ", ".join(f"{name} {value}" for name, value in sorted(values.items())) or "nothing"
+            self.stdout.write(f"  {step:<12} {summary}")
