@@ -1,0 +1,399 @@
+"""Reminders: due reminder steps become outbound messages, and queued messages are sent through
+their channel's backend within the conduct limits.
+
+The database rows are the source of truth. Planning writes each reminder once (its idempotency
+key is "case:step:day", unique in the table); dispatch claims one queued message at a time in
+its own transaction, and every retry is a new `scheduled_at` on the row, not a Celery retry. So a
+job run twice changes nothing the second time, a worker killed mid-batch leaves every message
+either as it was or fully handled, and when Redis or a worker is away the next run picks up
+whatever waited."""
+
+import datetime
+import logging
+from collections import Counter
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from django.conf import settings
+from django.db import models, transaction
+from django.db.models import Case, CharField, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery, Value, When
+from django.db.models.functions import Cast, Concat
+from django.template import Context, Template
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from accounts.models import User
+from loans.models import Contact
+
+from .channels import ChannelError, Outgoing, channel_backend
+from .exceptions import CollectionError, ConductViolation
+from .models import OPT_OUT_FIELD, Channel, CollectionCase, OutboundMessage, Outcome, ReminderStep
+from .services.attempts import attempt_log
+
+__all__ = ["PlanRule", "messages_dispatch", "messages_failed", "reminders_plan"]
+
+logger = logging.getLogger(__name__)
+
+SYSTEM_USERNAME = "system"
+PLAN_BATCH_SIZE = 1000
+
+# The borrower's own contact each messaging channel goes to. Never a third party's (employer,
+# emergency contact...): a reminder carries the debt's details.
+CONTACT_KIND = {Channel.SMS: Contact.Kind.MOBILE, Channel.EMAIL: Contact.Kind.EMAIL}
+USABLE_VERIFICATION = [Contact.Verification.VERIFIED, Contact.Verification.UNVERIFIED]
+
+QUEUED = OutboundMessage.Status.QUEUED
+SENT = OutboundMessage.Status.SENT
+FAILED = OutboundMessage.Status.FAILED
+BLOCKED = OutboundMessage.Status.BLOCKED
+
+
+class PlanRule(models.TextChoices):
+    """Why planning blocked a reminder (stored in OutboundMessage.blocked_rule beside the conduct
+    rules that dispatch stores there)."""
+
+    NO_CONTACT = "no_contact", gettext_lazy("No usable contact of the borrower's own")
+    NO_POSTAL_ADDRESS = "no_postal_address", gettext_lazy("No postal address")
+
+
+# --- planning ----------------------------------------------------------------------------------
+
+
+def reminders_plan(*, as_of: datetime.date, now: datetime.datetime | None = None) -> dict[str, int]:
+    """Write the reminders due on `as_of` as outbound messages, each once.
+
+    A case is due for an active step when it is open in the step's stage (a held or closed case is
+    in no working stage, so it gets none), its loan is still overdue, and either it entered the
+    stage `day_offset` days before `as_of` (the desk's calendar day) or, for steps counted in days
+    past due, its loan's DPD is `day_offset`. Steps whose channel is a call task are not messages
+    and are skipped here: they become the collector's call list in a later issue.
+
+    Each message goes to the borrower's own contact for the channel: for SMS the own mobile, for
+    e-mail the e-mail address, neither marked wrong or stale, a verified one first and one that is
+    not do-not-contact or opted out of the channel before one that is (so that dispatch blocks the
+    message with that rule rather than planning losing it); a letter goes to the borrower's postal
+    address. Without one, the message is written as blocked (PlanRule) so that supervisors see
+    who could not be reminded; it is not tried again that day.
+
+    The text is the step's template in the desk's language (LANGUAGE_CODE; the Chinese one unless
+    that is English and the step has an English text), rendered with company, hotline,
+    borrower_name, account_tail, days_past_due and overdue_amount as of planning. It is scheduled
+    for the start of the step's send window on `as_of` in the borrower's time zone, or for `now`
+    when that is later but within the window, or for the next day's window start when the window
+    has closed: a late run delays a reminder, it does not drop it.
+
+    Set-based and in batches of PLAN_BATCH_SIZE cases per step; a case already planned for the
+    step and day is not read again, and the unique idempotency key (inserted with ON CONFLICT DO
+    NOTHING) keeps two planners racing from writing it twice. Returns the counts of messages
+    written: queued and blocked (a racing planner may make these overstate, never the rows)."""
+    now = now or timezone.now()
+    counts = Counter(queued=0, blocked=0)
+    steps = ReminderStep.objects.filter(is_active=True).exclude(channel=ReminderStep.Channel.CALL_TASK)
+    for step in steps.order_by("pk"):
+        counts.update(_plan_step(step=step, as_of=as_of, now=now))
+    return dict(counts)
+
+
+def _plan_step(*, step: ReminderStep, as_of: datetime.date, now: datetime.datetime) -> Counter:
+    counts = Counter()
+    language = settings.LANGUAGE_CODE
+    use_english = language.startswith("en") and bool(step.template_en)
+    template = Template(step.template_en if use_english else step.template_zh)
+    suffix = f":{step.pk}:{as_of.isoformat()}"
+    due = _cases_due(step=step, as_of=as_of).exclude(
+        Exists(
+            OutboundMessage.objects.filter(
+                idempotency_key=Concat(Cast(OuterRef("pk"), CharField()), Value(suffix), output_field=CharField())
+            )
+        )
+    )
+    if step.channel in CONTACT_KIND:
+        contacts = _own_contacts(channel=step.channel)
+        due = due.annotate(
+            contact_pk=Subquery(contacts.values("pk")[:1], output_field=IntegerField()),
+            contact_value=Subquery(contacts.values("value")[:1], output_field=CharField()),
+        )
+    fields = [
+        "pk",
+        "loan__account_number",
+        "loan__days_past_due",
+        "loan__overdue_amount",
+        "loan__borrower__name",
+        "loan__borrower__time_zone",
+        "loan__borrower__province",
+        "loan__borrower__city",
+        "loan__borrower__address",
+    ]
+    if step.channel in CONTACT_KIND:
+        fields += ["contact_pk", "contact_value"]
+
+    last_pk = 0
+    while True:
+        rows = list(due.filter(pk__gt=last_pk).order_by("pk").values(*fields)[:PLAN_BATCH_SIZE])
+        if not rows:
+            break
+        last_pk = rows[-1]["pk"]
+        messages = []
+        with translation.override(language):
+            for row in rows:
+                messages.append(
+                    _planned_message(
+                        row=row, step=step, template=template, language=language, suffix=suffix, as_of=as_of, now=now
+                    )
+                )
+        # One statement per batch: a worker killed mid-plan leaves whole batches, and the next run
+        # plans the rest.
+        OutboundMessage.objects.bulk_create(messages, ignore_conflicts=True)
+        counts.update(message.status for message in messages)
+    return counts
+
+
+def _cases_due(*, step: ReminderStep, as_of: datetime.date) -> QuerySet[CollectionCase]:
+    cases = CollectionCase.objects.filter(stage=step.stage, loan__days_past_due__gt=0)
+    if step.offset_from == ReminderStep.OffsetFrom.DPD:
+        return cases.filter(loan__days_past_due=step.day_offset)
+    # The stage-entry day on the desk's calendar, as a range over the (stage, stage_entered_at) index.
+    entered_on = as_of - datetime.timedelta(days=step.day_offset)
+    desk_zone = timezone.get_default_timezone()
+    starts = datetime.datetime.combine(entered_on, datetime.time(0), tzinfo=desk_zone)
+    ends = datetime.datetime.combine(entered_on + datetime.timedelta(days=1), datetime.time(0), tzinfo=desk_zone)
+    return cases.filter(stage_entered_at__gte=starts, stage_entered_at__lt=ends)
+
+
+def _own_contacts(*, channel: str) -> QuerySet[Contact]:
+    """The case's borrower's own contacts for the channel, best first."""
+    usable = Q(do_not_contact=False) & Q(**{OPT_OUT_FIELD[channel]: False})
+    return (
+        Contact.objects.filter(
+            borrower_id=OuterRef("loan__borrower_id"), kind=CONTACT_KIND[channel], verification__in=USABLE_VERIFICATION
+        )
+        .annotate(
+            flagged=Case(When(usable, then=0), default=1, output_field=IntegerField()),
+            unverified=Case(
+                When(verification=Contact.Verification.VERIFIED, then=0), default=1, output_field=IntegerField()
+            ),
+        )
+        .order_by("flagged", "unverified", "-pk")
+    )
+
+
+def _planned_message(
+    *,
+    row: dict,
+    step: ReminderStep,
+    template: Template,
+    language: str,
+    suffix: str,
+    as_of: datetime.date,
+    now: datetime.datetime,
+) -> OutboundMessage:
+    context = Context(
+        {
+            "company": settings.COLLECTION_COMPANY_NAME,
+            "hotline": settings.COLLECTION_HOTLINE,
+            "borrower_name": row["loan__borrower__name"],
+            "account_tail": row["loan__account_number"][-4:],
+            "days_past_due": row["loan__days_past_due"],
+            "overdue_amount": row["loan__overdue_amount"],
+        },
+        autoescape=False,  # plain text, not HTML
+    )
+    message = OutboundMessage(
+        case_id=row["pk"],
+        step=step,
+        channel=step.channel,
+        language=language,
+        body=template.render(context),
+        scheduled_at=_scheduled_at(step=step, as_of=as_of, zone=_zone(row["loan__borrower__time_zone"]), now=now),
+        idempotency_key=f"{row['pk']}{suffix}",
+    )
+    if step.channel in CONTACT_KIND:
+        message.contact_id = row["contact_pk"]
+        message.recipient = row["contact_value"] or ""
+        if message.contact_id is None:
+            _block(
+                message,
+                PlanRule.NO_CONTACT,
+                _("The borrower has no usable %(kind)s of their own (third parties are never sent reminders).")
+                % {"kind": Contact.Kind(CONTACT_KIND[step.channel]).label},
+            )
+    else:
+        address = row["loan__borrower__address"].strip()
+        message.recipient = f"{row['loan__borrower__province']}{row['loan__borrower__city']}{address}"
+        if not address:
+            _block(message, PlanRule.NO_POSTAL_ADDRESS, _("The borrower has no postal address to send a letter to."))
+    return message
+
+
+def _block(message: OutboundMessage, rule: str, reason: str) -> None:
+    message.status = BLOCKED
+    message.blocked_rule = rule
+    message.last_error = reason
+
+
+def _scheduled_at(
+    *, step: ReminderStep, as_of: datetime.date, zone: ZoneInfo, now: datetime.datetime
+) -> datetime.datetime:
+    window_starts = datetime.datetime.combine(as_of, step.send_window_start, tzinfo=zone)
+    window_ends = datetime.datetime.combine(as_of, step.send_window_end, tzinfo=zone)
+    if now <= window_starts:
+        return window_starts
+    if now < window_ends:
+        return now
+    return datetime.datetime.combine(as_of + datetime.timedelta(days=1), step.send_window_start, tzinfo=zone)
+
+
+_zones: dict[str, ZoneInfo] = {}
+
+
+def _zone(name: str) -> ZoneInfo:
+    """The borrower's time zone; the desk's when the stored name is unknown (the model validates
+    it, an import might not): one bad row must not stop everyone's reminders."""
+    if name not in _zones:
+        try:
+            _zones[name] = ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            _zones[name] = timezone.get_default_timezone()
+    return _zones[name]
+
+
+# --- dispatch ----------------------------------------------------------------------------------
+
+
+def messages_dispatch(*, now: datetime.datetime | None = None, limit: int | None = None) -> dict[str, int]:
+    """Send the queued messages whose time has come (scheduled_at <= now), oldest first, at most
+    `limit`.
+
+    Each message is claimed with SELECT ... FOR UPDATE SKIP LOCKED and handled in its own
+    transaction, so two dispatchers never send one message twice and a worker killed mid-batch
+    leaves each message either untouched (still queued) or fully handled. For each message:
+    - the conduct limits are checked at send time by attempt_log (acting as the `system` user),
+      which also records the accepted send as a ContactAttempt with outcome "sent" (so the case
+      timeline shows it) or the refusal as a ConductRefusal for the compliance report;
+    - a time-bound refusal (quiet hours in the borrower's zone...) reschedules the message to the
+      moment contact is next allowed: it stays queued, it is not dropped;
+    - a standing refusal (do-not-contact, wrong number, opted out, case on hold or closed...)
+      blocks it with the rule;
+    - then the channel's backend sends it. Sent: status sent, sent_at, the provider's reference.
+      A backend error undoes the recorded attempt, counts the try and reschedules the message
+      after COLLECTION_MESSAGE_RETRY_BASE_SECONDS x 1, 2, 4, 8...; after
+      COLLECTION_MESSAGE_MAX_ATTEMPTS tries, or at once when the backend says trying again cannot
+      help, it is failed, for supervisors to see (messages_failed).
+    The backend is called while the message is locked and before the transaction commits: a
+    worker that dies in between leaves the message queued and it is sent again by the next run
+    (at least once). Every backend gets the idempotency key so that it can drop the repeat.
+    Returns the counts: sent, rescheduled, blocked, retrying, failed."""
+    now = now or timezone.now()
+    system = User.objects.get(username=SYSTEM_USERNAME)
+    counts = Counter(sent=0, rescheduled=0, blocked=0, retrying=0, failed=0)
+    backends: dict[str, object] = {}
+    handled = 0
+    while limit is None or handled < limit:
+        with transaction.atomic():
+            message = (
+                OutboundMessage.objects.select_for_update(skip_locked=True, of=("self",))
+                .select_related("case__loan__borrower", "contact", "step")
+                .filter(status=QUEUED, scheduled_at__lte=now)
+                .order_by("scheduled_at", "pk")
+                .first()
+            )
+            if message is None:
+                break
+            counts[_dispatch_one(message=message, now=now, by=system, backends=backends)] += 1
+        handled += 1
+    return dict(counts)
+
+
+def _dispatch_one(*, message: OutboundMessage, now: datetime.datetime, by: User, backends: dict) -> str:
+    """Handle one claimed message; the caller's transaction holds its lock. Returns the count it
+    falls under."""
+    try:
+        # A savepoint: when the backend fails, the attempt recorded for the send goes with it.
+        with transaction.atomic():
+            try:
+                attempt = attempt_log(
+                    case=message.case,
+                    contact=message.contact,
+                    channel=message.channel,
+                    by=by,
+                    at=now,
+                    outcome=Outcome.SENT,
+                    note=message.body,
+                )
+            except ConductViolation as violation:
+                # Caught inside the savepoint so that attempt_log's ConductRefusal is kept.
+                return _held_back(message=message, violation=violation, now=now)
+            except CollectionError as error:  # a message for a channel that needs a contact, without one
+                _block(message, PlanRule.NO_CONTACT, error.message)
+                _save(message, "status", "blocked_rule", "last_error")
+                return "blocked"
+            # The contact's number as it is now (a collector may have corrected it since planning).
+            if attempt.contact is not None:
+                message.recipient = attempt.contact.value
+            backend = backends.get(message.channel)
+            if backend is None:
+                backend = backends[message.channel] = channel_backend(message.channel)
+            reference = backend.send(
+                Outgoing(
+                    idempotency_key=message.idempotency_key,
+                    channel=message.channel,
+                    recipient=message.recipient,
+                    body=message.body,
+                    language=message.language,
+                    sent_at=now,
+                    addressee=message.case.loan.borrower.name,
+                )
+            )
+    except ChannelError as error:
+        return _send_failed(message=message, reason=error.message, permanent=error.permanent, now=now)
+    except Exception as error:  # a broken backend must not stop the queue behind this message
+        logger.exception("Sending outbound message %s failed", message.pk)
+        return _send_failed(message=message, reason=f"{type(error).__name__}: {error}", permanent=False, now=now)
+    message.status = SENT
+    message.sent_at = now
+    message.provider_reference = (reference or "")[:100]
+    message.attempts += 1
+    message.last_error = ""
+    _save(message, "status", "sent_at", "provider_reference", "attempts", "last_error", "recipient")
+    return "sent"
+
+
+def _held_back(*, message: OutboundMessage, violation: ConductViolation, now: datetime.datetime) -> str:
+    if violation.next_allowed_at is not None:
+        # Strictly later than now, so that this run does not pick the message up again.
+        message.scheduled_at = max(violation.next_allowed_at, now + datetime.timedelta(seconds=1))
+        message.last_error = violation.message
+        _save(message, "scheduled_at", "last_error")
+        return "rescheduled"
+    _block(message, violation.rule, violation.message)
+    _save(message, "status", "blocked_rule", "last_error")
+    return "blocked"
+
+
+def _send_failed(*, message: OutboundMessage, reason: str, permanent: bool, now: datetime.datetime) -> str:
+    message.attempts += 1
+    message.last_error = reason
+    if permanent or message.attempts >= settings.COLLECTION_MESSAGE_MAX_ATTEMPTS:
+        message.status = FAILED
+        _save(message, "status", "attempts", "last_error")
+        return "failed"
+    base = max(1, settings.COLLECTION_MESSAGE_RETRY_BASE_SECONDS)
+    message.scheduled_at = now + datetime.timedelta(seconds=base * 2 ** (message.attempts - 1))
+    _save(message, "scheduled_at", "attempts", "last_error")
+    return "retrying"
+
+
+def _save(message: OutboundMessage, *fields: str) -> None:
+    message.save(update_fields=[*fields, "updated_at"])
+
+
+# --- reads -------------------------------------------------------------------------------------
+
+
+def messages_failed() -> QuerySet[OutboundMessage]:
+    """The messages the desk gave up sending, newest first, for supervisors to follow up."""
+    return (
+        OutboundMessage.objects.filter(status=FAILED)
+        .select_related("case__loan__borrower", "contact", "step")
+        .order_by("-updated_at")
+    )
