@@ -61,6 +61,13 @@ def seeded(db):
 
 
 def portfolio_flush() -> None:
+    from django_fsm_log.models import StateLog
+
+    from collection.models import CollectionCase, EscalationRequest, JobRun
+    from loans.models import PortfolioSnapshot
+
+    for model in (EscalationRequest, CollectionCase, StateLog, JobRun, PortfolioSnapshot):
+        model.objects.all().delete()
     for model in (PaymentAllocation, Payment, Installment, Loan, Contact, Borrower):
         model.objects.all().delete()
 
@@ -129,6 +136,22 @@ def test_seeds_two_teams_a_legal_officer_and_an_admin_in_their_role_groups(seede
         "supervisor2",
     }
     assert not User.objects.filter(is_superuser=True).exclude(username="admin").exists()
+
+
+def test_the_desk_opens_with_cases_allocated_to_the_demo_collectors(seeded):
+    """seed_demo ends with the collection cycle for the day: every delinquent loan past the
+    reminder threshold has an open case, and each is with a demo collector of a team."""
+    from collection.models import OPEN_STAGES, CollectionCase, JobRun
+
+    output = seeded
+    open_cases = CollectionCase.objects.filter(stage__in=OPEN_STAGES)
+    delinquent = Loan.objects.filter(status=Loan.Status.DELINQUENT, days_past_due__gte=1)
+    assert open_cases.count() == delinquent.count() > 0
+    assert not open_cases.filter(assigned_to__isnull=True).exists()
+    collectors = {username for username, role, _team in demo.DEMO_USERS if role == "collector"}
+    assert set(open_cases.values_list("assigned_to__username", flat=True)) == collectors
+    assert JobRun.objects.filter(job=JobRun.Job.COLLECTION_CYCLE, status=JobRun.Status.SUCCEEDED).count() == 1
+    assert "cases_opened" in output
 
 
 def test_seeds_loans_of_the_three_products(seeded):

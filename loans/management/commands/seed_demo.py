@@ -3,6 +3,7 @@
 from datetime import date
 
 from django.conf import settings
+from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 from loans import demo
@@ -18,7 +19,8 @@ def _positive(value: str) -> int:
 class Command(BaseCommand):
     help = (
         "Seed a realistic demo portfolio (borrowers, contacts, loans, schedules, payments) and the demo "
-        "users, then print their logins. Same --seed and --as-of, same data. Only into an empty portfolio."
+        "users, run the collection cycle for the day so that the collectors have their cases, then print "
+        "their logins. Same --seed and --as-of, same data. Only into an empty portfolio."
     )
 
     def add_arguments(self, parser):
@@ -64,6 +66,8 @@ class Command(BaseCommand):
             self.stdout.write("Loans by status: " + ", ".join(f"{name} {count}" for name, count in summary.statuses))
             timing = ", ".join(f"{phase} {seconds:.1f} s" for phase, seconds in summary.seconds.items())
             self.stdout.write(f"Took {timing}.")
+        # The desk opens with its work in place: cases opened and allocated to the demo collectors.
+        call_command("run_collection_cycle", "--as-of", as_of.isoformat(), verbosity=verbosity, stdout=self.stdout)
         self.stdout.write("")
         self.stdout.write(demo.demo_logins_table(logins))
         self.stdout.write(f"(written to {path})")
