@@ -520,12 +520,15 @@ def _run_plan(plan, *, as_of, at, actor, progress, run_id: int | None = None) ->
 # --- the reference: one case at a time through the services ----------------------------------
 
 
-def collection_cycle_case_by_case(*, as_of: datetime.date, loan_ids: Iterable[int]) -> dict[str, dict[str, int]]:
+def collection_cycle_case_by_case(
+    *, as_of: datetime.date, loan_ids: Iterable[int], snapshot: bool = True
+) -> dict[str, dict[str, int]]:
     """The cycle's work for the given loans, done loan by loan and case by case through the
     one-case services (loan_refresh_delinquency, case_open_for_loan, cases_allocate,
     case_resolve, promises_evaluate, case_escalate / case_litigate, escalation_request_create).
     The definition the batch path must match, and the naive path the benchmark times. Takes no
-    lock and records no run."""
+    lock and records no run. `snapshot=False` leaves out the snapshot, a whole-portfolio pass
+    (the benchmark times it once, not per loan)."""
     actor = system_user()
     loan_ids = sorted(loan_ids)
     counts: dict[str, Counter] = {step: Counter() for step in STEPS}
@@ -559,7 +562,8 @@ def collection_cycle_case_by_case(*, as_of: datetime.date, loan_ids: Iterable[in
     for case in CollectionCase.objects.filter(loan_id__in=loan_ids, stage__in=WORKING_STAGES).order_by("pk"):
         _case_apply_rules(case=case, rules=rules, criteria=criteria, actor=actor, counts=counts["stage_rules"])
 
-    counts["snapshot"]["snapshot_rows"] = portfolio_snapshot_take(as_of=as_of)
+    if snapshot:
+        counts["snapshot"]["snapshot_rows"] = portfolio_snapshot_take(as_of=as_of)
     return {step: dict(values) for step, values in counts.items()}
 
 
