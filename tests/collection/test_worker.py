@@ -5,6 +5,7 @@ import time
 
 import pytest
 from celery.contrib.testing.worker import start_worker
+from django.conf import settings as django_settings
 from django.test import override_settings
 from django.urls import reverse
 from django.utils import timezone
@@ -55,6 +56,48 @@ def test_the_cycle_task_fans_its_batches_out_over_a_worker_and_does_what_it_woul
     assert JobRun.objects.get(as_of=as_of).attempts == 1
 
 
+@pytest.mark.redis
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_reminder_goes_out_end_to_end_through_a_worker(worker, system_user, settings, tmp_path):
+    """A case one day into reminder: the dispatch task plans its day-1 SMS and sends it through
+    the SMS backend (a file here), after the conduct check, and the case's history shows it."""
+    import datetime
+    import json
+    from zoneinfo import ZoneInfo
+
+    from collection.models import ConductPolicy, ContactAttempt, OutboundMessage, ReminderStep
+    from collection.tasks import dispatch_reminders
+    from loans.models import Loan
+    from tests.collection.factories import CaseFactory
+    from tests.loans.factories import ContactFactory
+
+    settings.COLLECTION_SMS_BACKEND = "collection.channels.FileSmsBackend"
+    settings.COLLECTION_SMS_FILE = str(tmp_path / "sms.jsonl")
+    # Whenever the suite runs: the send window spans the day and quiet hours are hours away.
+    ReminderStep.objects.update(send_window_start=datetime.time(0, 0), send_window_end=datetime.time(23, 59))
+    local_now = timezone.now().astimezone(ZoneInfo("Asia/Shanghai"))
+    ConductPolicy.objects.update_or_create(
+        pk=1,
+        defaults={
+            "quiet_hours_start": (local_now + datetime.timedelta(hours=3)).time().replace(second=0, microsecond=0),
+            "quiet_hours_end": (local_now + datetime.timedelta(hours=4)).time().replace(second=0, microsecond=0),
+        },
+    )
+    case = CaseFactory(stage_entered_at=timezone.now() - datetime.timedelta(days=1))
+    Loan.objects.filter(pk=case.loan_id).update(days_past_due=2, status=Loan.Status.DELINQUENT, overdue_amount=100)
+    mobile = ContactFactory(borrower=case.loan.borrower, verification="verified")
+
+    dispatch_reminders.delay()
+    wait_for(lambda: OutboundMessage.objects.filter(case=case, status=OutboundMessage.Status.SENT).exists())
+
+    message = OutboundMessage.objects.get(case=case)
+    assert message.contact == mobile and message.channel == "sms"
+    sent = [json.loads(line) for line in (tmp_path / "sms.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert [line["to"] for line in sent] == [mobile.value]
+    assert ContactAttempt.objects.filter(case=case, channel="sms", outcome="sent").count() == 1
+    assert JobRun.objects.filter(job=JobRun.Job.REMINDER_DISPATCH, status=JobRun.Status.SUCCEEDED).exists()
+
+
 AWAY = "redis://127.0.0.1:1/0"  # nothing listens there
 
 
@@ -85,3 +128,96 @@ def test_pages_keep_working_while_redis_is_away(client, admin_user, collector, m
         client.force_login(user)
         for page in pages:
             assert client.get(page).status_code == 200, page
+
+
+@pytest.mark.redis
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_worker_killed_in_the_middle_of_a_batch_leaves_nothing_half_done_and_the_next_run_finishes(
+    system_user, settings
+):
+    """A real worker process runs the cycle's first refresh batch; a loan of that batch is held
+    locked so the batch is caught inside its transaction; the worker is killed (SIGKILL). None of
+    the batch's loans is aged, the run is left without a heartbeat, and the next start takes it
+    over and leaves the desk as a clean run would."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import psycopg
+    from django.db import connection
+
+    from collection.tasks import run_collection_cycle
+    from loans.models import Loan
+
+    as_of = timezone.localdate()
+    desk_teams()
+    random_portfolio(loans=300, seed=37, as_of=as_of)
+    expected = cycle.collection_cycle(as_of=as_of, dry_run=True)
+    first_loan = Loan.objects.order_by("pk").first()
+
+    database = connection.settings_dict
+    url = (
+        f"postgres://{database['USER']}:{database['PASSWORD']}@{database['HOST']}:{database['PORT']}/{database['NAME']}"
+    )
+    holder = psycopg.connect(url.replace("postgres://", "postgresql://"), autocommit=False)
+    holder.execute("SELECT id FROM loans_loan WHERE id = %s FOR UPDATE", [first_loan.pk])
+    # Activity statistics are a snapshot per transaction: watch from a connection of its own.
+    watcher = psycopg.connect(url.replace("postgres://", "postgresql://"), autocommit=True)
+    worker = subprocess.Popen(  # noqa: S603
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "--pool=solo",
+            "--without-heartbeat",
+            "--without-mingle",
+            "--without-gossip",
+            "--loglevel=WARNING",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        cwd=Path(__file__).resolve().parents[2],
+        env={**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "config.settings.test"},
+    )
+    try:
+        run_collection_cycle.delay(as_of=as_of.isoformat())
+        # The batch is in: its UPDATE waits on the held row.
+        waiting = (
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%UPDATE loans_loan%'"
+        )
+        wait_for(
+            lambda: watcher.execute(waiting).fetchone()[0] > 0,
+            seconds=60,
+        )
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(timeout=30)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+        holder.rollback()
+        holder.close()
+        watcher.close()
+        # The dead worker's batch message would come back after the visibility timeout (an
+        # hour): harmless (batches are idempotent), but not for this test suite's later runs.
+        import redis
+
+        redis.Redis.from_url(django_settings.REDIS_URL).delete("unacked", "unacked_index")
+        app.control.purge()
+
+    run = JobRun.objects.get(as_of=as_of)
+    assert run.status == JobRun.Status.RUNNING and "refresh" not in run.counts
+    assert not Loan.objects.filter(delinquency_as_of=as_of).exists()  # the batch left nothing
+
+    # Its heartbeat stops; once it is stale the next start takes the run over and finishes it.
+    JobRun.objects.filter(pk=run.pk).update(heartbeat_at=timezone.now() - cycle.STALE_AFTER * 2)
+    settings.COLLECTION_CYCLE_FAN_OUT = False
+    run_collection_cycle.apply(kwargs={"as_of": as_of.isoformat()})
+    run.refresh_from_db()
+    assert run.status == JobRun.Status.SUCCEEDED and run.attempts == 2
+    assert run.counts == expected
