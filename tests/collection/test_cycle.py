@@ -10,6 +10,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import transaction
 from django.db.models import Sum
+from django.urls import reverse
 from django.utils import timezone, translation
 from django_fsm_log.models import StateLog
 
@@ -401,3 +402,22 @@ def test_transition_reasons_are_written_in_the_desk_language(as_of, system_user)
     log = StateLog.objects.get(object_id=case.pk)
     assert log.by.username == "system" and log.transition == "escalate"
     assert "阶段规则" in log.description or "规则" in log.description
+
+
+@pytest.mark.django_db
+def test_supervisors_see_the_runs_and_what_each_step_did_in_the_admin(as_of, system_user, client, supervisor):
+    random_portfolio(loans=100, seed=41, as_of=as_of)
+    cycle.collection_cycle(as_of=as_of)
+    run = JobRun.objects.get()
+    supervisor.is_staff = True
+    supervisor.save()
+    client.force_login(supervisor)
+    with translation.override("en"):
+        listing = client.get(reverse("admin:collection_jobrun_changelist"))
+        detail = client.get(reverse("admin:collection_jobrun_change", args=[run.pk]))
+    assert listing.status_code == 200 and detail.status_code == 200
+    page = detail.content.decode()
+    # The steps in the order they ran, each with its counts.
+    positions = [page.index(f"<th>{step}</th>") for step in cycle.STEPS]
+    assert positions == sorted(positions)
+    assert f"cases_opened: {run.counts['open']['cases_opened']}" in page
