@@ -30,7 +30,7 @@ from .exceptions import CollectionError, ConductViolation
 from .models import OPT_OUT_FIELD, Channel, CollectionCase, OutboundMessage, Outcome, ReminderStep
 from .services.attempts import attempt_log
 
-__all__ = ["PlanRule", "messages_dispatch", "messages_failed", "reminders_plan"]
+__all__ = ["PlanRule", "messages_dispatch", "messages_failed", "reminders_plan", "reminders_plan_due"]
 
 logger = logging.getLogger(__name__)
 
@@ -255,6 +255,38 @@ def _zone(name: str) -> ZoneInfo:
         except (ZoneInfoNotFoundError, ValueError):
             _zones[name] = timezone.get_default_timezone()
     return _zones[name]
+
+
+# Days a late dispatch still plans: a day on which no dispatch ran (Redis or the workers away)
+# has its reminders planned by the next run, a day late, rather than lost; older ones are stale.
+CATCH_UP_DAYS = 2
+
+
+def reminders_plan_due(*, today: datetime.date, now: datetime.datetime | None = None) -> dict[str, int]:
+    """Plan today's reminders and those of the days since the last successful dispatch run, at
+    most CATCH_UP_DAYS back (none before the first run the desk recorded). The keys make every
+    day's planning happen once, however often this runs."""
+    from .models import JobRun
+
+    last = (
+        JobRun.objects.filter(
+            job=JobRun.Job.REMINDER_DISPATCH, status=JobRun.Status.SUCCEEDED, dry_run=False, as_of__lt=today
+        )
+        .order_by("-as_of")
+        .values_list("as_of", flat=True)
+        .first()
+    )
+    first_day = (
+        today
+        if last is None
+        else max(last + datetime.timedelta(days=1), today - datetime.timedelta(days=CATCH_UP_DAYS))
+    )
+    counts: Counter = Counter()
+    day = first_day
+    while day <= today:
+        counts.update(reminders_plan(as_of=day, now=now))
+        day += datetime.timedelta(days=1)
+    return dict(counts)
 
 
 # --- dispatch ----------------------------------------------------------------------------------

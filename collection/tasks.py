@@ -16,7 +16,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from . import cycle
-from .messaging import messages_dispatch, reminders_plan
+from .messaging import messages_dispatch, reminders_plan_due
 from .models import JobRun
 from .services import promises_evaluate
 
@@ -90,10 +90,11 @@ def evaluate_promises(as_of: str | None = None) -> dict:
 
 @shared_task(name="collection.tasks.dispatch_reminders")
 def dispatch_reminders() -> dict[str, dict[str, int]]:
-    """Every 15 minutes: plan today's due reminders (nothing new after the day's first run), then
-    send the queued messages whose time has come, retries and rescheduled ones included."""
+    """Every 15 minutes: plan today's due reminders (nothing new after the day's first run) and
+    those of a day on which no dispatch ran, then send the queued messages whose time has come,
+    retries and rescheduled ones included."""
     day = timezone.localdate()
     with cycle.job_recorded(job=JobRun.Job.REMINDER_DISPATCH, as_of=day) as run:
-        run.counts = {"planned": reminders_plan(as_of=day)}
+        run.counts = {"planned": reminders_plan_due(today=day)}
         run.counts["dispatched"] = messages_dispatch()
     return run.counts

@@ -567,6 +567,39 @@ def test_the_task_plans_today_and_sends_and_twice_changes_nothing(steps):
     assert list(OutboundMessage.objects.values()) == rows
 
 
+def test_a_day_on_which_no_dispatch_ran_is_planned_by_the_next_run(steps):
+    """Redis was away all of yesterday: today's first run plans yesterday's reminders too, once,
+    and sends them; a reminder due three days ago is left alone (stale)."""
+    from collection.models import JobRun
+
+    today = timezone.localdate()
+    JobRun.objects.create(
+        job=JobRun.Job.REMINDER_DISPATCH, as_of=today - datetime.timedelta(days=4), status=JobRun.Status.SUCCEEDED
+    )
+    due_yesterday = a_case(entered_on=today - datetime.timedelta(days=2))
+    due_today = a_case(entered_on=today - datetime.timedelta(days=1))
+    stale = a_case(entered_on=today - datetime.timedelta(days=4))
+
+    first = dispatch_reminders()
+    second = dispatch_reminders()
+
+    # Its day-3 e-mail was due yesterday: planned (and blocked, it has no e-mail address).
+    assert first["planned"] == {"queued": 2, "blocked": 1}
+    assert second["planned"] == {"queued": 0, "blocked": 0}
+    assert message_of(due_yesterday).idempotency_key.endswith((today - datetime.timedelta(days=1)).isoformat())
+    assert message_of(due_today).idempotency_key.endswith(today.isoformat())
+    # Its day-1 SMS was due three days ago: too old to send now.
+    assert not OutboundMessage.objects.filter(case=stale, step=steps.sms).exists()
+    # Sent now, or held for the morning when the suite runs in quiet hours: either way not lost.
+    assert {message_of(due_yesterday).status, message_of(due_today).status} <= {QUEUED, SENT}
+
+
+def test_without_any_earlier_run_only_today_is_planned(steps):
+    today = timezone.localdate()
+    a_case(entered_on=today - datetime.timedelta(days=2))
+    assert dispatch_reminders()["planned"] == {"queued": 0, "blocked": 0}
+
+
 # --- two dispatchers at once (PostgreSQL) ----------------------------------------------------------------------
 
 
