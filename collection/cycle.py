@@ -60,14 +60,13 @@ from .services import (
     allocation_load,
     allocation_pool,
     allocation_spread,
-    case_escalate,
-    case_litigate,
     case_open_for_loan,
     case_resolve,
     cases_allocate,
     escalation_request_create,
     promises_evaluate,
 )
+from .services.escalations import DECIDED_TRANSITIONS
 
 __all__ = [
     "STEPS",
@@ -251,7 +250,9 @@ def _promises(*, as_of: datetime.date, **_context) -> dict[str, int]:
     return promises_evaluate(as_of=as_of)
 
 
-def _stage_rules(*, as_of: datetime.date, low: int, high: int, at: datetime.datetime, actor: User, **_context):
+def _stage_rules(
+    *, as_of: datetime.date, low: int, high: int, at: datetime.datetime, actor: User, **_context
+) -> dict[str, int]:
     """Each working stage in the order a case walks them, so that a case may go on through more
     than one stage in a night (a back-filled loan far past due)."""
     counts: Counter = Counter()
@@ -578,9 +579,6 @@ def collection_cycle_case_by_case(
     return {step: dict(values) for step, values in counts.items()}
 
 
-_MOVES = {"escalate": case_escalate, "litigate": case_litigate}
-
-
 def _case_apply_rules(*, case, rules, criteria, actor, counts: Counter) -> None:
     """Apply the stage rules to one case until none moves it further."""
     while case.stage in WORKING_STAGES:
@@ -597,5 +595,5 @@ def _case_apply_rules(*, case, rules, criteria, actor, counts: Counter) -> None:
                 escalation_request_create(case=case, target_stage=target, reason=met.reason, by=None)
                 counts[f"requests_{target}"] += 1
             return
-        _MOVES[name](case=case, by=actor, reason=met.reason)
+        DECIDED_TRANSITIONS[name](case=case, by=actor, reason=met.reason)
         counts[f"moved_to_{target}"] += 1
