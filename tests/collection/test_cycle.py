@@ -421,3 +421,19 @@ def test_supervisors_see_the_runs_and_what_each_step_did_in_the_admin(as_of, sys
     positions = [page.index(f"<th>{step}</th>") for step in cycle.STEPS]
     assert positions == sorted(positions)
     assert f"cases_opened: {run.counts['open']['cases_opened']}" in page
+
+
+@pytest.mark.django_db
+def test_the_command_hands_the_run_to_the_workers_when_asked(as_of, system_user, capsys, monkeypatch):
+    from collection import tasks
+
+    sent = []
+    monkeypatch.setattr(
+        tasks.run_collection_cycle, "delay", lambda **kwargs: sent.append(kwargs) or type("Result", (), {"id": "t-1"})()
+    )
+    call_command("run_collection_cycle", "--on-workers", "--as-of", as_of.isoformat(), verbosity=0)
+    assert sent == [{"as_of": as_of.isoformat()}]
+    assert "t-1" in capsys.readouterr().out
+    assert not JobRun.objects.exists()  # the worker takes the lock, not the command
+    with pytest.raises(CommandError, match="dry-run"):
+        call_command("run_collection_cycle", "--on-workers", "--dry-run")
