@@ -5,6 +5,7 @@ import datetime
 
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from tqdm import tqdm
 
 from collection.cycle import STEPS, CycleAlreadyRan, CycleRunning, collection_cycle, cycle_plan
@@ -55,29 +56,29 @@ class Command(BaseCommand):
             return
 
         batches = sum(len(step) for step in cycle_plan(batch_size=batch_size))
-        bar = tqdm(total=batches, unit="batch", disable=verbosity < 1, desc="collection cycle")
+        # Shown from the first batch on: a run refused by the day's lock prints only why.
+        bar = tqdm(total=batches, unit="batch", disable=verbosity < 1, desc="collection cycle", delay=0.1)
 
         def progress(step: str, done: int) -> None:
-            bar.set_postfix_str(step)
+            bar.set_postfix_str(step, refresh=False)
             bar.update(done)
 
         try:
             counts = collection_cycle(as_of=as_of, dry_run=dry_run, progress=progress, batch_size=batch_size)
         except (CycleAlreadyRan, CycleRunning) as error:
-            bar.close()
             self.stdout.write(str(error))
             return
         except CollectionError as error:
-            bar.close()
             raise CommandError(str(error)) from error
-        bar.close()
+        finally:
+            bar.close()
         title = (
-            f"Dry run for {as_of}: nothing was changed. It would have done:"
+            _("Dry run for %(day)s: nothing was changed. It would have done:")
             if dry_run
-            else (f"Collection cycle for {as_of} done:")
+            else _("Collection cycle for %(day)s done:")
         )
-        self.stdout.write(title)
+        self.stdout.write(title % {"day": as_of})
         for step in STEPS:
             values = counts.get(step, {})
-            summary = ", ".join(f"{name} {value}" for name, value in sorted(values.items())) or "nothing"
+            summary = ", ".join(f"{name} {value}" for name, value in sorted(values.items())) or _("nothing")
             self.stdout.write(f"  {step:<12} {summary}")
