@@ -5,15 +5,20 @@ Builds a portfolio of N loans in a database of its own on DATABASE_URL's Postgre
 loan, 12 monthly installments per loan (about 80 % current, 7 % M1, 3 % M2, 2 % M3, 3 % M4+ and
 5 % paid off as of the day, some installments partly paid), the demo desk's teams and
 collectors, and the cases the cycle left the night before: cases in every stage, some with two
-broken promises, pending litigation requests, cases of loans paid since, closed cases. Then, each
-on its own copy of that database (CREATE DATABASE ... TEMPLATE), it times:
+broken promises, pending litigation requests, cases of loans paid since, closed cases; and a fifth
+of the open cases in negotiation, escalation or on hold with a pending promise to pay, due one to
+six days before the day, with payments in and around its window that keep it, keep it partly or
+leave it broken. Then, each on its own copy of that database (CREATE DATABASE ... TEMPLATE), it
+times:
 
   cycle  collection.cycle.collection_cycle: the nightly job as the desk runs it;
   floor  the same work as hand-written SQL statements over whole tables, no Python per row:
-         re-ageing, opening and allocating cases, resolving them, the stage rules' moves and
-         escalation requests with a transition-log row each, the snapshot;
+         re-ageing, opening and allocating cases, resolving them, settling the promises due,
+         the stage rules' moves and escalation requests with a transition-log row each, the
+         snapshot;
   naive  collection.cycle.collection_cycle_case_by_case (one-case services in a loop) on a
-         sample of loans, extrapolated to N.
+         sample of loans, extrapolated to N (its whole-portfolio passes, the promise step
+         and the snapshot, timed once).
 
 Each phase runs in a process of its own, so that the peak memory printed is that phase's. The
 last line is `ratio cycle/floor: X.XX`. The same N, seed and day give the same rows."""
@@ -238,7 +243,7 @@ def report_build(result: dict, loans: int) -> None:
 
 def _extrapolated(result: dict, *, loans: int, sample: int) -> float:
     """The naive path's time for the whole portfolio: its per-loan work scaled up, its
-    whole-portfolio pass (the snapshot) once."""
+    whole-portfolio passes (the promise step, the snapshot) once."""
     return result["seconds"] * loans / sample + result.get("seconds_once", 0.0)
 
 
@@ -248,7 +253,7 @@ def report_phase(phase: str, result: dict, *, loans: int, sample: int) -> None:
         extrapolated = _extrapolated(result, loans=loans, sample=sample)
         print(
             f"naive   {extrapolated:8.1f} s  {loans / extrapolated:>10,.0f} loans/s  {_memory(result)}  "
-            f"(extrapolated from {sample:,} loans in {seconds:.1f} s, plus the snapshot once)"
+            f"(extrapolated from {sample:,} loans in {seconds:.1f} s, plus the promise step and the snapshot once)"
         )
     else:
         print(f"{phase:<7} {seconds:8.1f} s  {loans / seconds:>10,.0f} loans/s  {_memory(result)}")
@@ -332,16 +337,34 @@ def phase_cycle(args: argparse.Namespace) -> dict:
 
 
 def phase_naive(args: argparse.Namespace) -> dict:
+    from unittest import mock
+
+    from collection import cycle
     from collection.cycle import collection_cycle_case_by_case, portfolio_snapshot_take
+
+    # The one-case path's promise step is promises_evaluate over every promise due, whatever the
+    # sample, as the cycle's: one pass over the whole portfolio, timed on its own and not
+    # extrapolated per loan (as the snapshot).
+    promises_seconds = 0.0
+    promises = cycle._promises
+
+    def promises_timed(**kwargs) -> dict[str, int]:
+        nonlocal promises_seconds
+        started = time.perf_counter()
+        try:
+            return promises(**kwargs)
+        finally:
+            promises_seconds += time.perf_counter() - started
 
     sample = sorted(random.Random(f"naive-{args.seed}").sample(range(1, args.loans + 1), min(args.sample, args.loans)))
     started = time.perf_counter()
-    counts = collection_cycle_case_by_case(as_of=args.as_of, loan_ids=sample, snapshot=False)
-    per_loan = time.perf_counter() - started
-    # The snapshot is one pass over the whole portfolio: timed once, not extrapolated per loan.
+    with mock.patch.object(cycle, "_promises", promises_timed):
+        counts = collection_cycle_case_by_case(as_of=args.as_of, loan_ids=sample, snapshot=False)
+    per_loan = time.perf_counter() - started - promises_seconds
     started = time.perf_counter()
     counts["snapshot"] = {"snapshot_rows": portfolio_snapshot_take(as_of=args.as_of)}
-    return {"seconds": per_loan, "seconds_once": time.perf_counter() - started, "counts": counts}
+    once = promises_seconds + time.perf_counter() - started
+    return {"seconds": per_loan, "seconds_once": once, "counts": counts}
 
 
 def phase_floor(args: argparse.Namespace) -> dict:
@@ -480,6 +503,7 @@ class PortfolioBuilder:
             portfolio_refresh_delinquency(as_of=self.yesterday, progress=bar.update)
         with transaction.atomic():
             rows = self.cases_insert()
+            rows.update(self.promises_insert())
         execute("DROP TABLE bench_plan")
         # As a table the desk has worked on for a while: dead rows gone, statistics fresh.
         execute("VACUUM ANALYZE")
@@ -821,6 +845,87 @@ class PortfolioBuilder:
         )
         return {"cases": cases, "broken promises": promises, "escalation requests": requests}
 
+    def promises_insert(self) -> dict[str, int]:
+        """Pending promises to pay, for the cycle's promise step to settle: one for a fifth of the
+        open cases in negotiation, escalation or on hold (those on hold stay pending), due one to
+        six days before the day (the ones due the day before are not settled yet), promised two to
+        nine days before that. And the loans' payments around each promise's window (from the
+        promise to the end of the day after its due date, Asia/Shanghai): 35 % of the promises get
+        the whole amount (half of them in two payments, at the very start and in the last second
+        of the window), 25 % a part (half of them with the rest just after the window), 40 %
+        nothing in the window (some of them a payment just before the promise or just after the
+        window). Only payments received before the day are recorded. The payments are not
+        allocated to installments: the cycle reads them only to settle promises (the other reader
+        of payments, the settle transition's condition, is not part of the cycle)."""
+        from collection.models import PromiseToPay
+        from loans.models import Payment
+
+        params = self.params()
+        due_days = f"1 + {_draw('c.loan_id', 15, 6)}"
+        lead_days = f"2 + {_draw('c.loan_id', 16, 8)}"
+        promises = execute(
+            insert_sql(
+                PromiseToPay,
+                {
+                    "case_id": "c.id",
+                    "amount": "GREATEST(round(c.overdue_amount / 2, 2), 100)",
+                    "due_date": "%(as_of)s::date - c.due_days",
+                    "promised_at": "(%(as_of)s::date - c.due_days - c.lead_days)::timestamp "
+                    "AT TIME ZONE 'Asia/Shanghai' + interval '10 hours'",
+                    "taken_by_id": "c.assigned_to_id",
+                },
+                f"""FROM (
+                    SELECT c.id, c.assigned_to_id, l.overdue_amount,
+                        ({due_days})::int AS due_days, ({lead_days})::int AS lead_days
+                    FROM collection_collectioncase c JOIN loans_loan l ON l.id = c.loan_id
+                    WHERE c.stage IN ('negotiation', 'escalation', 'on_hold')
+                        AND {_draw("c.loan_id", 14, 100)} < 20
+                ) AS c""",
+                params,
+            ),
+            params,
+        )
+        kept, partly, two = "p.outcome < 35", "p.outcome >= 35 AND p.outcome < 60", "p.split < 50"
+        payments = execute(
+            insert_sql(
+                Payment,
+                {
+                    "loan_id": "p.loan_id",
+                    "amount": "pay.amount",
+                    "received_at": "pay.received_at",
+                    "channel": "CASE WHEN pay.part = 1 THEN 'app' ELSE 'bank_transfer' END",
+                    "source": "'bench'",
+                    "reference": "'bench-' || p.id || '-' || pay.part",
+                    "recorded_by_id": "NULL",
+                },
+                f"""FROM (
+                    SELECT p.id, p.amount, p.promised_at, c.loan_id,
+                        (p.due_date + 2)::timestamp AT TIME ZONE 'Asia/Shanghai' AS window_end,
+                        {_draw("c.loan_id", 17, 100)} AS outcome, {_draw("c.loan_id", 18, 100)} AS split
+                    FROM collection_promisetopay p JOIN collection_collectioncase c ON c.id = p.case_id
+                    WHERE p.status = 'pending'
+                ) AS p
+                CROSS JOIN LATERAL (VALUES
+                    (1, CASE WHEN {kept} AND {two} THEN round(p.amount / 2, 2)
+                             WHEN {kept} THEN p.amount
+                             WHEN {partly} THEN round(p.amount * 0.4, 2)
+                             WHEN p.split < 30 THEN p.amount END,
+                        CASE WHEN {kept} AND {two} THEN p.promised_at
+                             WHEN p.outcome < 60 THEN p.promised_at + interval '1 day'
+                             ELSE p.promised_at - interval '1 second' END),
+                    (2, CASE WHEN {kept} AND {two} THEN p.amount - round(p.amount / 2, 2)
+                             WHEN {partly} AND {two} THEN p.amount - round(p.amount * 0.4, 2)
+                             WHEN p.outcome >= 60 AND p.split >= 70 THEN p.amount END,
+                        CASE WHEN {kept} THEN p.window_end - interval '1 second' ELSE p.window_end END)
+                ) AS pay(part, amount, received_at)
+                WHERE pay.amount IS NOT NULL
+                    AND pay.received_at < %(as_of)s::date::timestamp AT TIME ZONE 'Asia/Shanghai'""",
+                params,
+            ),
+            params,
+        )
+        return {"pending promises": promises, "payments": payments}
+
 
 def night_before_spread() -> dict[str, int]:
     from django.db.models import Count
@@ -850,13 +955,16 @@ class Floor:
     stage's entry DPD with no open case (nor one that ended settled, written off or closed);
     allocate unassigned open cases round-robin, largest overdue amount first, over the routed
     team's collectors, least loaded first, with an assignment row each; resolve open cases whose
-    loan is current or paid off; apply the stage rules (DPD, broken promises, days without
-    contact) stage by stage, moving cases or, where the next stage needs approval, filing an
-    escalation request; a transition-log row for each move; the snapshot per product and
-    bucket. Thresholds come from the stage rules and the bucket table, as the cycle reads them.
+    loan is current or paid off; settle the pending promises due two days before the day or
+    earlier of cases not on hold against the loan's payments in their windows, counting broken
+    ones toward escalation and flagging their working cases for attention; apply the stage rules
+    (DPD, broken promises, days without contact) stage by stage, moving cases or, where the next
+    stage needs approval, filing an escalation request; a transition-log row for each move; the
+    snapshot per product and bucket. Thresholds come from the stage rules and the bucket table,
+    as the cycle reads them.
 
-    Promises are not evaluated: the benchmark's portfolio holds no pending promise, so the
-    cycle's promise step finds nothing either."""
+    Repayment plans are left out: the benchmark's portfolio has none, so the cycle's promise
+    step finds no plan installment to settle either."""
 
     OPEN_STAGES = ("reminder", "negotiation", "escalation", "litigation", "on_hold")
     FINAL_ENDINGS = ("settled", "written_off", "closed")
@@ -888,6 +996,7 @@ class Floor:
             ("open", self.open),
             ("allocate", self.allocate),
             ("resolve", self.resolve),
+            ("promises", self.promises),
             ("stage_rules", self.stage_rules),
             ("snapshot", self.snapshot),
         ]
@@ -1061,6 +1170,67 @@ class Floor:
         )
         return {"cases_resolved": resolved}
 
+    def promises(self) -> dict[str, int]:
+        """Settle each pending promise whose window (from the promise to the end of the day after
+        its due date, Asia/Shanghai) closed by the start of the day, of a case not on hold (closed
+        cases' too): kept when the loan received at least the amount in the window, partially
+        kept when something less, broken when nothing. A broken promise counts on its case and
+        flags it for attention (keeping an earlier flag) if the case is in a working stage."""
+        from django.db import connection
+        from django.utils import timezone
+
+        if self.as_of > timezone.localdate():  # as the cycle: a day to come leaves promises pending
+            return {"skipped_day_to_come": 1}
+        params = {
+            **self.params,
+            "last_due": self.as_of - datetime.timedelta(days=2),
+            "working_stages": list(self.WORKING_STAGES),
+        }
+        with connection.cursor() as cursor:
+            cursor.execute(
+                """
+                WITH due AS (
+                    SELECT p.id, p.amount, COALESCE(sum(pay.amount), 0) AS paid
+                    FROM collection_promisetopay p
+                    JOIN collection_collectioncase c ON c.id = p.case_id
+                    LEFT JOIN loans_payment pay ON pay.loan_id = c.loan_id
+                        AND pay.received_at >= p.promised_at
+                        AND pay.received_at < (p.due_date + 2)::timestamp AT TIME ZONE 'Asia/Shanghai'
+                    WHERE p.status = 'pending' AND p.due_date <= %(last_due)s AND c.stage <> 'on_hold'
+                    GROUP BY p.id, p.amount
+                ), settled AS (
+                    UPDATE collection_promisetopay p SET
+                        status = CASE WHEN due.paid >= due.amount THEN 'kept'
+                                      WHEN due.paid > 0 THEN 'partially_kept' ELSE 'broken' END,
+                        amount_paid = due.paid, evaluated_at = %(now)s
+                    FROM due WHERE p.id = due.id
+                    RETURNING p.case_id, p.status
+                ), broken AS (
+                    SELECT case_id, count(*) AS promises FROM settled WHERE status = 'broken' GROUP BY case_id
+                ), flagged AS (
+                    UPDATE collection_collectioncase c SET
+                        broken_promises = c.broken_promises + broken.promises,
+                        attention_since = COALESCE(c.attention_since, %(now)s)
+                    FROM broken WHERE c.id = broken.case_id AND c.stage = ANY(%(working_stages)s)
+                    RETURNING c.id
+                )
+                SELECT
+                    (SELECT count(*) FROM settled WHERE status = 'kept'),
+                    (SELECT count(*) FROM settled WHERE status = 'partially_kept'),
+                    (SELECT count(*) FROM settled WHERE status = 'broken'),
+                    (SELECT count(*) FROM broken),
+                    (SELECT count(*) FROM flagged)
+                """,
+                params,
+            )
+            kept, partly, broken, cases, _flagged = cursor.fetchone()
+        return {
+            "promises_kept": kept,
+            "promises_partially_kept": partly,
+            "promises_broken": broken,
+            "cases_flagged": cases,
+        }
+
     def stage_rules(self) -> dict[str, int]:
         rules = self._rules()
         counts = {}
@@ -1177,8 +1347,18 @@ def outcome() -> dict[str, list]:
     queries = {
         "loans": "SELECT status, bucket_id, count(*), sum(days_past_due), sum(overdue_amount)::text "
         "FROM loans_loan GROUP BY 1, 2 ORDER BY 1, 2",
-        "cases": "SELECT stage, count(*), count(assigned_to_id), sum(broken_promises) "
+        "cases": "SELECT stage, count(*), count(assigned_to_id), sum(broken_promises), count(attention_since) "
         "FROM collection_collectioncase GROUP BY 1 ORDER BY 1",
+        # Each case, by its loan (the cases opened tonight get their ids in either order): its
+        # stage, broken promises and whether it waits for attention, as one digest.
+        "case rows": "SELECT count(*), md5(string_agg(concat_ws(':', loan_id, stage, broken_promises, "
+        "attention_since IS NOT NULL), ',' ORDER BY loan_id, stage, broken_promises, attention_since IS NOT NULL)) "
+        "FROM collection_collectioncase",
+        "promises": "SELECT status, count(*), sum(amount_paid)::text, count(evaluated_at) "
+        "FROM collection_promisetopay GROUP BY 1 ORDER BY 1",
+        # Each promise (the builder's ids in both): its status and what it was credited, as one digest.
+        "promise rows": "SELECT count(*), md5(string_agg(concat_ws(':', id, status, amount_paid), ',' ORDER BY id)) "
+        "FROM collection_promisetopay",
         "transition log": "SELECT transition, source_state, state, count(*) FROM django_fsm_log_statelog "
         "GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
         "escalation requests": "SELECT target_stage, status, count(*) FROM collection_escalationrequest "

@@ -49,7 +49,10 @@ def test_the_benchmark_reports_each_phase_and_ends_with_the_ratio():
     for phase in ("build", "cycle", "floor", "naive"):
         report = rf"^{phase} +\d+\.\d s +[\d,]+ loans/s +peak RSS [\d,]+ MB, RSS after [\d,]+ MB"
         assert any(re.match(report, line) for line in lines), (phase, completed.stdout)
-    assert any(line.startswith("outcome: ") for line in lines), completed.stdout
+    # The floor is only a floor if it does the cycle's work: the two must leave the same rows.
+    outcome = next(line for line in lines if line.startswith("outcome: "))
+    assert outcome.startswith("outcome: cycle and floor leave the same "), completed.stdout
+    assert "promise rows" in outcome and "transition log" in outcome, outcome
     assert re.match(r"^ratio cycle/floor: \d+\.\d\d$", lines[-1]), lines[-1]
 
 
