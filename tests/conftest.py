@@ -25,6 +25,17 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.skip(reason=NEEDS_REDIS))
 
 
+@pytest.fixture(autouse=True)
+def desk_language():
+    """Each test starts in the desk's language, as a new process does: a page requested in
+    English activates English for the thread, and it must not carry over into the next test."""
+    from django.utils import translation
+
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.deactivate()
+
+
 @pytest.fixture
 def product(db):
     from tests.loans.factories import ProductFactory
