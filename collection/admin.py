@@ -14,6 +14,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from .cycle import counts_in_words
 from .exceptions import CollectionError
 from .models import (
     WORKING_STAGES,
@@ -398,12 +399,6 @@ class CaseRoutingAdmin(admin.ModelAdmin):
     list_select_related = ("product", "team")
 
 
-def _step_order(step: str) -> tuple[int, str]:
-    from .cycle import STEPS
-
-    return (STEPS.index(step) if step in STEPS else len(STEPS), step)
-
-
 @admin.register(JobRun)
 class JobRunAdmin(ReadOnlyAdmin):
     """Every run of the scheduled jobs, for supervisors to see what ran, what it did and what
@@ -428,13 +423,7 @@ class JobRunAdmin(ReadOnlyAdmin):
 
     @admin.display(description=_("counts per step"))
     def counts_table(self, run):
-        rows = [
-            (
-                step,
-                ", ".join(f"{key}: {value}" for key, value in counts.items()) if isinstance(counts, dict) else counts,
-            )
-            for step, counts in sorted((run.counts or {}).items(), key=lambda item: _step_order(item[0]))
-        ]
+        rows = counts_in_words(run.counts or {})
         return format_html("<table>{}</table>", format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", rows))
 
 

@@ -35,6 +35,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Case, Count, Exists, F, Max, Min, OuterRef, Q, Sum, Value, When
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from accounts.models import Team, User
 from loans.models import Loan, PortfolioSnapshot
@@ -81,6 +82,7 @@ __all__ = [
     "cycle_finish",
     "cycle_fail",
     "job_recorded",
+    "counts_in_words",
 ]
 
 STEPS = ("refresh", "open", "allocate", "resolve", "promises", "stage_rules", "snapshot")
@@ -92,6 +94,70 @@ STALE_AFTER = datetime.timedelta(minutes=15)
 SYSTEM_USERNAME = "system"
 # Endings that were decisions about the loan: the cycle does not open a new case after them.
 FINAL_ENDINGS = (Stage.SETTLED, Stage.WRITTEN_OFF, Stage.CLOSED)
+
+# What the desk reads for the steps and counts a JobRun keeps (the command's summary, the admin):
+# the nightly cycle's steps, the reminder dispatch's (planned, dispatched) and the promise
+# evaluation's (promises, as the cycle's step).
+STEP_LABELS = {
+    "refresh": gettext_lazy("Ageing"),
+    "open": gettext_lazy("Opening cases"),
+    "allocate": gettext_lazy("Allocation"),
+    "resolve": gettext_lazy("Resolving cases"),
+    "promises": gettext_lazy("Promises and plans"),
+    "stage_rules": gettext_lazy("Stage rules"),
+    "snapshot": gettext_lazy("Portfolio snapshot"),
+    "planned": gettext_lazy("Reminders planned"),
+    "dispatched": gettext_lazy("Reminders dispatched"),
+}
+COUNT_LABELS = {
+    "loans_aged": gettext_lazy("loans aged"),
+    "cases_opened": gettext_lazy("cases opened"),
+    "cases_allocated": gettext_lazy("cases allocated"),
+    "cases_unallocated": gettext_lazy("cases left unallocated"),
+    "cases_resolved": gettext_lazy("cases resolved"),
+    "promises_kept": gettext_lazy("promises kept"),
+    "promises_partially_kept": gettext_lazy("promises partially kept"),
+    "promises_broken": gettext_lazy("promises broken"),
+    "installments_kept": gettext_lazy("plan installments kept"),
+    "installments_partially_kept": gettext_lazy("plan installments partially kept"),
+    "installments_missed": gettext_lazy("plan installments missed"),
+    "plans_completed": gettext_lazy("plans completed"),
+    "plans_broken": gettext_lazy("plans broken"),
+    "cases_flagged": gettext_lazy("cases flagged for attention"),
+    "skipped_day_to_come": gettext_lazy("days still to come, skipped"),
+    "snapshot_rows": gettext_lazy("snapshot rows"),
+    "queued": gettext_lazy("queued"),
+    "blocked": gettext_lazy("blocked"),
+    "sent": gettext_lazy("sent"),
+    "rescheduled": gettext_lazy("rescheduled"),
+    "retrying": gettext_lazy("to retry"),
+    "failed": gettext_lazy("failed"),
+}
+
+
+def counts_in_words(counts: dict) -> list[tuple[str, str]]:
+    """A JobRun's counts as (step, "count value, ...") rows in the desk's language, the cycle's
+    steps in the order they run, every count named even when none of its keys is known (a key
+    with no label is shown as it is)."""
+
+    def count_label(key: str) -> str:
+        for prefix, words in (("moved_to_", _("moved to %(stage)s")), ("requests_", _("requests for %(stage)s"))):
+            if key.startswith(prefix) and key[len(prefix) :] in Stage.values:
+                return words % {"stage": Stage(key[len(prefix) :]).label}
+        return str(COUNT_LABELS.get(key, key))
+
+    def order(step: str) -> tuple[int, str]:
+        return (STEPS.index(step) if step in STEPS else len(STEPS), step)
+
+    rows = []
+    for step in sorted(counts, key=order):
+        values = counts[step]
+        if isinstance(values, dict):
+            summary = ", ".join(f"{count_label(key)} {value:,}" for key, value in sorted(values.items()))
+        else:
+            summary = str(values)
+        rows.append((str(STEP_LABELS.get(step, step)), summary or _("nothing")))
+    return rows
 
 
 class CycleAlreadyRan(CollectionError):

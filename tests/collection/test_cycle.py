@@ -218,10 +218,20 @@ def test_a_dry_run_reports_and_changes_nothing(as_of, system_user, capsys):
     with translation.override("en"):
         call_command("run_collection_cycle", "--dry-run", "--as-of", as_of.isoformat(), verbosity=0)
     output = capsys.readouterr().out
-    assert "nothing was changed" in output
-    assert "cases_opened" in output
     assert desk_state() == before
     assert not JobRun.objects.exists()
+    # What it said it would do is what the real run then does.
+    done = cycle.collection_cycle(as_of=as_of)
+    assert done["open"]["cases_opened"] > 0
+    assert "nothing was changed" in output
+    assert f"Opening cases: cases opened {done['open']['cases_opened']:,}\n" in output
+    with translation.override("en"):
+        moved = ", ".join(
+            f"moved to {Stage(key.removeprefix('moved_to_')).label} {value:,}"
+            for key, value in sorted(done["stage_rules"].items())
+            if key.startswith("moved_to_")
+        )
+    assert moved and moved in output
 
 
 @pytest.mark.django_db
@@ -230,7 +240,10 @@ def test_the_command_prints_the_summary_and_refuses_a_bad_day(as_of, system_user
     random_portfolio(loans=100, seed=2, as_of=as_of)
     call_command("run_collection_cycle", verbosity=0)
     output = capsys.readouterr().out
-    assert f"{as_of} 的催收批处理已完成" in output  # the desk speaks Chinese by default
+    # The desk speaks Chinese by default, the counts too.
+    assert f"{as_of} 的催收批处理已完成" in output
+    opened = JobRun.objects.get().counts["open"]["cases_opened"]
+    assert f"开立案件: 开立案件 {opened:,}\n" in output
     with translation.override("en"):
         call_command("run_collection_cycle", verbosity=0)
     assert "already ran" in capsys.readouterr().out
@@ -413,15 +426,15 @@ def test_supervisors_see_the_runs_and_what_each_step_did_in_the_admin(as_of, sys
     supervisor.is_staff = True
     supervisor.save()
     client.force_login(supervisor)
-    with translation.override("en"):
-        listing = client.get(reverse("admin:collection_jobrun_changelist"))
-        detail = client.get(reverse("admin:collection_jobrun_change", args=[run.pk]))
+    listing = client.get(reverse("admin:collection_jobrun_changelist"))
+    detail = client.get(reverse("admin:collection_jobrun_change", args=[run.pk]))
     assert listing.status_code == 200 and detail.status_code == 200
     page = detail.content.decode()
-    # The steps in the order they ran, each with its counts.
-    positions = [page.index(f"<th>{step}</th>") for step in cycle.STEPS]
+    # In the desk's language, the steps in the order they ran, each with its counts.
+    positions = [page.index(f"<th>{cycle.STEP_LABELS[step]}</th>") for step in cycle.STEPS]
     assert positions == sorted(positions)
-    assert f"cases_opened: {run.counts['open']['cases_opened']}" in page
+    assert "<th>账龄更新</th>" in page
+    assert f"开立案件 {run.counts['open']['cases_opened']:,}" in page
 
 
 @pytest.mark.django_db

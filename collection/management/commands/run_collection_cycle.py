@@ -8,7 +8,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from tqdm import tqdm
 
-from collection.cycle import STEPS, CycleAlreadyRan, CycleRunning, collection_cycle, cycle_plan
+from collection.cycle import CycleAlreadyRan, CycleRunning, collection_cycle, counts_in_words, cycle_plan
 from collection.exceptions import CollectionError
 
 
@@ -78,7 +78,5 @@ class Command(BaseCommand):
             else _("Collection cycle for %(day)s done:")
         )
         self.stdout.write(title % {"day": as_of})
-        for step in STEPS:
-            values = counts.get(step, {})
-            summary = ", ".join(f"{name} {value}" for name, value in sorted(values.items())) or _("nothing")
-            self.stdout.write(f"  {step:<12} {summary}")
+        for step, summary in counts_in_words(counts):
+            self.stdout.write(f"  {step}: {summary}")
