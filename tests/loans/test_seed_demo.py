@@ -150,8 +150,10 @@ def test_the_desk_opens_with_cases_allocated_to_the_demo_collectors(seeded):
     assert not open_cases.filter(assigned_to__isnull=True).exists()
     collectors = {username for username, role, _team in demo.DEMO_USERS if role == "collector"}
     assert set(open_cases.values_list("assigned_to__username", flat=True)) == collectors
-    assert JobRun.objects.filter(job=JobRun.Job.COLLECTION_CYCLE, status=JobRun.Status.SUCCEEDED).count() == 1
-    assert "cases_opened" in output
+    run = JobRun.objects.get(job=JobRun.Job.COLLECTION_CYCLE)
+    assert run.status == JobRun.Status.SUCCEEDED
+    assert run.counts["open"]["cases_opened"] == open_cases.count()
+    assert f"开立案件 {open_cases.count():,}" in output  # the cycle's summary, in the desk's language
 
 
 def test_seeds_loans_of_the_three_products(seeded):
