@@ -519,7 +519,8 @@ def cycle_fail(*, run_id: int, error: str) -> None:
 @contextlib.contextmanager
 def job_recorded(*, job: str, as_of: datetime.date):
     """Record a run of a job that takes no lock (reminder dispatch, promise evaluation): yields
-    the JobRun, whose `counts` the caller fills; marked succeeded, or failed with the error."""
+    the JobRun, whose `counts` the caller fills; marked succeeded, or failed with the error.
+    A succeeded run prunes the job's succeeded runs older than COLLECTION_JOB_RUNS_KEPT_DAYS."""
     run = JobRun.objects.create(job=job, as_of=as_of)
     try:
         yield run
@@ -532,6 +533,13 @@ def job_recorded(*, job: str, as_of: datetime.date):
     JobRun.objects.filter(pk=run.pk).update(
         status=JobRun.Status.SUCCEEDED, counts=run.counts, finished_at=now, heartbeat_at=now
     )
+    # A job that runs every quarter of an hour would pile up rows no one reads: the succeeded
+    # runs older than the days kept go (this one, the latest, stays: dispatch plans from it).
+    JobRun.objects.filter(
+        job=job,
+        status=JobRun.Status.SUCCEEDED,
+        started_at__lt=now - datetime.timedelta(days=settings.COLLECTION_JOB_RUNS_KEPT_DAYS),
+    ).exclude(pk=run.pk).delete()
 
 
 def sum_counts(results: Iterable[dict[str, int]]) -> dict[str, int]:

@@ -139,6 +139,9 @@ CELERY_TASK_ALLOW_ERROR_CB_ON_CHORD_HEADER = True
 COLLECTION_CYCLE_FAN_OUT = env.bool("COLLECTION_CYCLE_FAN_OUT", default=True)
 # Loans per batch of the cycle's per-loan steps: one transaction, one task when fanned out.
 COLLECTION_CYCLE_BATCH_SIZE = env.int("COLLECTION_CYCLE_BATCH_SIZE", default=20_000)
+# Succeeded runs of the frequent jobs (reminder dispatch, promise evaluation) are kept this many
+# days, the latest of each always; failed runs and the nightly cycle's are kept.
+COLLECTION_JOB_RUNS_KEPT_DAYS = env.int("COLLECTION_JOB_RUNS_KEPT_DAYS", default=90)
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]

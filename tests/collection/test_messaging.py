@@ -567,6 +567,52 @@ def test_the_task_plans_today_and_sends_and_twice_changes_nothing(steps):
     assert list(OutboundMessage.objects.values()) == rows
 
 
+def test_the_task_keeps_its_recent_runs_and_every_failed_one(steps, settings):
+    """Dispatch runs 96 times a day: its succeeded runs older than the days kept go, the failed
+    ones stay for supervisors, and other jobs' runs are not its business."""
+    from collection.models import JobRun
+
+    settings.COLLECTION_JOB_RUNS_KEPT_DAYS = 30
+    today = timezone.localdate()
+
+    def run(job, days_ago, status=JobRun.Status.SUCCEEDED):
+        started = timezone.now() - datetime.timedelta(days=days_ago)
+        return JobRun.objects.create(
+            job=job, as_of=today - datetime.timedelta(days=days_ago), status=status, started_at=started
+        ).pk
+
+    old = run(JobRun.Job.REMINDER_DISPATCH, 31)
+    kept = run(JobRun.Job.REMINDER_DISPATCH, 29)
+    failed = run(JobRun.Job.REMINDER_DISPATCH, 200, JobRun.Status.FAILED)
+    promises = run(JobRun.Job.PROMISE_EVALUATION, 200)
+    night = run(JobRun.Job.COLLECTION_CYCLE, 200)
+
+    dispatch_reminders()
+
+    left = set(JobRun.objects.values_list("pk", flat=True))
+    assert old not in left
+    assert {kept, failed, promises, night} <= left
+    assert JobRun.objects.filter(job=JobRun.Job.REMINDER_DISPATCH, as_of=today, status=JobRun.Status.SUCCEEDED).exists()
+
+
+def test_a_dispatch_long_idle_still_catches_up_from_its_last_run(steps, settings):
+    """The latest succeeded run is never pruned, however old: the next run plans from it."""
+    from collection.models import JobRun
+
+    settings.COLLECTION_JOB_RUNS_KEPT_DAYS = 1
+    today = timezone.localdate()
+    dispatch_reminders()
+    JobRun.objects.update(
+        started_at=timezone.now() - datetime.timedelta(days=5), as_of=today - datetime.timedelta(days=5)
+    )
+    due_yesterday = a_case(entered_on=today - datetime.timedelta(days=2))
+
+    dispatch_reminders()
+
+    assert message_of(due_yesterday).idempotency_key.endswith((today - datetime.timedelta(days=1)).isoformat())
+    assert JobRun.objects.filter(job=JobRun.Job.REMINDER_DISPATCH).count() == 1
+
+
 def test_a_day_on_which_no_dispatch_ran_is_planned_by_the_next_run(steps):
     """Redis was away all of yesterday: today's first run plans yesterday's reminders too, once,
     and sends them; a reminder due three days ago is left alone (stale)."""
