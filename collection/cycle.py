@@ -146,14 +146,15 @@ def counts_in_words(counts: dict) -> list[tuple[str, str]]:
                 return words % {"stage": Stage(key[len(prefix) :]).label}
         return str(COUNT_LABELS.get(key, key))
 
-    def order(step: str) -> tuple[int, str]:
-        return (STEPS.index(step) if step in STEPS else len(STEPS), step)
+    def in_order(names: Iterable[str], order: tuple[str, ...]) -> list[str]:
+        return sorted(names, key=lambda name: (order.index(name) if name in order else len(order), name))
 
     rows = []
-    for step in sorted(counts, key=order):
+    for step in in_order(counts, STEPS):
         values = counts[step]
         if isinstance(values, dict):
-            summary = ", ".join(f"{count_label(key)} {value:,}" for key, value in sorted(values.items()))
+            keys = in_order(values, tuple(COUNT_LABELS))
+            summary = ", ".join(f"{count_label(key)} {values[key]:,}" for key in keys)
         else:
             summary = str(values)
         rows.append((str(STEP_LABELS.get(step, step)), summary or _("nothing")))
