@@ -1,7 +1,7 @@
 import factory
 
 from collection.models import CollectionCase, ContactAttempt, PromiseToPay
-from tests.loans.factories import ContactFactory, LoanFactory
+from tests.loans.factories import LoanFactory
 
 
 class CaseFactory(factory.django.DjangoModelFactory):
@@ -19,10 +19,6 @@ def case_in(stage: str, **kwargs) -> CollectionCase:
     CollectionCase.objects.filter(pk=case.pk).update(stage=stage)
     case.refresh_from_db()
     return case
-
-
-class BorrowerContactFactory(ContactFactory):
-    """The borrower's own mobile for a case: `ContactFactory(borrower=case.loan.borrower)`."""
 
 
 class AttemptFactory(factory.django.DjangoModelFactory):
