@@ -26,6 +26,7 @@ measures how much faster the batch path is."""
 import contextlib
 import dataclasses
 import datetime
+import functools
 import traceback
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
@@ -317,6 +318,11 @@ def _promises(*, as_of: datetime.date, **_context) -> dict[str, int]:
     return promises_evaluate(as_of=as_of)
 
 
+def _needs_approval(rules: dict[str, StageRule], target: str) -> bool:
+    """Whether moving into `target` needs a supervisor, by the stage rules read once per batch."""
+    return target in rules and rules[target].requires_approval
+
+
 def _stage_rules(
     *, as_of: datetime.date, low: int, high: int, at: datetime.datetime, actor: User, **_context
 ) -> dict[str, int]:
@@ -330,9 +336,8 @@ def _stage_rules(
         if rule is None or move is None:
             continue
         name, target = move
-        needs_approval = rules.get(target) is not None and rules[target].requires_approval
         for criterion in rule_criteria(rule, as_of=as_of):
-            if needs_approval:
+            if _needs_approval(rules, target):
                 proposed = cases.filter(Q(stage=stage) & criterion.filter & rule_may_propose(target))
                 ids = list(proposed.order_by("pk").values_list("pk", flat=True))
                 EscalationRequest.objects.bulk_create(
@@ -420,11 +425,11 @@ def cycle_step_run(
 ) -> dict[str, int]:
     """Run one step, or one id range [low, high) of a range step, in its own transaction
     (allocation commits a chunk at a time). What a Celery batch task runs."""
-    actor = actor or system_user()
+    run = functools.partial(_STEP_FUNCTIONS[step], as_of=as_of, at=at, low=low, high=high, actor=actor or system_user())
     if step == "allocate":  # commits a chunk at a time itself
-        return _allocate(at=at, actor=actor)
+        return run()
     with transaction.atomic():
-        return _STEP_FUNCTIONS[step](as_of=as_of, at=at, low=low, high=high, actor=actor)
+        return run()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -509,12 +514,20 @@ def cycle_finish(*, run_id: int) -> JobRun:
     return JobRun.objects.get(pk=run_id)
 
 
-def cycle_fail(*, run_id: int, error: str) -> None:
-    """Mark the run failed with its error; the next start takes it over and finishes the work."""
+def cycle_fail(*, run_id: int, error: BaseException, counts: dict | None = None) -> None:
+    """Mark the run failed with its error (and the counts it got to, when given); the next start
+    takes it over and finishes the work."""
     now = timezone.now()
     run = JobRun.objects.get(pk=run_id)
-    errors = f"{run.errors}\n{now:%Y-%m-%d %H:%M:%S} {error}".strip()
-    JobRun.objects.filter(pk=run_id).update(status=JobRun.Status.FAILED, finished_at=now, errors=errors)
+    text = "".join(traceback.format_exception_only(error)).strip()
+    failed = {
+        "status": JobRun.Status.FAILED,
+        "finished_at": now,
+        "errors": f"{run.errors}\n{now:%Y-%m-%d %H:%M:%S} {text}".strip(),
+    }
+    if counts is not None:
+        failed["counts"] = counts
+    JobRun.objects.filter(pk=run_id).update(**failed)
 
 
 @contextlib.contextmanager
@@ -526,9 +539,7 @@ def job_recorded(*, job: str, as_of: datetime.date):
     try:
         yield run
     except Exception as error:
-        run.counts = run.counts or {}
-        JobRun.objects.filter(pk=run.pk).update(counts=run.counts)
-        cycle_fail(run_id=run.pk, error="".join(traceback.format_exception_only(error)).strip())
+        cycle_fail(run_id=run.pk, error=error, counts=run.counts or {})
         raise
     now = timezone.now()
     JobRun.objects.filter(pk=run.pk).update(
@@ -577,7 +588,7 @@ def collection_cycle(
     try:
         counts = _run_plan(plan, as_of=as_of, at=at, actor=actor, progress=progress, run_id=run.pk)
     except Exception as error:
-        cycle_fail(run_id=run.pk, error="".join(traceback.format_exception_only(error)).strip())
+        cycle_fail(run_id=run.pk, error=error)
         raise
     cycle_finish(run_id=run.pk)
     return counts
@@ -665,7 +676,7 @@ def _case_apply_rules(*, case, rules, criteria, actor, counts: Counter) -> None:
         met = next((criterion for criterion in criteria[case.stage] if criterion.test(case)), None)
         if met is None:
             return
-        if rules.get(target) is not None and rules[target].requires_approval:
+        if _needs_approval(rules, target):
             if CollectionCase.objects.filter(pk=case.pk).filter(rule_may_propose(target)).exists():
                 escalation_request_create(case=case, target_stage=target, reason=met.reason, by=None)
                 counts[f"requests_{target}"] += 1

@@ -76,7 +76,7 @@ def cycle_done(run_id: int) -> None:
 
 @shared_task(name="collection.tasks.cycle_failed")
 def cycle_failed(request, exc, traceback, run_id: int) -> None:
-    cycle.cycle_fail(run_id=run_id, error=f"{type(exc).__name__}: {exc}")
+    cycle.cycle_fail(run_id=run_id, error=exc)
 
 
 @shared_task(name="collection.tasks.evaluate_promises")
