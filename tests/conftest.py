@@ -37,6 +37,16 @@ def desk_language():
 
 
 @pytest.fixture
+def in_english():
+    """For tests that read the desk's messages in English (`pytest.mark.usefixtures("in_english")`);
+    their Chinese is checked by the catalogue."""
+    from django.utils import translation
+
+    with translation.override("en"):
+        yield
+
+
+@pytest.fixture
 def product(db):
     from tests.loans.factories import ProductFactory
 

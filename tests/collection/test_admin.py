@@ -10,7 +10,7 @@ from django.conf import settings
 from django.contrib.auth.models import Permission
 from django.contrib.messages import get_messages
 from django.urls import reverse
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.html import escape
 from django_fsm_log.models import StateLog
 
@@ -37,7 +37,7 @@ from tests.accounts.factories import TeamFactory, UserFactory
 from tests.collection.factories import AttemptFactory, CaseFactory, PromiseFactory
 from tests.loans.factories import ContactFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("in_english")]
 
 ALL_MODELS = [
     CollectionCase,
@@ -53,12 +53,6 @@ ALL_MODELS = [
     RepaymentPlan,
     PlanInstallment,
 ]
-
-
-@pytest.fixture(autouse=True)
-def in_english():
-    with translation.override("en"):
-        yield
 
 
 @pytest.fixture

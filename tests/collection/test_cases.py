@@ -5,7 +5,7 @@ from decimal import Decimal
 import pytest
 from django.core.exceptions import PermissionDenied
 from django.db.models import F
-from django.utils import timezone, translation
+from django.utils import timezone
 from django_fsm_log.models import StateLog
 
 from collection import services
@@ -16,12 +16,8 @@ from loans.services import payment_record
 from tests.accounts.factories import TeamFactory, UserFactory
 from tests.collection.factories import CaseFactory, case_in
 
-
-@pytest.fixture(autouse=True)
-def english():
-    """The refusal messages are read in English here; their Chinese is checked by the catalogue."""
-    with translation.override("en"):
-        yield
+# The refusal messages are read in English here; their Chinese is checked by the catalogue.
+pytestmark = pytest.mark.usefixtures("in_english")
 
 
 def stamp_contact(case):

@@ -7,7 +7,6 @@ import time
 import pytest
 from django.core.exceptions import PermissionDenied
 from django.db import connection
-from django.utils import translation
 from django_fsm_log.models import StateLog
 
 from collection.exceptions import ApprovalRequired, CollectionError, StaleCase
@@ -25,16 +24,9 @@ from collection.services import (
 from tests.accounts.factories import TeamFactory, UserFactory
 from tests.collection.factories import CaseFactory, case_in
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("in_english")]
 
 PENDING = EscalationRequest.Status.PENDING
-
-
-@pytest.fixture(autouse=True)
-def in_english():
-    """The messages are matched in English; the desk's default language is Chinese."""
-    with translation.override("en"):
-        yield
 
 
 def ask(case, by, target=Stage.ESCALATION, reason="Borrower refuses every call since the promise broke"):

@@ -9,19 +9,12 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.template import Context, Template
 from django.urls import reverse
-from django.utils import translation
 from django.utils.html import escape
 
 from collection.models import WORKING_STAGES, ReminderStep, Stage, StageRule
 from collection.rules import stage_rules_problems
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def in_english():
-    with translation.override("en"):
-        yield
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("in_english")]
 
 
 def rules() -> dict[str, StageRule]:
@@ -232,16 +225,13 @@ def test_a_stage_entered_by_dpd_must_start_after_the_last_one_entered_by_dpd():
             escalate_after_days_without_contact=None,
         )
 
-    from django.utils import translation
-
-    with translation.override("en"):
-        problems = stage_rules_problems(
-            {
-                "reminder": rule("reminder", 1),
-                "negotiation": rule("negotiation", None),
-                "escalation": rule("escalation", 1),
-            }
-        )
+    problems = stage_rules_problems(
+        {
+            "reminder": rule("reminder", 1),
+            "negotiation": rule("negotiation", None),
+            "escalation": rule("escalation", 1),
+        }
+    )
 
     assert problems == [
         "Escalation starts at DPD 1, but Reminder already starts at DPD 1: each stage must start later than the "

@@ -5,7 +5,7 @@ import datetime
 from decimal import Decimal
 
 import pytest
-from django.utils import timezone, translation
+from django.utils import timezone
 
 from collection.models import (
     CaseAssignment,
@@ -29,13 +29,7 @@ from tests.accounts.factories import UserFactory
 from tests.collection.factories import AttemptFactory, CaseFactory, PromiseFactory
 from tests.loans.factories import ContactFactory
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def in_english():
-    with translation.override("en"):
-        yield
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("in_english")]
 
 
 def hours_ago(hours: float) -> datetime.datetime:
@@ -226,8 +220,7 @@ def test_a_cancelled_plan_shows_its_approval_and_its_cancellation(collector, sup
     services.plan_approve(plan=plan, by=supervisor, reason="ok")
     services.plan_cancel(plan=plan, by=collector, reason="settling instead")
 
-    with translation.override("en"):
-        summaries = [entry.summary for entry in case_timeline(case=case) if entry.kind == "plan_decision"]
+    summaries = [entry.summary for entry in case_timeline(case=case) if entry.kind == "plan_decision"]
 
     assert sorted(summaries) == ["Repayment plan approved: ok", "Repayment plan cancelled: settling instead"]
     assert timezone.now() >= RepaymentPlan.objects.get(pk=plan.pk).cancelled_at
