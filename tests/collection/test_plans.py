@@ -2,9 +2,7 @@
 cancellation, the stage moves an agreed plan makes, and checking plan payments."""
 
 import datetime
-import itertools
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 import pytest
 from dateutil.relativedelta import relativedelta
@@ -16,18 +14,12 @@ from collection import services
 from collection.exceptions import CollectionError, StaleCase
 from collection.models import CollectionCase, PlanInstallment, RepaymentPlan, Stage
 from loans.models import Installment, Loan
-from loans.services import balances_recompute, loan_refresh_delinquency, payment_record
+from loans.services import balances_recompute, loan_refresh_delinquency
 from tests.accounts.factories import UserFactory
-from tests.collection.factories import case_in
+from tests.collection.factories import at, case_in, days_ago, pay, today
 from tests.loans.factories import LoanFactory, ProductFactory
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 D = Decimal
-_references = itertools.count(1)
-
-
-def today() -> datetime.date:
-    return timezone.localdate()
 
 
 def in_days(days: int) -> datetime.date:
@@ -36,14 +28,6 @@ def in_days(days: int) -> datetime.date:
 
 def in_months(months: int, days: int = 0) -> datetime.date:
     return today() + relativedelta(months=months, days=days)
-
-
-def days_ago(days: int) -> datetime.date:
-    return today() - datetime.timedelta(days=days)
-
-
-def at(day: datetime.date, hour: int = 12) -> datetime.datetime:
-    return datetime.datetime.combine(day, datetime.time(hour), tzinfo=SHANGHAI)
 
 
 def loan_in_arrears(**product_policy) -> Loan:
@@ -96,17 +80,6 @@ def plan_of(case, by, schedule, *, proposed_at, status=RepaymentPlan.Status.ACTI
         for number, (due, amount) in enumerate(schedule, start=1)
     )
     return plan
-
-
-def pay(case, amount, received_at):
-    return payment_record(
-        loan=case.loan,
-        amount=D(amount),
-        received_at=received_at,
-        reference=f"PLAN-{next(_references)}",
-        channel="app",
-        as_of=today(),
-    )
 
 
 def statuses(plan):

@@ -2,9 +2,7 @@
 (from the promise to the end of the day after its due date, Asia/Shanghai)."""
 
 import datetime
-import itertools
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.exceptions import PermissionDenied
@@ -14,36 +12,10 @@ from django_fsm_log.models import StateLog
 from collection import services
 from collection.exceptions import CollectionError, StaleCase
 from collection.models import CollectionCase, PromiseToPay, Stage
-from loans.services import payment_record
 from tests.accounts.factories import UserFactory
-from tests.collection.factories import AttemptFactory, CaseFactory, PromiseFactory, case_in
+from tests.collection.factories import AttemptFactory, CaseFactory, PromiseFactory, at, case_in, days_ago, pay, today
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 UTC = datetime.UTC
-_references = itertools.count(1)
-
-
-def today() -> datetime.date:
-    return timezone.localdate()
-
-
-def days_ago(days: int) -> datetime.date:
-    return today() - datetime.timedelta(days=days)
-
-
-def at(day: datetime.date, hour: int = 12, minute: int = 0, second: int = 0, tz=SHANGHAI) -> datetime.datetime:
-    return datetime.datetime.combine(day, datetime.time(hour, minute, second), tzinfo=tz)
-
-
-def pay(case, amount, received_at):
-    return payment_record(
-        loan=case.loan,
-        amount=Decimal(amount),
-        received_at=received_at,
-        reference=f"PTP-{next(_references)}",
-        channel="app",
-        as_of=today(),
-    )
 
 
 def promise(case, amount="300.00", *, due=None, promised_at=None, **kwargs):
