@@ -536,6 +536,7 @@ LOANS = _Table(
         "updated_at",
     ),
 )
+# The amounts in Installment.COMPONENTS order, as the generator keeps them.
 INSTALLMENTS = _Table(
     Installment,
     (
@@ -543,14 +544,8 @@ INSTALLMENTS = _Table(
         "loan",
         "sequence",
         "due_date",
-        "principal_due",
-        "interest_due",
-        "fees_due",
-        "penalty_due",
-        "principal_paid",
-        "interest_paid",
-        "fees_paid",
-        "penalty_paid",
+        *(f"{component}_due" for component in Installment.COMPONENTS),
+        *(f"{component}_paid" for component in Installment.COMPONENTS),
         "is_paid",
         "paid_on",
     ),
@@ -1147,14 +1142,8 @@ class _PortfolioGenerator:
                     loan_id,
                     position + 1,
                     due_dates[position],
-                    text[3],
-                    text[2],
-                    text[1],
-                    text[0],
-                    paid_text[3],
-                    paid_text[2],
-                    paid_text[1],
-                    paid_text[0],
+                    *text,
+                    *paid_text,
                     is_paid,
                     paid_on[position],
                 )
