@@ -7,9 +7,9 @@ import factory
 from django.utils import timezone
 
 from collection.models import CollectionCase, ContactAttempt, PromiseToPay
-from loans.models import Payment
+from loans.models import Contact, Payment
 from loans.services import payment_record
-from tests.loans.factories import LoanFactory
+from tests.loans.factories import BorrowerFactory, ContactFactory, LoanFactory
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 _payment_references = itertools.count(1)
@@ -30,6 +30,25 @@ def case_in(stage: str, **kwargs) -> CollectionCase:
     CollectionCase.objects.filter(pk=case.pk).update(stage=stage)
     case.refresh_from_db()
     return case
+
+
+def case_of(*, zone: ZoneInfo = SHANGHAI, lost_contact: bool = False, stage: str | None = None) -> CollectionCase:
+    """A case (in reminder unless `stage` says otherwise) of a borrower in `zone`, on a loan without
+    a schedule: for the conduct limits and contact attempts, which look at the borrower and contacts."""
+    borrower = BorrowerFactory(time_zone=zone.key, lost_contact=lost_contact)
+    if stage is None:
+        return CaseFactory(loan__borrower=borrower, loan__installments=False)
+    return case_in(stage, loan__borrower=borrower, loan__installments=False)
+
+
+def mobile_of(case, **kwargs) -> Contact:
+    """The borrower's own mobile."""
+    return ContactFactory(borrower=case.loan.borrower, kind=Contact.Kind.MOBILE, **kwargs)
+
+
+def employer_of(case, **kwargs) -> Contact:
+    """The borrower's employer: a third party."""
+    return ContactFactory(borrower=case.loan.borrower, kind=Contact.Kind.EMPLOYER, name="某某公司", **kwargs)
 
 
 def today() -> datetime.date:

@@ -26,28 +26,12 @@ from collection.models import (
 from collection.services import attempt_log, call_consent_record
 from loans.models import Contact
 from tests.accounts.factories import UserFactory
-from tests.collection.factories import CaseFactory, case_in
-from tests.loans.factories import BorrowerFactory, ContactFactory
+from tests.collection.factories import case_of, employer_of, mobile_of
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 MORNING = datetime.datetime(2026, 3, 2, 10, 0, tzinfo=SHANGHAI)
 OUTBOUND = ContactAttempt.Direction.OUTBOUND
 INBOUND = ContactAttempt.Direction.INBOUND
-
-
-def case_of(*, lost_contact: bool = False, stage: str | None = None):
-    borrower = BorrowerFactory(lost_contact=lost_contact)
-    if stage is None:
-        return CaseFactory(loan__borrower=borrower, loan__installments=False)
-    return case_in(stage, loan__borrower=borrower, loan__installments=False)
-
-
-def mobile_of(case, **kwargs) -> Contact:
-    return ContactFactory(borrower=case.loan.borrower, kind=Contact.Kind.MOBILE, **kwargs)
-
-
-def employer_of(case, **kwargs) -> Contact:
-    return ContactFactory(borrower=case.loan.borrower, kind=Contact.Kind.EMPLOYER, **kwargs)
 
 
 def fresh(*rows):

@@ -25,8 +25,8 @@ from collection.models import (
 from collection.services import attempt_log, call_consent_record
 from loans.models import Contact
 from tests.accounts.factories import UserFactory
-from tests.collection.factories import CaseFactory, case_in
-from tests.loans.factories import BorrowerFactory, ContactFactory
+from tests.collection.factories import case_of, employer_of, mobile_of
+from tests.loans.factories import ContactFactory
 
 UTC = datetime.UTC
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -37,21 +37,6 @@ INBOUND = ContactAttempt.Direction.INBOUND
 
 
 # --- helpers ------------------------------------------------------------------------------------
-
-
-def case_of(*, zone: ZoneInfo = SHANGHAI, lost_contact: bool = False, stage: str | None = None):
-    borrower = BorrowerFactory(time_zone=zone.key, lost_contact=lost_contact)
-    if stage is None:
-        return CaseFactory(loan__borrower=borrower, loan__installments=False)
-    return case_in(stage, loan__borrower=borrower, loan__installments=False)
-
-
-def mobile_of(case, **kwargs) -> Contact:
-    return ContactFactory(borrower=case.loan.borrower, kind=Contact.Kind.MOBILE, **kwargs)
-
-
-def employer_of(case, **kwargs) -> Contact:
-    return ContactFactory(borrower=case.loan.borrower, kind=Contact.Kind.EMPLOYER, name="某某公司", **kwargs)
 
 
 def on_record(case, contact, at, *, outcome=Outcome.NO_ANSWER, channel=Channel.CALL, direction=OUTBOUND):
