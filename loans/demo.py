@@ -1366,9 +1366,14 @@ def demo_logins_table(logins: Iterable[DemoLogin]) -> str:
     )
 
 
+def demo_logins_path() -> Path:
+    """var/demo_logins.txt, which `make run` prints on every start."""
+    return Path(settings.VAR_DIR) / LOGINS_FILE_NAME
+
+
 def demo_logins_write(logins: Iterable[DemoLogin], *, seed: int, as_of: date) -> Path:
-    """Write the demo logins to var/demo_logins.txt, which `make run` prints on every start."""
-    path = Path(settings.VAR_DIR) / LOGINS_FILE_NAME
+    """Write the demo logins to demo_logins_path()."""
+    path = demo_logins_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(
         f"Demo logins (seed_demo --seed {seed}, as of {as_of.isoformat()}; demo passwords, not for real use):\n"

@@ -2,7 +2,6 @@
 
 from datetime import date
 
-from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
@@ -45,7 +44,7 @@ class Command(BaseCommand):
                     if counts["loans"]
                     else f"database already has {counts['borrowers']} borrowers, not seeding"
                 )
-                logins_file = settings.VAR_DIR / "demo_logins.txt"
+                logins_file = demo.demo_logins_path()
                 if logins_file.exists():
                     self.stdout.write(logins_file.read_text(encoding="utf-8"))
                 return
