@@ -1182,9 +1182,6 @@ class _PortfolioGenerator:
 
 @dataclass
 class SeedSummary:
-    loans: int
-    seed: int
-    as_of: date
     rows: dict[str, int]
     buckets: list[tuple[str, int]]
     statuses: list[tuple[str, int]]
@@ -1293,9 +1290,7 @@ def portfolio_seed(*, loans: int, seed: int, as_of: date, progress: bool = False
         .order_by("bucket__min_dpd")
     ]
     statuses = sorted(Loan.objects.values_list("status").annotate(count=Count("id")).order_by())
-    return SeedSummary(
-        loans=loans, seed=seed, as_of=as_of, rows=rows, buckets=buckets, statuses=statuses, seconds=seconds
-    )
+    return SeedSummary(rows=rows, buckets=buckets, statuses=statuses, seconds=seconds)
 
 
 # ---------------------------------------------------------------------------------------------
