@@ -47,6 +47,33 @@ def in_english():
 
 
 @pytest.fixture
+def at_once():
+    """`at_once(work, arguments)`: run `work(argument)` for each argument on its own thread, the
+    threads released together, each closing its own database connection; the results in the
+    order of the arguments. For races that PostgreSQL's locks and constraints must settle."""
+    from concurrent.futures import ThreadPoolExecutor
+    from threading import Barrier
+
+    from django.db import connection
+
+    def run(work, arguments):
+        arguments = list(arguments)
+        barrier = Barrier(len(arguments))
+
+        def released(argument):
+            try:
+                barrier.wait()
+                return work(argument)
+            finally:
+                connection.close()
+
+        with ThreadPoolExecutor(max_workers=len(arguments)) as pool:
+            return list(pool.map(released, arguments))
+
+    return run
+
+
+@pytest.fixture
 def product(db):
     from tests.loans.factories import ProductFactory
 

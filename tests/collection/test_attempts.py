@@ -336,38 +336,24 @@ def test_a_consent_lets_the_collector_call_back_within_the_pause(db, collector):
 # --- collectors calling at once (PostgreSQL) ---------------------------------------------------------------
 
 
-def _call_at_once(calls):
-    """Run the calls on threads released together; each thread closes its own connection."""
-    from concurrent.futures import ThreadPoolExecutor
-    from threading import Barrier
-
-    from django.db import connection
-
-    barrier = Barrier(len(calls))
-
-    def run(arguments):
-        try:
-            barrier.wait()
-            attempt_log(**arguments)
-            return "accepted"
-        except ConductViolation as violation:
-            return violation.rule
-        finally:
-            connection.close()
-
-    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
-        return list(pool.map(run, calls))
+def _log(arguments):
+    try:
+        attempt_log(**arguments)
+        return "accepted"
+    except ConductViolation as violation:
+        return violation.rule
 
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_collectors_calling_one_number_at_once_cannot_pass_the_daily_cap_together():
+def test_collectors_calling_one_number_at_once_cannot_pass_the_daily_cap_together(at_once):
     ConductPolicy.objects.filter(pk=1).update(max_unanswered_calls_per_number_per_day=1)
     case = case_of()
     mobile = mobile_of(case)
     collectors = [UserFactory(roles=["collector"]) for _ in range(5)]
 
-    results = _call_at_once(
+    results = at_once(
+        _log,
         [
             {
                 "case": CollectionCase.objects.get(pk=case.pk),
@@ -378,7 +364,7 @@ def test_collectors_calling_one_number_at_once_cannot_pass_the_daily_cap_togethe
                 "outcome": Outcome.NO_ANSWER,
             }
             for number, collector in enumerate(collectors)
-        ]
+        ],
     )
 
     assert sorted(results) == ["accepted"] + [Rule.UNANSWERED_CALLS_PER_NUMBER] * 4
@@ -388,13 +374,14 @@ def test_collectors_calling_one_number_at_once_cannot_pass_the_daily_cap_togethe
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_collectors_calling_different_numbers_of_one_case_at_once_cannot_pass_the_window_cap_together():
+def test_collectors_calling_different_numbers_of_one_case_at_once_cannot_pass_the_window_cap_together(at_once):
     ConductPolicy.objects.filter(pk=1).update(max_calls_per_case_in_window=2)
     case = case_of()
     contacts = [mobile_of(case) for _ in range(5)]
     collectors = [UserFactory(roles=["collector"]) for _ in range(5)]
 
-    results = _call_at_once(
+    results = at_once(
+        _log,
         [
             {
                 "case": CollectionCase.objects.get(pk=case.pk),
@@ -405,7 +392,7 @@ def test_collectors_calling_different_numbers_of_one_case_at_once_cannot_pass_th
                 "outcome": Outcome.NO_ANSWER,
             }
             for contact, collector in zip(contacts, collectors, strict=True)
-        ]
+        ],
     )
 
     assert sorted(results) == ["accepted"] * 2 + [Rule.CALLS_PER_CASE_WINDOW] * 3

@@ -272,26 +272,12 @@ def test_a_loan_has_one_open_case_and_a_new_one_after_it_closes(db, desk_admin):
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_opening_the_same_loan_at_once_gives_one_case():
-    from concurrent.futures import ThreadPoolExecutor
-    from threading import Barrier
-
-    from django.db import connection
-
+def test_opening_the_same_loan_at_once_gives_one_case(at_once):
     from tests.loans.factories import LoanFactory
 
     loan = LoanFactory()
-    barrier = Barrier(4)
 
-    def open_case(_):
-        try:
-            barrier.wait()
-            return services.case_open_for_loan(loan=loan).pk
-        finally:
-            connection.close()
-
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        opened = set(pool.map(open_case, range(4)))
+    opened = set(at_once(lambda _: services.case_open_for_loan(loan=loan).pk, range(4)))
 
     assert len(opened) == 1
     assert CollectionCase.objects.filter(loan=loan).count() == 1
@@ -299,29 +285,21 @@ def test_opening_the_same_loan_at_once_gives_one_case():
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_two_collectors_moving_one_case_at_once_one_wins():
-    from concurrent.futures import ThreadPoolExecutor
-    from threading import Barrier
-
-    from django.db import connection
-
+def test_two_collectors_moving_one_case_at_once_one_wins(at_once):
     case = CaseFactory()
     collectors = [UserFactory(roles=["collector"]) for _ in range(2)]
-    barrier = Barrier(2)
 
-    def escalate(collector):
-        copy = CollectionCase.objects.get(pk=case.pk)
+    def escalate(collector_and_copy):
+        collector, copy = collector_and_copy
         try:
-            barrier.wait()
             services.case_escalate(case=copy, by=collector, reason="DPD 31")
             return "moved"
         except (StaleCase, CollectionError):
             return "lost"
-        finally:
-            connection.close()
 
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        outcomes = sorted(pool.map(escalate, collectors))
+    # Each collector works from their own copy, read before either moves the case.
+    copies = [(collector, CollectionCase.objects.get(pk=case.pk)) for collector in collectors]
+    outcomes = sorted(at_once(escalate, copies))
 
     assert outcomes == ["lost", "moved"]
     assert StateLog.objects.for_(case).count() == 1

@@ -626,29 +626,21 @@ def test_a_plan_proposed_through_the_service_is_checked_from_its_proposal(collec
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_two_plans_proposed_at_once_leave_one_live_plan():
-    from concurrent.futures import ThreadPoolExecutor
-    from threading import Barrier
-
-    from django.db import connection
-
+def test_two_plans_proposed_at_once_leave_one_live_plan(at_once):
     case = case_in_arrears()
     collectors = [UserFactory(roles=["collector"]) for _ in range(2)]
-    barrier = Barrier(2)
 
-    def proposal(collector):
-        copy = CollectionCase.objects.get(pk=case.pk)
+    def proposal(collector_and_copy):
+        collector, copy = collector_and_copy
         try:
-            barrier.wait()
             propose(copy, collector, waive="100.00")  # beyond policy: no stage move to race on
             return "proposed"
         except CollectionError:
             return "refused"
-        finally:
-            connection.close()
 
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        outcomes = sorted(pool.map(proposal, collectors))
+    # Each collector works from their own copy of the case, read before either proposes.
+    copies = [(collector, CollectionCase.objects.get(pk=case.pk)) for collector in collectors]
+    outcomes = sorted(at_once(proposal, copies))
 
     assert outcomes == ["proposed", "refused"]
     assert RepaymentPlan.objects.filter(case=case).count() == 1

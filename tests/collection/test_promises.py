@@ -393,26 +393,12 @@ def test_evaluation_reads_and_writes_promises_in_bulk(db, django_assert_max_num_
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_two_evaluations_at_once_settle_each_promise_once():
-    from concurrent.futures import ThreadPoolExecutor
-    from threading import Barrier
-
-    from django.db import connection
-
+def test_two_evaluations_at_once_settle_each_promise_once(at_once):
     cases = [case_in(Stage.NEGOTIATION) for _ in range(5)]
     for case in cases:
         promise(case, "100.00")
-    barrier = Barrier(2)
 
-    def run(_):
-        try:
-            barrier.wait()
-            return evaluate()["promises_broken"]
-        finally:
-            connection.close()
-
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        broken = sorted(pool.map(run, range(2)))
+    broken = sorted(at_once(lambda _: evaluate()["promises_broken"], range(2)))
 
     assert broken == [0, 5]
     assert list(CollectionCase.objects.values_list("broken_promises", flat=True)) == [1] * 5
