@@ -26,7 +26,6 @@ from tests.loans.factories import BorrowerFactory, LoanFactory
 AS_OF = datetime.date(2026, 11, 30)
 LOANS = 300
 SEED = 7
-COMPONENTS = ("principal", "interest", "fees", "penalty")
 PART_PAID = Q(principal_paid__gt=0) | Q(interest_paid__gt=0) | Q(fees_paid__gt=0) | Q(penalty_paid__gt=0)
 PHONE_KINDS = {kind for kind in Contact.Kind.values if kind != Contact.Kind.EMAIL}
 
@@ -198,7 +197,7 @@ def test_paid_amounts_are_exactly_the_allocations_and_payments_are_their_allocat
         )
     )
     for installment in Installment.objects.all():
-        for component in COMPONENTS:
+        for component in Installment.COMPONENTS:
             assert getattr(installment, f"{component}_paid") == allocated.get((installment.pk, component), 0)
         assert installment.is_paid == (installment.total_remaining == 0)
         assert (installment.paid_on is not None) == installment.is_paid
@@ -243,10 +242,7 @@ def test_the_allocation_is_what_payment_record_gives(seeded):
                 loan=copy,
                 sequence=installment.sequence,
                 due_date=installment.due_date,
-                principal_due=installment.principal_due,
-                interest_due=installment.interest_due,
-                fees_due=installment.fees_due,
-                penalty_due=installment.penalty_due,
+                **{f"{c}_due": getattr(installment, f"{c}_due") for c in Installment.COMPONENTS},
             )
             for installment in loan.installments.all()
         )
@@ -264,7 +260,7 @@ def test_the_allocation_is_what_payment_record_gives(seeded):
         def paid_state(of):
             return list(
                 of.installments.order_by("sequence").values_list(
-                    "sequence", *(f"{c}_paid" for c in COMPONENTS), "is_paid", "paid_on"
+                    "sequence", *(f"{c}_paid" for c in Installment.COMPONENTS), "is_paid", "paid_on"
                 )
             )
 
