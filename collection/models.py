@@ -63,7 +63,7 @@ def has_negotiation_grounds(case: "CollectionCase") -> bool:
     return (
         case.last_right_party_contact_at is not None
         or case.promises.filter(status=PromiseToPay.Status.PENDING).exists()
-        or case.plans.filter(status__in=[RepaymentPlan.Status.ACTIVE, RepaymentPlan.Status.PENDING_APPROVAL]).exists()
+        or case.plans.filter(status__in=LIVE_PLAN_STATUSES).exists()
     )
 
 
@@ -752,6 +752,10 @@ class RepaymentPlan(models.Model):
 
     def __str__(self) -> str:
         return f"{self.case} {self.total_amount} ({self.get_status_display()})"
+
+
+# A plan on the table: a case has at most one (plan_one_live_plan_per_case).
+LIVE_PLAN_STATUSES = (RepaymentPlan.Status.PENDING_APPROVAL, RepaymentPlan.Status.ACTIVE)
 
 
 class PlanInstallment(models.Model):

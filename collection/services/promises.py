@@ -27,6 +27,7 @@ from loans.services import _money as loan_money
 
 from ..exceptions import CollectionError
 from ..models import (
+    LIVE_PLAN_STATUSES,
     OPEN_STAGES,
     WORKING_STAGES,
     CollectionCase,
@@ -49,7 +50,6 @@ __all__ = [
 
 # A promise is kept if the money arrives by the end of the day after its due date.
 GRACE_DAYS = 1
-LIVE_PLAN_STATUSES = (RepaymentPlan.Status.PENDING_APPROVAL, RepaymentPlan.Status.ACTIVE)
 # Held cases' clocks stop: their promises and plan installments are not evaluated until resumed.
 EVALUATED_STAGES = [stage for stage in Stage.values if stage != Stage.ON_HOLD]
 EVALUATION_BATCH_SIZE = 1000
