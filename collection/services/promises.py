@@ -105,14 +105,14 @@ class _Payments:
         return sum(amounts[first:last], ZERO)
 
 
-def _flag_cases(*, broken_per_case: Counter, attention_case_ids: set[int], now: datetime.datetime) -> None:
+def _flag_cases(*, broken_per_case: Counter, attention_case_ids: set[int], now: datetime.datetime) -> int:
     """Count broken promises toward escalation and lift the cases to the top of their collector's
     queue. Queryset updates with F(): the stage is protected and concurrency-checked, and nobody's
     transition should lose to the bookkeeping. A case already waiting for attention keeps its
-    earlier time, so it does not lose its place in the queue."""
+    earlier time, so it does not lose its place in the queue. Returns how many cases were flagged."""
     flagged = attention_case_ids | set(broken_per_case)
     if not flagged:
-        return
+        return 0
     by_increment: dict[int, list[int]] = defaultdict(list)
     for case_id, broken in broken_per_case.items():
         by_increment[broken].append(case_id)
@@ -124,6 +124,7 @@ def _flag_cases(*, broken_per_case: Counter, attention_case_ids: set[int], now: 
         broken_promises=F("broken_promises") + increment,
         attention_since=Coalesce(F("attention_since"), Value(now)),
     )
+    return len(flagged)
 
 
 # --- promises --------------------------------------------------------------------------------
@@ -219,8 +220,9 @@ def promises_evaluate(*, as_of: datetime.date) -> dict[str, int]:
     _evaluate_plans(
         last_due=last_due, now=now, counts=counts, broken_per_case=broken_per_case, attention=attention_case_ids
     )
-    _flag_cases(broken_per_case=broken_per_case, attention_case_ids=attention_case_ids, now=now)
-    counts["cases_flagged"] = len(attention_case_ids | set(broken_per_case))
+    counts["cases_flagged"] = _flag_cases(
+        broken_per_case=broken_per_case, attention_case_ids=attention_case_ids, now=now
+    )
     keys = (
         "promises_kept",
         "promises_partially_kept",
