@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django_fsm import ConcurrentTransition, TransitionNotAllowed
 
+from accounts import roles
 from accounts.models import Team, User
 from loans.models import ZERO, Loan
 
@@ -227,7 +228,7 @@ def allocation_pool(*, team: Team | None) -> dict[int, Team]:
     the team's active collectors, or with no team every active collector of any team (each with
     their first team)."""
     memberships = (
-        Team.members.through.objects.filter(user__is_active=True, user__groups__name="collector")
+        Team.members.through.objects.filter(user__is_active=True, user__groups__name=roles.COLLECTOR)
         .select_related("team")
         .order_by("user_id", "team_id")
     )
