@@ -183,6 +183,10 @@ class PaymentAllocationInline(admin.TabularInline):
     readonly_fields = fields
     can_delete = False
 
+    def get_queryset(self, request):
+        # Each row names its installment, and an installment is named after its loan.
+        return super().get_queryset(request).select_related("installment__loan")
+
     def has_add_permission(self, request, obj=None):
         return False
 

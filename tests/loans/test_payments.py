@@ -5,6 +5,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.core.exceptions import ValidationError
 from django.db.models import Sum
+from django.urls import reverse
 
 from loans.models import Installment, Loan, Payment, PaymentAllocation
 from loans.services import payment_record
@@ -230,3 +231,17 @@ def test_the_same_reference_sent_twice_at_once_is_recorded_once():
 
     assert outcomes == ["duplicate_reference"] * 3 + ["recorded"]
     assert PaymentAllocation.objects.aggregate(total=Sum("amount"))["total"] == Decimal("100.00")
+
+
+def test_the_admin_shows_a_payments_allocations_in_a_fixed_number_of_queries(
+    admin_client, django_assert_max_num_queries
+):
+    loan = three_installment_loan()
+    payment = record(loan, "337.50")  # everything: ten allocations over three installments
+
+    with django_assert_max_num_queries(12):
+        response = admin_client.get(reverse("admin:loans_payment_change", args=[payment.pk]))
+
+    assert response.status_code == 200
+    assert payment.allocations.count() == 10
+    assert response.content.decode().count(loan.account_number) >= 10  # each row names its loan
