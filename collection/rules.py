@@ -9,6 +9,7 @@ from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from .batch import transitions_of
 from .models import WORKING_STAGES, CollectionCase, EscalationRequest, Stage, StageRule
 
 
@@ -144,7 +145,7 @@ def rule_target(stage: str) -> tuple[str, str] | None:
 
     order = {value: index for index, value in enumerate(WORKING_STAGES)}
     for name in DECIDED_TRANSITIONS:
-        for transition in getattr(CollectionCase, name)._django_fsm.transitions.values():
+        for transition in transitions_of(name):
             if transition.source == stage and order.get(transition.target, -1) > order[stage]:
                 return name, transition.target
     return None
