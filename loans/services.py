@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import DecimalField, F, Max, Min, OuterRef, Subquery, Sum, Value
+from django.db.models import Count, DecimalField, F, Max, Min, OuterRef, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -230,19 +230,17 @@ def portfolio_refresh_delinquency(
     batches. Only loans whose ageing changes are written, so running it again for the same day
     writes nothing. `progress` is called with the number of loans each finished batch covered.
     Returns the number of loans aged."""
-    bounds = Loan.objects.aggregate(low=Min("pk"), high=Max("pk"))
+    bounds = Loan.objects.aggregate(low=Min("pk"), high=Max("pk"), loans=Count("pk"))
     if bounds["low"] is None:
         return 0
     statement = _AgeingStatement(buckets=buckets_in_order(), as_of=as_of, now=timezone.now())
-    aged = 0
     for start in range(bounds["low"], bounds["high"] + 1, batch_size):
         end = min(start + batch_size, bounds["high"] + 1)
         with transaction.atomic():
             statement.run(low=start, high=end)
-            aged += Loan.objects.filter(pk__gte=start, pk__lt=end).count()
         if progress is not None:
             progress(end - start)
-    return aged
+    return bounds["loans"]
 
 
 def portfolio_refresh_delinquency_range(
