@@ -518,11 +518,11 @@ class PortfolioBuilder:
     def desk_ensure(self) -> dict:
         """The demo desk's teams and collectors; the credit-card product's cases go to the first
         team, every other product's to the second."""
-        from django.contrib.auth import get_user_model
         from django.contrib.contenttypes.models import ContentType
 
         from accounts.models import Team
         from collection.models import CaseRouting, CollectionCase
+        from collection.selectors import system_user
         from loans.demo import TEAMS, demo_products, demo_users_ensure
 
         demo_users_ensure(seed=self.seed)
@@ -542,7 +542,7 @@ class PortfolioBuilder:
             "products": products,
             "teams": [team.pk for team in teams],
             "collectors": collectors,
-            "system": get_user_model().objects.get(username="system").pk,
+            "system": system_user().pk,
             "case_type": ContentType.objects.get_for_model(CollectionCase).pk,
         }
 
@@ -973,18 +973,18 @@ class Floor:
     TARGETS = {"escalate": "escalation", "litigate": "litigation"}
 
     def __init__(self, *, as_of: datetime.date):
-        from django.contrib.auth import get_user_model
         from django.contrib.contenttypes.models import ContentType
         from django.utils import timezone
 
         from collection.models import CollectionCase
+        from collection.selectors import system_user
 
         self.as_of = as_of
         self.now = timezone.now()
         self.params = {
             "as_of": as_of,
             "now": self.now,
-            "system": get_user_model().objects.get(username="system").pk,
+            "system": system_user().pk,
             "case_type": ContentType.objects.get_for_model(CollectionCase).pk,
             "open_stages": list(self.OPEN_STAGES),
             "open_or_final": [*self.OPEN_STAGES, *self.FINAL_ENDINGS],

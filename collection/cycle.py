@@ -57,6 +57,7 @@ from .models import (
     StageRule,
 )
 from .rules import rule_criteria, rule_may_propose, rule_target
+from .selectors import system_user
 from .services import (
     ALLOCATION_REASON,
     allocation_load,
@@ -92,7 +93,6 @@ RANGE_STEPS = frozenset({"refresh", "open", "resolve", "stage_rules"})
 ALLOCATION_CHUNK = 5_000
 # A run whose heartbeat is older than this is taken to be dead: the next start takes it over.
 STALE_AFTER = datetime.timedelta(minutes=15)
-SYSTEM_USERNAME = "system"
 # Endings that were decisions about the loan: the cycle does not open a new case after them.
 FINAL_ENDINGS = (Stage.SETTLED, Stage.WRITTEN_OFF, Stage.CLOSED)
 
@@ -168,10 +168,6 @@ class CycleAlreadyRan(CollectionError):
 
 class CycleRunning(CollectionError):
     """Another run of the cycle for this day is under way."""
-
-
-def system_user() -> User:
-    return User.objects.get(username=SYSTEM_USERNAME)
 
 
 def _desk_text(text: Callable[[], str]) -> str:

@@ -28,13 +28,13 @@ from loans.models import Contact
 from .channels import ChannelError, Outgoing, channel_backend
 from .exceptions import CollectionError, ConductViolation
 from .models import OPT_OUT_FIELD, Channel, CollectionCase, OutboundMessage, Outcome, ReminderStep
+from .selectors import system_user
 from .services.attempts import attempt_log
 
 __all__ = ["PlanRule", "messages_dispatch", "messages_failed", "reminders_plan", "reminders_plan_due"]
 
 logger = logging.getLogger(__name__)
 
-SYSTEM_USERNAME = "system"
 PLAN_BATCH_SIZE = 1000
 
 # The borrower's own contact each messaging channel goes to. Never a third party's (employer,
@@ -316,7 +316,7 @@ def messages_dispatch(*, now: datetime.datetime | None = None, limit: int | None
     (at least once). Every backend gets the idempotency key so that it can drop the repeat.
     Returns the counts: sent, rescheduled, blocked, retrying, failed."""
     now = now or timezone.now()
-    system = User.objects.get(username=SYSTEM_USERNAME)
+    system = system_user()
     counts = Counter(sent=0, rescheduled=0, blocked=0, retrying=0, failed=0)
     backends: dict[str, object] = {}
     handled = 0

@@ -23,7 +23,22 @@ from .models import (
     Stage,
 )
 
-__all__ = ["TimelineEntry", "case_timeline", "escalation_requests_pending", "queue_for_collector"]
+__all__ = [
+    "SYSTEM_USERNAME",
+    "TimelineEntry",
+    "case_timeline",
+    "escalation_requests_pending",
+    "queue_for_collector",
+    "system_user",
+]
+
+# The desk's own user (created by migration 0002): the actor the scheduled jobs record their
+# transitions, allocations and sends under.
+SYSTEM_USERNAME = "system"
+
+
+def system_user() -> User:
+    return User.objects.get(username=SYSTEM_USERNAME)
 
 
 @dataclass(frozen=True)
