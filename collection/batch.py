@@ -20,21 +20,14 @@ from django_fsm_log.models import StateLog
 from accounts.models import User
 from loans.models import ZERO, Loan, Payment
 
-from .models import CollectionCase, PromiseToPay, RepaymentPlan, stage_entry_fields
+from .models import LIVE_PLAN_STATUSES, CollectionCase, PromiseToPay, RepaymentPlan, stage_entry_fields
 
 
 def _has_negotiation_grounds() -> Q:
     return (
         Q(last_right_party_contact_at__isnull=False)
         | Q(Exists(PromiseToPay.objects.filter(case=OuterRef("pk"), status=PromiseToPay.Status.PENDING)))
-        | Q(
-            Exists(
-                RepaymentPlan.objects.filter(
-                    case=OuterRef("pk"),
-                    status__in=[RepaymentPlan.Status.ACTIVE, RepaymentPlan.Status.PENDING_APPROVAL],
-                )
-            )
-        )
+        | Q(Exists(RepaymentPlan.objects.filter(case=OuterRef("pk"), status__in=LIVE_PLAN_STATUSES)))
     )
 
 
