@@ -15,13 +15,13 @@ from decimal import Decimal
 from dateutil.relativedelta import relativedelta
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Case, F, Value, When
-from django.db.models.functions import Coalesce
+from django.db.models import Case, Count, DecimalField, F, OuterRef, Subquery, Sum, Value, When
+from django.db.models.functions import Coalesce, Round
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import User
-from loans.models import ZERO, Loan, Payment
+from loans.models import MONEY, ZERO, Loan, Payment
 from loans.services import CENT
 from loans.services import _money as loan_money
 
@@ -240,42 +240,44 @@ def promises_evaluate(*, as_of: datetime.date) -> dict[str, int]:
 def _evaluate_promises(
     *, last_due: datetime.date, now: datetime.datetime, counts: Counter, broken_per_case: Counter
 ) -> None:
-    # Locked, so that two runs at once settle each promise once: the second waits, then finds
-    # the rows no longer pending.
-    due = (
-        PromiseToPay.objects.select_for_update(of=("self",))
-        .filter(status=PromiseToPay.Status.PENDING, due_date__lte=last_due, case__stage__in=EVALUATED_STAGES)
-        .annotate(loan_id=F("case__loan_id"))
-        .order_by("pk")
+    """Set-based, per due date (the promises of one due date share their window's end): one
+    UPDATE writes what each loan received in its promise's window, one more the status that
+    earns. The first UPDATE locks the rows and its WHERE is rechecked on them, so two runs at
+    once settle each promise once: the second waits, then finds the rows no longer pending."""
+    pending = PromiseToPay.objects.filter(
+        status=PromiseToPay.Status.PENDING,
+        due_date__lte=last_due,
+        case_id__in=CollectionCase.objects.filter(stage__in=EVALUATED_STAGES).values("pk"),
     )
-    after = 0
-    while True:
-        batch = list(due.filter(pk__gt=after)[:EVALUATION_BATCH_SIZE])
-        if not batch:
-            return
-        after = batch[-1].pk
-        payments = _Payments(
-            loan_ids={promise.loan_id for promise in batch},
-            start=min(promise.promised_at for promise in batch),
-            end=max(_window_end(promise.due_date) for promise in batch),
-        )
-        for promise in batch:
-            paid = payments.received(
-                loan_id=promise.loan_id, start=promise.promised_at, end=_window_end(promise.due_date)
+    for due_date in pending.order_by("due_date").values_list("due_date", flat=True).distinct():
+        received = (
+            Payment.objects.filter(
+                loan__collection_cases=OuterRef("case_id"),
+                received_at__gte=OuterRef("promised_at"),
+                received_at__lt=_window_end(due_date),
             )
-            promise.amount_paid = paid
-            promise.evaluated_at = now
-            if paid >= promise.amount:
-                promise.status = PromiseToPay.Status.KEPT
-                counts["promises_kept"] += 1
-            elif paid > 0:
-                promise.status = PromiseToPay.Status.PARTIALLY_KEPT
-                counts["promises_partially_kept"] += 1
-            else:
-                promise.status = PromiseToPay.Status.BROKEN
-                counts["promises_broken"] += 1
-                broken_per_case[promise.case_id] += 1
-        PromiseToPay.objects.bulk_update(batch, ["status", "amount_paid", "evaluated_at"])
+            .order_by()
+            .values("loan_id")
+            .annotate(total=Sum("amount"))
+            .values("total")
+        )
+        money = DecimalField(**MONEY)
+        pending.filter(due_date=due_date).update(
+            amount_paid=Round(Coalesce(Subquery(received, output_field=money), ZERO), 2, output_field=money),
+            evaluated_at=now,
+        )
+    settled = PromiseToPay.objects.filter(evaluated_at=now)
+    settled.filter(status=PromiseToPay.Status.PENDING).update(
+        status=Case(
+            When(amount_paid__gte=F("amount"), then=Value(PromiseToPay.Status.KEPT)),
+            When(amount_paid__gt=0, then=Value(PromiseToPay.Status.PARTIALLY_KEPT)),
+            default=Value(PromiseToPay.Status.BROKEN),
+        )
+    )
+    for status, settled_count in settled.order_by().values_list("status").annotate(Count("pk")):
+        counts[f"promises_{status}"] += settled_count
+    broken = settled.filter(status=PromiseToPay.Status.BROKEN).order_by().values_list("case_id")
+    broken_per_case.update(dict(broken.annotate(Count("pk"))))
 
 
 def _evaluate_plans(
