@@ -31,7 +31,7 @@ from django.utils import timezone, translation
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
-from .models import Channel
+from .models import ContactChannel
 
 __all__ = [
     "ChannelError",
@@ -253,10 +253,10 @@ class LetterBatch:
 
 def channel_backend(channel: str):
     """The backend for a channel, as the settings choose it."""
-    if channel == Channel.SMS:
+    if channel == ContactChannel.SMS:
         return import_string(settings.COLLECTION_SMS_BACKEND)()
-    if channel == Channel.EMAIL:
+    if channel == ContactChannel.EMAIL:
         return EmailChannel()
-    if channel == Channel.LETTER:
+    if channel == ContactChannel.LETTER:
         return LetterBatch()
     raise ChannelError(_("The desk does not send %(channel)s messages.") % {"channel": channel}, permanent=True)

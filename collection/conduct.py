@@ -37,20 +37,20 @@ from .models import (
     THIRD_PARTY_OUTCOMES,
     UNANSWERED_OUTCOMES,
     CallConsent,
-    Channel,
     CollectionCase,
     ConductPolicy,
     ContactAttempt,
+    ContactChannel,
     Outcome,
     Stage,
 )
 
-__all__ = ["Rule", "conduct_check", "QUIET_HOURS_CHANNELS"]
+__all__ = ["ConductRule", "conduct_check", "QUIET_HOURS_CHANNELS"]
 
 OUTBOUND = ContactAttempt.Direction.OUTBOUND
 
 
-class Rule(models.TextChoices):
+class ConductRule(models.TextChoices):
     """The rule a refused attempt broke: the stable code stored on ConductRefusal.rule."""
 
     CASE_CLOSED = "case_closed", gettext_lazy("Case closed")
@@ -60,7 +60,7 @@ class Rule(models.TextChoices):
     WRONG_NUMBER = "wrong_number", gettext_lazy("Wrong contact")
     OPTED_OUT = "opted_out", gettext_lazy("Opted out of the channel")
     THIRD_PARTY_NOT_ALLOWED = "third_party_not_allowed", gettext_lazy("Third party while the borrower is reachable")
-    THIRD_PARTY_CHANNEL = "third_party_channel", gettext_lazy("Channel not for third parties")
+    THIRD_PARTY_CHANNEL = "third_party_channel", gettext_lazy("ContactChannel not for third parties")
     THIRD_PARTY_OUTCOME = "third_party_outcome", gettext_lazy("Outcome not for third parties")
     VISIT_NEEDS_SECOND_COLLECTOR = (
         "visit_needs_second_collector",
@@ -75,13 +75,13 @@ class Rule(models.TextChoices):
 # Quiet hours protect a person from being disturbed at night: calls, messages, e-mail and visits.
 # Letters and lawyer's letters are exempt: they are posted, and arrive when the post delivers them,
 # not at the moment the desk sends them.
-QUIET_HOURS_CHANNELS = frozenset({Channel.CALL, Channel.SMS, Channel.EMAIL, Channel.VISIT})
+QUIET_HOURS_CHANNELS = frozenset({ContactChannel.CALL, ContactChannel.SMS, ContactChannel.EMAIL, ContactChannel.VISIT})
 
 # Channels that go to a number or an address on the borrower's contact list.
 CHANNELS_NEEDING_A_CONTACT = frozenset(OPT_OUT_FIELD)
 
 # A lawyer's letter is about the debt by its nature: sent to a third party it would disclose it.
-THIRD_PARTY_FORBIDDEN_CHANNELS = frozenset({Channel.LAWYER_LETTER})
+THIRD_PARTY_FORBIDDEN_CHANNELS = frozenset({ContactChannel.LAWYER_LETTER})
 
 # Each time-bound rule moves the candidate time strictly forward, so the search for the next
 # allowed moment ends; the bound only guards against a pathological history.
@@ -101,7 +101,7 @@ class _Attempt:
 
     @property
     def is_outbound_call(self) -> bool:
-        return self.direction == OUTBOUND and self.channel == Channel.CALL
+        return self.direction == OUTBOUND and self.channel == ContactChannel.CALL
 
 
 @dataclasses.dataclass(frozen=True)
@@ -150,7 +150,7 @@ def conduct_check(
     """
     if timezone.is_naive(at):
         raise ValueError("conduct_check needs a time-zone-aware datetime")
-    if channel not in Channel.values:
+    if channel not in ContactChannel.values:
         raise ValueError(f"unknown channel {channel!r}")
     if direction not in ContactAttempt.Direction.values:
         raise ValueError(f"unknown direction {direction!r}")
@@ -211,36 +211,38 @@ def _check_standing(
     outbound = direction == OUTBOUND
     if case.stage in CLOSED_STAGES:
         _refuse(
-            Rule.CASE_CLOSED,
+            ConductRule.CASE_CLOSED,
             _("The case is closed (%(stage)s): no more contact.") % {"stage": case.get_stage_display()},
         )
     if case.stage == Stage.ON_HOLD and outbound:
         _refuse(
-            Rule.CASE_ON_HOLD,
+            ConductRule.CASE_ON_HOLD,
             _("The case is on hold: no outbound collection contact until it resumes (the borrower may call in)."),
         )
     if contact is not None:
         if contact.borrower_id != borrower.pk:
-            _refuse(Rule.CONTACT_NOT_OF_BORROWER, _("This contact belongs to another borrower, not to this case."))
+            _refuse(
+                ConductRule.CONTACT_NOT_OF_BORROWER, _("This contact belongs to another borrower, not to this case.")
+            )
         if outbound:
             if contact.do_not_contact:
-                _refuse(Rule.DO_NOT_CONTACT, _("%(contact)s is marked do-not-contact.") % {"contact": contact})
+                _refuse(ConductRule.DO_NOT_CONTACT, _("%(contact)s is marked do-not-contact.") % {"contact": contact})
             if contact.verification == Contact.Verification.WRONG:
                 _refuse(
-                    Rule.WRONG_NUMBER,
+                    ConductRule.WRONG_NUMBER,
                     _("%(contact)s is marked wrong: it does not reach the borrower.") % {"contact": contact},
                 )
             opt_out_field = OPT_OUT_FIELD.get(channel)
             if opt_out_field and getattr(contact, opt_out_field):
                 _refuse(
-                    Rule.OPTED_OUT,
+                    ConductRule.OPTED_OUT,
                     _("%(contact)s opted out of %(channel)s.")
-                    % {"contact": contact, "channel": Channel(channel).label},
+                    % {"contact": contact, "channel": ContactChannel(channel).label},
                 )
         if contact.is_third_party:
             if outbound and not borrower.lost_contact:
                 _refuse(
-                    Rule.THIRD_PARTY_NOT_ALLOWED,
+                    ConductRule.THIRD_PARTY_NOT_ALLOWED,
                     _(
                         "%(contact)s is a third party: third parties are contacted only while the borrower "
                         "cannot be reached (lost contact)."
@@ -249,13 +251,13 @@ def _check_standing(
                 )
             if channel in THIRD_PARTY_FORBIDDEN_CHANNELS:
                 _refuse(
-                    Rule.THIRD_PARTY_CHANNEL,
+                    ConductRule.THIRD_PARTY_CHANNEL,
                     _("%(channel)s is never sent to a third party: it would disclose the debt.")
-                    % {"channel": Channel(channel).label},
+                    % {"channel": ContactChannel(channel).label},
                 )
             if outcome is not None and outcome not in THIRD_PARTY_OUTCOMES:
                 _refuse(
-                    Rule.THIRD_PARTY_OUTCOME,
+                    ConductRule.THIRD_PARTY_OUTCOME,
                     _(
                         "%(contact)s is a third party: an attempt on them cannot end with “%(outcome)s”. "
                         "Third parties are only asked for the borrower's contact details or to pass a message."
@@ -263,9 +265,9 @@ def _check_standing(
                     % {"contact": contact, "outcome": Outcome(outcome).label},
                 )
     two_collectors = by is not None and second_collector is not None and second_collector.pk != by.pk
-    if channel == Channel.VISIT and outbound and not two_collectors:
+    if channel == ContactChannel.VISIT and outbound and not two_collectors:
         _refuse(
-            Rule.VISIT_NEEDS_SECOND_COLLECTOR,
+            ConductRule.VISIT_NEEDS_SECOND_COLLECTOR,
             _("A field visit needs two different collectors on record: name the second collector."),
         )
 
@@ -309,7 +311,7 @@ def _quiet_hours(attempt: _Attempt, at: datetime.datetime) -> _Breach | None:
     if until <= local:
         until = datetime.datetime.combine(local.date() + datetime.timedelta(days=1), end, tzinfo=attempt.zone)
     return _Breach(
-        Rule.QUIET_HOURS,
+        ConductRule.QUIET_HOURS,
         _("No contact between %(start)s and %(end)s in the borrower's time zone: it is %(local)s there.")
         % {"start": f"{start:%H:%M}", "end": f"{end:%H:%M}", "local": _local(at, attempt.zone)},
         until,
@@ -326,7 +328,7 @@ def _unanswered_calls_per_number(attempt: _Attempt, at: datetime.datetime) -> _B
     # be on several): the limit protects whoever answers it.
     unanswered = ContactAttempt.objects.filter(
         contact__value=attempt.contact.value,
-        channel=Channel.CALL,
+        channel=ContactChannel.CALL,
         direction=OUTBOUND,
         outcome__in=UNANSWERED_OUTCOMES,
         attempted_at__gte=day_starts,
@@ -335,7 +337,7 @@ def _unanswered_calls_per_number(attempt: _Attempt, at: datetime.datetime) -> _B
     if unanswered < cap:
         return None
     return _Breach(
-        Rule.UNANSWERED_CALLS_PER_NUMBER,
+        ConductRule.UNANSWERED_CALLS_PER_NUMBER,
         _("%(count)s calls to %(number)s went unanswered on %(day)s (the borrower's day): at most %(cap)s a day.")
         % {"count": unanswered, "number": attempt.contact.value, "day": day.isoformat(), "cap": cap},
         next_day_starts,
@@ -353,7 +355,7 @@ def _calls_per_case_window(attempt: _Attempt, at: datetime.datetime) -> _Breach 
     calls = sorted(
         ContactAttempt.objects.filter(
             case=attempt.case,
-            channel=Channel.CALL,
+            channel=ContactChannel.CALL,
             direction=OUTBOUND,
             attempted_at__gt=at - window,
             attempted_at__lt=at + window,
@@ -364,7 +366,7 @@ def _calls_per_case_window(attempt: _Attempt, at: datetime.datetime) -> _Breach 
     if not full:
         return None
     return _Breach(
-        Rule.CALLS_PER_CASE_WINDOW,
+        ConductRule.CALLS_PER_CASE_WINDOW,
         _("This case already has %(cap)s calls within %(days)s days: at most %(cap)s.")
         % {"cap": cap, "days": attempt.policy.call_window_days},
         max(full) + window,
@@ -399,7 +401,7 @@ def _after_conversation(attempt: _Attempt, at: datetime.datetime) -> _Breach | N
     if consented:
         return None
     return _Breach(
-        Rule.AFTER_CONVERSATION,
+        ConductRule.AFTER_CONVERSATION,
         _(
             "The desk spoke with the borrower at %(when)s: no calls for %(days)s days after a conversation "
             "unless the borrower asked to be called (record the consent)."

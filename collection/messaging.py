@@ -27,11 +27,11 @@ from loans.models import Contact
 
 from .channels import ChannelError, Outgoing, channel_backend
 from .exceptions import CollectionError, ConductViolation
-from .models import OPT_OUT_FIELD, Channel, CollectionCase, OutboundMessage, Outcome, ReminderStep
+from .models import OPT_OUT_FIELD, CollectionCase, ContactChannel, OutboundMessage, Outcome, ReminderStep
 from .selectors import system_user
 from .services.attempts import attempt_log
 
-__all__ = ["PlanRule", "messages_dispatch", "messages_failed", "reminders_plan", "reminders_plan_due"]
+__all__ = ["PlanningBlock", "messages_dispatch", "messages_failed", "reminders_plan", "reminders_plan_due"]
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ PLAN_BATCH_SIZE = 1000
 
 # The borrower's own contact each messaging channel goes to. Never a third party's (employer,
 # emergency contact...): a reminder carries the debt's details.
-CONTACT_KIND = {Channel.SMS: Contact.Kind.MOBILE, Channel.EMAIL: Contact.Kind.EMAIL}
+CONTACT_KIND = {ContactChannel.SMS: Contact.Kind.MOBILE, ContactChannel.EMAIL: Contact.Kind.EMAIL}
 USABLE_VERIFICATION = [Contact.Verification.VERIFIED, Contact.Verification.UNVERIFIED]
 
 QUEUED = OutboundMessage.Status.QUEUED
@@ -48,7 +48,7 @@ FAILED = OutboundMessage.Status.FAILED
 BLOCKED = OutboundMessage.Status.BLOCKED
 
 
-class PlanRule(models.TextChoices):
+class PlanningBlock(models.TextChoices):
     """Why planning blocked a reminder (stored in OutboundMessage.blocked_rule beside the conduct
     rules that dispatch stores there)."""
 
@@ -72,7 +72,7 @@ def reminders_plan(*, as_of: datetime.date, now: datetime.datetime | None = None
     e-mail the e-mail address, neither marked wrong or stale, a verified one first and one that is
     not do-not-contact or opted out of the channel before one that is (so that dispatch blocks the
     message with that rule rather than planning losing it); a letter goes to the borrower's postal
-    address. Without one, the message is written as blocked (PlanRule) so that supervisors see
+    address. Without one, the message is written as blocked (PlanningBlock) so that supervisors see
     who could not be reminded; it is not tried again that day.
 
     The text is the step's template in the desk's language (LANGUAGE_CODE; the Chinese one unless
@@ -213,7 +213,7 @@ def _planned_message(
         if message.contact_id is None:
             _block(
                 message,
-                PlanRule.NO_CONTACT,
+                PlanningBlock.NO_CONTACT,
                 _("The borrower has no usable %(kind)s of their own (third parties are never sent reminders).")
                 % {"kind": Contact.Kind(CONTACT_KIND[step.channel]).label},
             )
@@ -221,7 +221,9 @@ def _planned_message(
         address = row["loan__borrower__address"].strip()
         message.recipient = f"{row['loan__borrower__province']}{row['loan__borrower__city']}{address}"
         if not address:
-            _block(message, PlanRule.NO_POSTAL_ADDRESS, _("The borrower has no postal address to send a letter to."))
+            _block(
+                message, PlanningBlock.NO_POSTAL_ADDRESS, _("The borrower has no postal address to send a letter to.")
+            )
     return message
 
 
@@ -356,7 +358,7 @@ def _dispatch_one(*, message: OutboundMessage, now: datetime.datetime, by: User,
                 # Caught inside the savepoint so that attempt_log's ConductRefusal is kept.
                 return _held_back(message=message, violation=violation, now=now)
             except CollectionError as error:  # a message for a channel that needs a contact, without one
-                _block(message, PlanRule.NO_CONTACT, error.message)
+                _block(message, PlanningBlock.NO_CONTACT, error.message)
                 _save(message, "status", "blocked_rule", "last_error")
                 return "blocked"
             # The contact's number as it is now (a collector may have corrected it since planning).

@@ -483,7 +483,7 @@ class ConductPolicy(models.Model):
         return policy
 
 
-class Channel(models.TextChoices):
+class ContactChannel(models.TextChoices):
     CALL = "call", _("Call")
     SMS = "sms", _("SMS")
     EMAIL = "email", _("E-mail")
@@ -534,9 +534,9 @@ THIRD_PARTY_OUTCOMES = frozenset(
 )
 # The channel each contact opt-out flag covers.
 OPT_OUT_FIELD = {
-    Channel.CALL: "opt_out_call",
-    Channel.SMS: "opt_out_sms",
-    Channel.EMAIL: "opt_out_email",
+    ContactChannel.CALL: "opt_out_call",
+    ContactChannel.SMS: "opt_out_sms",
+    ContactChannel.EMAIL: "opt_out_email",
 }
 
 
@@ -551,7 +551,7 @@ class ContactAttempt(models.Model):
     contact = models.ForeignKey(
         Contact, verbose_name=_("contact"), on_delete=models.PROTECT, null=True, blank=True, related_name="attempts"
     )
-    channel = models.CharField(_("channel"), max_length=16, choices=Channel.choices)
+    channel = models.CharField(_("channel"), max_length=16, choices=ContactChannel.choices)
     direction = models.CharField(_("direction"), max_length=8, choices=Direction.choices, default=Direction.OUTBOUND)
     attempted_at = models.DateTimeField(_("time"))
     duration_seconds = models.PositiveIntegerField(_("duration (seconds)"), null=True, blank=True)
@@ -595,7 +595,7 @@ class ConductRefusal(models.Model):
     contact = models.ForeignKey(
         Contact, verbose_name=_("contact"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
-    channel = models.CharField(_("channel"), max_length=16, choices=Channel.choices)
+    channel = models.CharField(_("channel"), max_length=16, choices=ContactChannel.choices)
     attempted_at = models.DateTimeField(_("time"))
     attempted_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -885,7 +885,7 @@ class OutboundMessage(models.Model):
         blank=True,
         related_name="messages",
     )
-    channel = models.CharField(_("channel"), max_length=16, choices=Channel.choices)
+    channel = models.CharField(_("channel"), max_length=16, choices=ContactChannel.choices)
     language = models.CharField(_("language"), max_length=8, default="zh-hans")
     recipient = models.CharField(_("recipient"), max_length=254, blank=True)
     body = models.TextField(_("text"))

@@ -10,7 +10,7 @@ from django_fsm_log.models import StateLog
 
 from accounts.models import Team, User
 
-from .conduct import Rule
+from .conduct import ConductRule
 from .models import (
     OPEN_STAGES,
     CaseAssignment,
@@ -176,7 +176,7 @@ def escalation_requests_pending(*, team: Team | None = None) -> QuerySet[Escalat
 
 
 def _rule_label(code: str) -> str:
-    return str(Rule(code).label) if code in Rule.values else code
+    return str(ConductRule(code).label) if code in ConductRule.values else code
 
 
 def queue_for_collector(*, user: User) -> QuerySet[CollectionCase]:

@@ -30,7 +30,7 @@ def _fans_out() -> bool:
 
 
 @shared_task(name="collection.tasks.run_collection_cycle")
-def run_collection_cycle(as_of: str | None = None) -> dict:
+def collection_cycle_task(as_of: str | None = None) -> dict:
     """Nightly (01:00 Asia/Shanghai): the collection cycle for the day (default today)."""
     day = _day(as_of)
     try:
@@ -42,18 +42,21 @@ def run_collection_cycle(as_of: str | None = None) -> dict:
     at = timezone.now().isoformat()
     steps = [
         chord(
-            group(cycle_batch.si(run.pk, batch.step, day.isoformat(), at, batch.low, batch.high) for batch in batches),
-            cycle_step_done.s(run.pk, batches[0].step),
+            group(
+                cycle_step_run_task.si(run.pk, batch.step, day.isoformat(), at, batch.low, batch.high)
+                for batch in batches
+            ),
+            cycle_step_finished_task.s(run.pk, batches[0].step),
         )
         for batches in cycle.cycle_plan()
         if batches
     ]
-    chain(*steps, cycle_done.si(run.pk)).apply_async(link_error=cycle_failed.s(run.pk))
+    chain(*steps, cycle_finish_task.si(run.pk)).apply_async(link_error=cycle_fail_task.s(run.pk))
     return {"job_run": run.pk}
 
 
 @shared_task(name="collection.tasks.cycle_batch", ignore_result=False, acks_late=True)
-def cycle_batch(run_id: int, step: str, as_of: str, at: str, low: int | None, high: int | None) -> dict:
+def cycle_step_run_task(run_id: int, step: str, as_of: str, at: str, low: int | None, high: int | None) -> dict:
     """One batch of one step of the cycle: one transaction."""
     counts = cycle.cycle_step_run(
         step=step, as_of=_day(as_of), at=datetime.datetime.fromisoformat(at), low=low, high=high
@@ -63,24 +66,24 @@ def cycle_batch(run_id: int, step: str, as_of: str, at: str, low: int | None, hi
 
 
 @shared_task(name="collection.tasks.cycle_step_done", ignore_result=False)
-def cycle_step_done(results: list[dict], run_id: int, step: str) -> dict:
+def cycle_step_finished_task(results: list[dict], run_id: int, step: str) -> dict:
     counts = cycle.sum_counts(results)
     cycle.cycle_step_finished(run_id=run_id, step=step, counts=counts)
     return counts
 
 
 @shared_task(name="collection.tasks.cycle_done")
-def cycle_done(run_id: int) -> None:
+def cycle_finish_task(run_id: int) -> None:
     cycle.cycle_finish(run_id=run_id)
 
 
 @shared_task(name="collection.tasks.cycle_failed")
-def cycle_failed(request, exc, traceback, run_id: int) -> None:
+def cycle_fail_task(request, exc, traceback, run_id: int) -> None:
     cycle.cycle_fail(run_id=run_id, error=exc)
 
 
 @shared_task(name="collection.tasks.evaluate_promises")
-def evaluate_promises(as_of: str | None = None) -> dict:
+def promises_evaluate_task(as_of: str | None = None) -> dict:
     """Hourly: settle the promises and plan installments whose window has closed."""
     day = _day(as_of)
     with cycle.job_recorded(job=JobRun.Job.PROMISE_EVALUATION, as_of=day) as run:
@@ -89,7 +92,7 @@ def evaluate_promises(as_of: str | None = None) -> dict:
 
 
 @shared_task(name="collection.tasks.dispatch_reminders")
-def dispatch_reminders() -> dict[str, dict[str, int]]:
+def reminders_dispatch_task() -> dict[str, dict[str, int]]:
     """Every 15 minutes: plan today's due reminders (nothing new after the day's first run) and
     those of a day on which no dispatch ran, then send the queued messages whose time has come,
     retries and rescheduled ones included."""

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from decimal import Decimal
 
 from dateutil.relativedelta import relativedelta
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.db.models import Case, Count, DecimalField, F, OuterRef, Subquery, Sum, Value, When
 from django.db.models.functions import Coalesce, Round
@@ -22,8 +22,7 @@ from django.utils.translation import gettext as _
 
 from accounts.models import User
 from loans.models import MONEY, ZERO, Loan, Payment
-from loans.services import CENT
-from loans.services import _money as loan_money
+from loans.money import CENT, NotMoney, money_parse
 
 from ..exceptions import CollectionError
 from ..models import (
@@ -59,11 +58,11 @@ EVALUATION_BATCH_SIZE = 1000
 
 
 def _money(value, *, what: str) -> Decimal:
-    """A positive amount in yuan and fen (loans.services._money), or a CollectionError naming `what`."""
+    """An amount in yuan and fen, or a CollectionError naming `what`."""
     try:
-        return loan_money(value)
-    except ValidationError as error:
-        if error.__cause__ is not None:  # not a number at all
+        return money_parse(value)
+    except NotMoney as error:
+        if error.reason == "not_a_number":
             raise CollectionError(_("%(what)s is not an amount of money.") % {"what": what}) from error
         raise CollectionError(_("%(what)s must be an amount in yuan and fen.") % {"what": what}) from error
 

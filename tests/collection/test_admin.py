@@ -17,11 +17,11 @@ from django_fsm_log.models import StateLog
 from collection.models import (
     CallConsent,
     CaseAssignment,
-    Channel,
     CollectionCase,
     ConductPolicy,
     ConductRefusal,
     ContactAttempt,
+    ContactChannel,
     EscalationRequest,
     Outcome,
     PlanInstallment,
@@ -81,13 +81,18 @@ def a_case_with_history(index: int) -> CollectionCase:
     attempt = AttemptFactory(
         case=case,
         contact=contact,
-        channel=Channel.CALL,
+        channel=ContactChannel.CALL,
         attempted_at=at,
         outcome=Outcome.PROMISE_TO_PAY,
         collector=collector,
     )
     ConductRefusal.objects.create(
-        case=case, contact=contact, channel=Channel.CALL, attempted_at=at, attempted_by=collector, rule="quiet_hours"
+        case=case,
+        contact=contact,
+        channel=ContactChannel.CALL,
+        attempted_at=at,
+        attempted_by=collector,
+        rule="quiet_hours",
     )
     CallConsent.objects.create(
         case=case, given_at=at, valid_until=at + datetime.timedelta(days=7), recorded_by=collector

@@ -10,15 +10,15 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django_fsm_log.models import StateLog
 
-from collection.conduct import Rule
+from collection.conduct import ConductRule
 from collection.exceptions import CollectionError, ConductViolation
 from collection.models import (
     CallConsent,
-    Channel,
     CollectionCase,
     ConductPolicy,
     ConductRefusal,
     ContactAttempt,
+    ContactChannel,
     HoldReason,
     Outcome,
     Stage,
@@ -42,7 +42,7 @@ def fresh(*rows):
 
 
 def call(case, contact, by, *, at=MORNING, outcome=Outcome.NO_ANSWER, **kwargs) -> ContactAttempt:
-    return attempt_log(case=case, contact=contact, channel=Channel.CALL, by=by, at=at, outcome=outcome, **kwargs)
+    return attempt_log(case=case, contact=contact, channel=ContactChannel.CALL, by=by, at=at, outcome=outcome, **kwargs)
 
 
 # --- what outcomes change ------------------------------------------------------------------------------
@@ -56,7 +56,12 @@ def test_an_accepted_attempt_is_recorded_with_who_when_and_how(db, collector):
 
     stored = ContactAttempt.objects.get()
     assert stored == attempt
-    assert (stored.case, stored.contact, stored.channel, stored.direction) == (case, mobile, Channel.CALL, OUTBOUND)
+    assert (stored.case, stored.contact, stored.channel, stored.direction) == (
+        case,
+        mobile,
+        ContactChannel.CALL,
+        OUTBOUND,
+    )
     assert (stored.attempted_at, stored.outcome, stored.note, stored.duration_seconds) == (
         MORNING,
         Outcome.BUSY,
@@ -77,7 +82,7 @@ def test_a_wrong_number_marks_the_contact_wrong_and_it_is_not_called_again(db, c
     assert attempt.contact.verification == Contact.Verification.WRONG
     with pytest.raises(ConductViolation) as refused:
         call(case, mobile, collector, at=MORNING + datetime.timedelta(hours=1))
-    assert refused.value.rule == Rule.WRONG_NUMBER
+    assert refused.value.rule == ConductRule.WRONG_NUMBER
 
 
 def test_a_conversation_stamps_the_case_and_moves_it_from_reminder_to_negotiation(db, collector):
@@ -175,12 +180,12 @@ def test_asking_not_to_be_contacted_makes_the_contact_do_not_contact(db, collect
         attempt_log(
             case=case,
             contact=employer,
-            channel=Channel.SMS,
+            channel=ContactChannel.SMS,
             by=collector,
             at=MORNING + datetime.timedelta(days=1),
             outcome=Outcome.SENT,
         )
-    assert refused.value.rule == Rule.DO_NOT_CONTACT
+    assert refused.value.rule == ConductRule.DO_NOT_CONTACT
 
 
 @pytest.mark.parametrize(
@@ -210,7 +215,7 @@ def test_a_field_visit_records_both_collectors(db, collector):
     attempt = attempt_log(
         case=case,
         contact=None,
-        channel=Channel.VISIT,
+        channel=ContactChannel.VISIT,
         by=collector,
         second_collector=partner,
         at=MORNING,
@@ -235,11 +240,11 @@ def test_a_refused_attempt_is_recorded_with_its_rule_and_next_allowed_time(db, c
     assert (refusal.case, refusal.contact, refusal.channel, refusal.attempted_at, refusal.attempted_by) == (
         case,
         mobile,
-        Channel.CALL,
+        ContactChannel.CALL,
         night,
         collector,
     )
-    assert refusal.rule == refused.value.rule == Rule.QUIET_HOURS
+    assert refusal.rule == refused.value.rule == ConductRule.QUIET_HOURS
     assert refusal.next_allowed_at == refused.value.next_allowed_at == datetime.datetime(2026, 3, 3, 8, tzinfo=SHANGHAI)
     assert refusal.detail == refused.value.message
     assert not ContactAttempt.objects.exists()
@@ -268,7 +273,7 @@ def test_the_refusal_survives_the_violation_being_raised():
     with pytest.raises(ConductViolation):
         call(case, mobile, collector, at=MORNING + datetime.timedelta(hours=1))
 
-    assert ConductRefusal.objects.filter(case=case, rule=Rule.UNANSWERED_CALLS_PER_NUMBER).count() == 1
+    assert ConductRefusal.objects.filter(case=case, rule=ConductRule.UNANSWERED_CALLS_PER_NUMBER).count() == 1
     assert ContactAttempt.objects.filter(case=case).count() == 1
 
 
@@ -280,7 +285,7 @@ def test_a_caller_catching_the_violation_in_its_own_transaction_keeps_the_refusa
     with transaction.atomic(), contextlib.suppress(ConductViolation):
         call(case, mobile_of(case), collector)
 
-    assert ConductRefusal.objects.filter(case=case, rule=Rule.CASE_ON_HOLD).count() == 1
+    assert ConductRefusal.objects.filter(case=case, rule=ConductRule.CASE_ON_HOLD).count() == 1
 
 
 def test_logging_needs_the_permission(db):
@@ -358,7 +363,7 @@ def test_collectors_calling_one_number_at_once_cannot_pass_the_daily_cap_togethe
             {
                 "case": CollectionCase.objects.get(pk=case.pk),
                 "contact": Contact.objects.get(pk=mobile.pk),
-                "channel": Channel.CALL,
+                "channel": ContactChannel.CALL,
                 "by": collector,
                 "at": MORNING + datetime.timedelta(minutes=number),
                 "outcome": Outcome.NO_ANSWER,
@@ -367,9 +372,9 @@ def test_collectors_calling_one_number_at_once_cannot_pass_the_daily_cap_togethe
         ],
     )
 
-    assert sorted(results) == ["accepted"] + [Rule.UNANSWERED_CALLS_PER_NUMBER] * 4
+    assert sorted(results) == ["accepted"] + [ConductRule.UNANSWERED_CALLS_PER_NUMBER] * 4
     assert ContactAttempt.objects.filter(contact=mobile).count() == 1
-    assert ConductRefusal.objects.filter(case=case, rule=Rule.UNANSWERED_CALLS_PER_NUMBER).count() == 4
+    assert ConductRefusal.objects.filter(case=case, rule=ConductRule.UNANSWERED_CALLS_PER_NUMBER).count() == 4
 
 
 @pytest.mark.postgres
@@ -386,7 +391,7 @@ def test_collectors_calling_different_numbers_of_one_case_at_once_cannot_pass_th
             {
                 "case": CollectionCase.objects.get(pk=case.pk),
                 "contact": contact,
-                "channel": Channel.CALL,
+                "channel": ContactChannel.CALL,
                 "by": collector,
                 "at": MORNING,
                 "outcome": Outcome.NO_ANSWER,
@@ -395,5 +400,5 @@ def test_collectors_calling_different_numbers_of_one_case_at_once_cannot_pass_th
         ],
     )
 
-    assert sorted(results) == ["accepted"] * 2 + [Rule.CALLS_PER_CASE_WINDOW] * 3
+    assert sorted(results) == ["accepted"] * 2 + [ConductRule.CALLS_PER_CASE_WINDOW] * 3
     assert ContactAttempt.objects.filter(case=case).count() == 2

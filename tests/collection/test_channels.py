@@ -27,7 +27,7 @@ from collection.channels import (
     Outgoing,
     channel_backend,
 )
-from collection.models import Channel
+from collection.models import ContactChannel
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 AT = datetime.datetime(2026, 12, 1, 9, 0, tzinfo=SHANGHAI)
@@ -36,7 +36,7 @@ AT = datetime.datetime(2026, 12, 1, 9, 0, tzinfo=SHANGHAI)
 def outgoing(**changes) -> Outgoing:
     fields = {
         "idempotency_key": "12:3:2026-12-01",
-        "channel": Channel.SMS,
+        "channel": ContactChannel.SMS,
         "recipient": "+8613800000001",
         "body": "【示例消费金融】张三，您的账户已逾期5天。",
         "language": "zh-hans",
@@ -166,7 +166,7 @@ def test_the_gateway_is_configured_by_settings(gateway, settings):
     settings.COLLECTION_SMS_GATEWAY_TIMEOUT = 3
     gateway.reply = (202, {"message_id": "gw-2"}, 0.0)
 
-    backend = channel_backend(Channel.SMS)
+    backend = channel_backend(ContactChannel.SMS)
 
     assert isinstance(backend, HttpSmsGateway) and backend.timeout == 3
     assert backend.send(outgoing()) == "gw-2"
@@ -224,7 +224,7 @@ def test_the_gateway_needs_an_http_url():
 def test_e_mail_goes_through_djangos_outbox(settings):
     settings.COLLECTION_COMPANY_NAME = "示例消费金融"
 
-    reference = EmailChannel().send(outgoing(channel=Channel.EMAIL, recipient="zhang@example.cn"))
+    reference = EmailChannel().send(outgoing(channel=ContactChannel.EMAIL, recipient="zhang@example.cn"))
 
     [email] = mail.outbox
     assert email.to == ["zhang@example.cn"]
@@ -236,7 +236,7 @@ def test_e_mail_goes_through_djangos_outbox(settings):
 def test_the_e_mail_subject_is_in_the_messages_language(settings):
     settings.COLLECTION_COMPANY_NAME = "Example Finance"
 
-    EmailChannel().send(outgoing(channel=Channel.EMAIL, recipient="zhang@example.cn", language="en"))
+    EmailChannel().send(outgoing(channel=ContactChannel.EMAIL, recipient="zhang@example.cn", language="en"))
 
     assert mail.outbox[0].subject == "Repayment reminder from Example Finance"
 
@@ -250,7 +250,7 @@ def test_an_e_mail_server_error_raises_a_channel_error(settings):
     settings.EMAIL_BACKEND = f"{__name__}.DownMailServer"
 
     with pytest.raises(ChannelError) as raised:
-        EmailChannel().send(outgoing(channel=Channel.EMAIL, recipient="zhang@example.cn"))
+        EmailChannel().send(outgoing(channel=ContactChannel.EMAIL, recipient="zhang@example.cn"))
 
     assert "Connection unexpectedly closed" in raised.value.message
 
@@ -261,7 +261,7 @@ def test_an_e_mail_server_error_raises_a_channel_error(settings):
 def test_a_letter_is_written_into_the_days_print_batch(tmp_path):
     batch = LetterBatch(tmp_path)
 
-    reference = batch.send(outgoing(channel=Channel.LETTER, recipient="北京市北京市朝阳区建国路1号"))
+    reference = batch.send(outgoing(channel=ContactChannel.LETTER, recipient="北京市北京市朝阳区建国路1号"))
 
     assert reference == "2026-12-01/12_3_2026-12-01.txt"
     letter = tmp_path / reference
@@ -272,7 +272,7 @@ def test_a_letter_is_written_into_the_days_print_batch(tmp_path):
 
 def test_a_letter_sent_again_replaces_itself_and_leaves_no_partial_file(tmp_path):
     batch = LetterBatch(tmp_path)
-    letter = outgoing(channel=Channel.LETTER, recipient="北京市朝阳区建国路1号")
+    letter = outgoing(channel=ContactChannel.LETTER, recipient="北京市朝阳区建国路1号")
 
     batch.send(letter)
     batch.send(letter)
@@ -283,7 +283,7 @@ def test_a_letter_sent_again_replaces_itself_and_leaves_no_partial_file(tmp_path
 def test_the_batch_day_is_the_desks_day(tmp_path):
     late_in_utc = datetime.datetime(2026, 12, 1, 17, 0, tzinfo=datetime.UTC)  # 01:00 on the 2nd in Shanghai
 
-    reference = LetterBatch(tmp_path).send(outgoing(channel=Channel.LETTER, sent_at=late_in_utc))
+    reference = LetterBatch(tmp_path).send(outgoing(channel=ContactChannel.LETTER, sent_at=late_in_utc))
 
     assert reference.startswith("2026-12-02/")
 
@@ -295,11 +295,11 @@ def test_each_channel_gets_the_backend_the_settings_choose(settings, tmp_path):
     settings.COLLECTION_SMS_BACKEND = "collection.channels.ConsoleSmsBackend"
     settings.COLLECTION_LETTER_DIR = str(tmp_path)
 
-    assert isinstance(channel_backend(Channel.SMS), ConsoleSmsBackend)
-    assert isinstance(channel_backend(Channel.EMAIL), EmailChannel)
-    assert isinstance(channel_backend(Channel.LETTER), LetterBatch)
+    assert isinstance(channel_backend(ContactChannel.SMS), ConsoleSmsBackend)
+    assert isinstance(channel_backend(ContactChannel.EMAIL), EmailChannel)
+    assert isinstance(channel_backend(ContactChannel.LETTER), LetterBatch)
     with pytest.raises(ChannelError):
-        channel_backend(Channel.CALL)
+        channel_backend(ContactChannel.CALL)
 
 
 # --- the gateway behind the dispatch ---------------------------------------------------------------------------
@@ -321,7 +321,7 @@ def test_a_send_retried_after_a_gateway_error_carries_the_same_idempotency_key(d
     message = OutboundMessage.objects.create(
         case=case,
         contact=mobile,
-        channel=Channel.SMS,
+        channel=ContactChannel.SMS,
         recipient=mobile.value,
         body="提醒",
         scheduled_at=AT,

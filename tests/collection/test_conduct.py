@@ -9,16 +9,16 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from collection.conduct import Rule, conduct_check
+from collection.conduct import ConductRule, conduct_check
 from collection.exceptions import CollectionError, ConductViolation
 from collection.models import (
     CONVERSATION_OUTCOMES,
     THIRD_PARTY_OUTCOMES,
     UNANSWERED_OUTCOMES,
     CallConsent,
-    Channel,
     ConductPolicy,
     ContactAttempt,
+    ContactChannel,
     Outcome,
     Stage,
 )
@@ -39,18 +39,18 @@ INBOUND = ContactAttempt.Direction.INBOUND
 # --- helpers ------------------------------------------------------------------------------------
 
 
-def on_record(case, contact, at, *, outcome=Outcome.NO_ANSWER, channel=Channel.CALL, direction=OUTBOUND):
+def on_record(case, contact, at, *, outcome=Outcome.NO_ANSWER, channel=ContactChannel.CALL, direction=OUTBOUND):
     """An attempt already on record, written straight to the table: the check reads the history."""
     return ContactAttempt.objects.create(
         case=case, contact=contact, channel=channel, direction=direction, attempted_at=at, outcome=outcome
     )
 
 
-def check(case, contact, at, *, channel=Channel.CALL, **kwargs) -> None:
+def check(case, contact, at, *, channel=ContactChannel.CALL, **kwargs) -> None:
     conduct_check(case=case, contact=contact, channel=channel, at=at, **kwargs)
 
 
-def refused(case, contact, at, *, channel=Channel.CALL, **kwargs) -> ConductViolation:
+def refused(case, contact, at, *, channel=ContactChannel.CALL, **kwargs) -> ConductViolation:
     with pytest.raises(ConductViolation) as caught:
         check(case, contact, at, channel=channel, **kwargs)
     return caught.value
@@ -75,7 +75,7 @@ def test_quiet_hours_start_at_22_00_00_in_the_borrowers_own_time_zone(db):
     check(case, mobile, local(URUMQI, 2, 21, 59, 59))
     violation = refused(case, mobile, local(URUMQI, 2, 22, 0, 0))
 
-    assert violation.rule == Rule.QUIET_HOURS
+    assert violation.rule == ConductRule.QUIET_HOURS
     assert violation.next_allowed_at == local(URUMQI, 3, 8)
     assert "Asia/Urumqi" in violation.message
 
@@ -87,7 +87,7 @@ def test_quiet_hours_end_at_08_00_00_in_the_borrowers_own_time_zone(db):
     violation = refused(case, mobile, local(URUMQI, 3, 7, 59, 59))
     check(case, mobile, local(URUMQI, 3, 8, 0, 0))
 
-    assert violation.rule == Rule.QUIET_HOURS
+    assert violation.rule == ConductRule.QUIET_HOURS
     assert violation.next_allowed_at == local(URUMQI, 3, 8)
 
 
@@ -98,7 +98,7 @@ def test_the_same_instant_is_allowed_for_one_borrower_and_quiet_for_another(db):
     check(in_urumqi, mobile_of(in_urumqi), instant)
     violation = refused(in_beijing, mobile_of(in_beijing), instant)
 
-    assert violation.rule == Rule.QUIET_HOURS
+    assert violation.rule == ConductRule.QUIET_HOURS
     assert violation.next_allowed_at == local(SHANGHAI, 3, 8)
 
 
@@ -111,14 +111,14 @@ def test_quiet_hours_follow_daylight_saving_time(db):
     check(case, mobile, datetime.datetime(2026, 3, 8, 15, 0, tzinfo=UTC))
 
     assert violation.next_allowed_at == datetime.datetime(2026, 3, 8, 15, 0, tzinfo=UTC)
-    assert refused(case, mobile, datetime.datetime(2026, 3, 8, 14, 59, 59, tzinfo=UTC)).rule == Rule.QUIET_HOURS
+    assert refused(case, mobile, datetime.datetime(2026, 3, 8, 14, 59, 59, tzinfo=UTC)).rule == ConductRule.QUIET_HOURS
 
 
-@pytest.mark.parametrize("channel", [Channel.SMS, Channel.EMAIL])
+@pytest.mark.parametrize("channel", [ContactChannel.SMS, ContactChannel.EMAIL])
 def test_messages_keep_quiet_hours_too(db, channel):
     case = case_of()
 
-    assert refused(case, mobile_of(case), local(SHANGHAI, 2, 23), channel=channel).rule == Rule.QUIET_HOURS
+    assert refused(case, mobile_of(case), local(SHANGHAI, 2, 23), channel=channel).rule == ConductRule.QUIET_HOURS
 
 
 def test_a_visit_keeps_quiet_hours(db, collector):
@@ -126,13 +126,13 @@ def test_a_visit_keeps_quiet_hours(db, collector):
     partner = UserFactory(roles=["collector"])
 
     violation = refused(
-        case, None, local(SHANGHAI, 2, 22, 30), channel=Channel.VISIT, by=collector, second_collector=partner
+        case, None, local(SHANGHAI, 2, 22, 30), channel=ContactChannel.VISIT, by=collector, second_collector=partner
     )
 
-    assert violation.rule == Rule.QUIET_HOURS
+    assert violation.rule == ConductRule.QUIET_HOURS
 
 
-@pytest.mark.parametrize("channel", [Channel.LETTER, Channel.LAWYER_LETTER])
+@pytest.mark.parametrize("channel", [ContactChannel.LETTER, ContactChannel.LAWYER_LETTER])
 def test_letters_are_exempt_from_quiet_hours(db, channel):
     case = case_of()
 
@@ -168,7 +168,7 @@ def test_the_sixth_unanswered_call_to_a_number_is_allowed_the_seventh_refused(db
     on_record(case, mobile, local(SHANGHAI, 2, 14), outcome=Outcome.BUSY)
     violation = refused(case, mobile, local(SHANGHAI, 2, 15))  # the seventh
 
-    assert violation.rule == Rule.UNANSWERED_CALLS_PER_NUMBER
+    assert violation.rule == ConductRule.UNANSWERED_CALLS_PER_NUMBER
     assert violation.next_allowed_at == local(SHANGHAI, 3, 8)  # the next day, once quiet hours are over
 
 
@@ -182,7 +182,7 @@ def test_unanswered_calls_are_counted_per_calendar_day_of_the_borrower(db):
     # 16:30 in Los Angeles is already 3 March in UTC and in Beijing, but still 2 March for the borrower.
     violation = refused(case, mobile, local(LOS_ANGELES, 2, 16, 30))
 
-    assert violation.rule == Rule.UNANSWERED_CALLS_PER_NUMBER
+    assert violation.rule == ConductRule.UNANSWERED_CALLS_PER_NUMBER
     assert violation.next_allowed_at == local(LOS_ANGELES, 3, 8)
     check(case, mobile, local(LOS_ANGELES, 3, 8))  # the count starts again on the borrower's next day
 
@@ -200,7 +200,7 @@ def test_the_borrowers_day_runs_from_midnight_to_midnight(db):
     on_record(case, mobile, local(SHANGHAI, 2, 23, 59, 59))
     violation = refused(case, mobile, local(SHANGHAI, 2, 23, 59, 59))  # a seventh
 
-    assert violation.rule == Rule.UNANSWERED_CALLS_PER_NUMBER
+    assert violation.rule == ConductRule.UNANSWERED_CALLS_PER_NUMBER
     assert violation.next_allowed_at == local(SHANGHAI, 3, 0)  # no quiet hours to wait for
 
 
@@ -211,7 +211,7 @@ def test_answered_calls_and_other_numbers_do_not_count_toward_the_unanswered_cap
         on_record(case, mobile, local(SHANGHAI, 2, hour), outcome=Outcome.NO_ANSWER)
 
     check(case, home, local(SHANGHAI, 2, 16))
-    check(case, mobile, local(SHANGHAI, 2, 16), channel=Channel.SMS)
+    check(case, mobile, local(SHANGHAI, 2, 16), channel=ContactChannel.SMS)
 
 
 def test_the_unanswered_cap_is_per_number_across_borrowers(db):
@@ -223,7 +223,7 @@ def test_the_unanswered_cap_is_per_number_across_borrowers(db):
     on_record(first, first_employer, local(SHANGHAI, 2, 9))
     on_record(first, first_employer, local(SHANGHAI, 2, 10))
 
-    assert refused(second, second_employer, local(SHANGHAI, 2, 11)).rule == Rule.UNANSWERED_CALLS_PER_NUMBER
+    assert refused(second, second_employer, local(SHANGHAI, 2, 11)).rule == ConductRule.UNANSWERED_CALLS_PER_NUMBER
 
 
 def test_the_unanswered_cap_comes_from_the_policy(db):
@@ -232,7 +232,7 @@ def test_the_unanswered_cap_comes_from_the_policy(db):
     mobile = mobile_of(case)
     on_record(case, mobile, local(SHANGHAI, 2, 9))
 
-    assert refused(case, mobile, local(SHANGHAI, 2, 10)).rule == Rule.UNANSWERED_CALLS_PER_NUMBER
+    assert refused(case, mobile, local(SHANGHAI, 2, 10)).rule == ConductRule.UNANSWERED_CALLS_PER_NUMBER
 
 
 # --- call attempts per case in the rolling window -----------------------------------------------------
@@ -249,9 +249,9 @@ def test_the_seventh_call_in_seven_days_is_allowed_the_eighth_refused_until_the_
     on_record(case, mobile, local(SHANGHAI, 8, 10))
     violation = refused(case, mobile, local(SHANGHAI, 8, 15))  # the eighth
 
-    assert violation.rule == Rule.CALLS_PER_CASE_WINDOW
+    assert violation.rule == ConductRule.CALLS_PER_CASE_WINDOW
     assert violation.next_allowed_at == first + datetime.timedelta(days=7)
-    assert refused(case, mobile, local(SHANGHAI, 9, 9, 59, 59)).rule == Rule.CALLS_PER_CASE_WINDOW
+    assert refused(case, mobile, local(SHANGHAI, 9, 9, 59, 59)).rule == ConductRule.CALLS_PER_CASE_WINDOW
     check(case, mobile, local(SHANGHAI, 9, 10))
 
 
@@ -265,7 +265,7 @@ def test_calls_to_any_contact_of_the_case_count_in_the_window(db):
         case, ContactFactory(borrower=case.loan.borrower, kind=Contact.Kind.HOME), local(SHANGHAI, 2, 12)
     )
 
-    assert violation.rule == Rule.CALLS_PER_CASE_WINDOW
+    assert violation.rule == ConductRule.CALLS_PER_CASE_WINDOW
     assert violation.next_allowed_at == local(SHANGHAI, 9, 10)
 
 
@@ -273,7 +273,7 @@ def test_messages_and_inbound_calls_do_not_count_as_call_attempts(db):
     set_policy(max_calls_per_case_in_window=1)
     case = case_of()
     mobile = mobile_of(case)
-    on_record(case, mobile, local(SHANGHAI, 2, 9), channel=Channel.SMS, outcome=Outcome.SENT)
+    on_record(case, mobile, local(SHANGHAI, 2, 9), channel=ContactChannel.SMS, outcome=Outcome.SENT)
     on_record(case, mobile, local(SHANGHAI, 2, 10), direction=INBOUND, outcome=Outcome.NO_ANSWER)
 
     check(case, mobile, local(SHANGHAI, 2, 11))
@@ -289,7 +289,7 @@ def test_a_call_logged_late_cannot_overfill_a_later_window(db):
 
     violation = refused(case, mobile, local(SHANGHAI, 2, 12))
 
-    assert violation.rule == Rule.CALLS_PER_CASE_WINDOW
+    assert violation.rule == ConductRule.CALLS_PER_CASE_WINDOW
     # 9 March noon is still in the window of 3-9 March; 10 March 10:00 the call of 3 March has left it.
     assert violation.next_allowed_at == local(SHANGHAI, 10, 10)
     check(case, mobile, local(SHANGHAI, 2, 9))  # the window from 2 March 09:00 ends before 9 March 10:00
@@ -307,7 +307,7 @@ def test_no_call_for_seven_days_after_a_conversation(db):
     violation = refused(case, mobile, local(SHANGHAI, 9, 9, 59, 59))
     check(case, mobile, local(SHANGHAI, 9, 10))
 
-    assert violation.rule == Rule.AFTER_CONVERSATION
+    assert violation.rule == ConductRule.AFTER_CONVERSATION
     assert violation.next_allowed_at == talked + datetime.timedelta(days=7)
 
 
@@ -316,8 +316,8 @@ def test_the_pause_stops_calls_only(db):
     mobile = mobile_of(case)
     on_record(case, mobile, local(SHANGHAI, 2, 10), outcome=Outcome.RIGHT_PARTY_CONTACT)
 
-    check(case, mobile, local(SHANGHAI, 3, 10), channel=Channel.SMS)
-    check(case, None, local(SHANGHAI, 3, 10), channel=Channel.LETTER)
+    check(case, mobile, local(SHANGHAI, 3, 10), channel=ContactChannel.SMS)
+    check(case, None, local(SHANGHAI, 3, 10), channel=ContactChannel.LETTER)
 
 
 def test_consent_given_after_the_conversation_lifts_the_pause_while_it_runs(db, collector):
@@ -330,7 +330,7 @@ def test_consent_given_after_the_conversation_lifts_the_pause_while_it_runs(db, 
     check(case, mobile, local(SHANGHAI, 4, 11, 59, 59))
     violation = refused(case, mobile, local(SHANGHAI, 4, 12))
 
-    assert violation.rule == Rule.AFTER_CONVERSATION
+    assert violation.rule == ConductRule.AFTER_CONVERSATION
     assert violation.next_allowed_at == local(SHANGHAI, 9, 10)
 
 
@@ -340,7 +340,7 @@ def test_consent_given_before_the_conversation_does_not_lift_its_pause(db, colle
     call_consent_record(case=case, by=collector, given_at=local(SHANGHAI, 1, 10), valid_until=local(SHANGHAI, 20, 10))
     on_record(case, mobile, local(SHANGHAI, 2, 10), outcome=Outcome.REFUSED)
 
-    assert refused(case, mobile, local(SHANGHAI, 3, 10)).rule == Rule.AFTER_CONVERSATION
+    assert refused(case, mobile, local(SHANGHAI, 3, 10)).rule == ConductRule.AFTER_CONVERSATION
 
 
 def test_the_borrower_calling_in_is_a_conversation_too(db):
@@ -348,7 +348,7 @@ def test_the_borrower_calling_in_is_a_conversation_too(db):
     mobile = mobile_of(case)
     on_record(case, mobile, local(SHANGHAI, 2, 20), outcome=Outcome.RIGHT_PARTY_CONTACT, direction=INBOUND)
 
-    assert refused(case, mobile, local(SHANGHAI, 3, 10)).rule == Rule.AFTER_CONVERSATION
+    assert refused(case, mobile, local(SHANGHAI, 3, 10)).rule == ConductRule.AFTER_CONVERSATION
 
 
 def test_talking_to_a_third_party_is_not_a_conversation_with_the_borrower(db):
@@ -375,40 +375,40 @@ def test_next_allowed_is_when_every_time_bound_limit_allows(db):
 
     violation = refused(case, mobile, local(SHANGHAI, 3, 10))
 
-    assert violation.rule == Rule.AFTER_CONVERSATION
+    assert violation.rule == ConductRule.AFTER_CONVERSATION
     assert violation.next_allowed_at == local(SHANGHAI, 10, 8)
 
 
 # --- do-not-contact, wrong, opted out ------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("channel", [Channel.CALL, Channel.SMS, Channel.EMAIL])
+@pytest.mark.parametrize("channel", [ContactChannel.CALL, ContactChannel.SMS, ContactChannel.EMAIL])
 def test_a_do_not_contact_contact_is_never_used(db, channel):
     case = case_of()
 
     violation = refused(case, mobile_of(case, do_not_contact=True), local(SHANGHAI, 2, 10), channel=channel)
 
-    assert violation.rule == Rule.DO_NOT_CONTACT
+    assert violation.rule == ConductRule.DO_NOT_CONTACT
     assert violation.next_allowed_at is None
 
 
-@pytest.mark.parametrize("channel", [Channel.CALL, Channel.SMS])
+@pytest.mark.parametrize("channel", [ContactChannel.CALL, ContactChannel.SMS])
 def test_a_wrong_number_is_never_used(db, channel):
     case = case_of()
     wrong = mobile_of(case, verification=Contact.Verification.WRONG)
 
     violation = refused(case, wrong, local(SHANGHAI, 2, 10), channel=channel)
 
-    assert violation.rule == Rule.WRONG_NUMBER
+    assert violation.rule == ConductRule.WRONG_NUMBER
     assert violation.next_allowed_at is None
 
 
 @pytest.mark.parametrize(
     ("opted_out_of", "channel", "other_channel"),
     [
-        ("opt_out_call", Channel.CALL, Channel.SMS),
-        ("opt_out_sms", Channel.SMS, Channel.CALL),
-        ("opt_out_email", Channel.EMAIL, Channel.CALL),
+        ("opt_out_call", ContactChannel.CALL, ContactChannel.SMS),
+        ("opt_out_sms", ContactChannel.SMS, ContactChannel.CALL),
+        ("opt_out_email", ContactChannel.EMAIL, ContactChannel.CALL),
     ],
 )
 def test_an_opt_out_closes_that_channel_only(db, opted_out_of, channel, other_channel):
@@ -418,7 +418,7 @@ def test_an_opt_out_closes_that_channel_only(db, opted_out_of, channel, other_ch
     violation = refused(case, contact, local(SHANGHAI, 2, 10), channel=channel)
     check(case, contact, local(SHANGHAI, 2, 10), channel=other_channel)
 
-    assert violation.rule == Rule.OPTED_OUT
+    assert violation.rule == ConductRule.OPTED_OUT
     assert violation.next_allowed_at is None
 
 
@@ -437,7 +437,7 @@ def test_a_borrower_calling_in_from_an_opted_out_number_is_recorded(db):
 def test_another_borrowers_contact_is_never_used(db):
     case, other = case_of(), case_of()
 
-    assert refused(case, mobile_of(other), local(SHANGHAI, 2, 10)).rule == Rule.CONTACT_NOT_OF_BORROWER
+    assert refused(case, mobile_of(other), local(SHANGHAI, 2, 10)).rule == ConductRule.CONTACT_NOT_OF_BORROWER
 
 
 # --- third parties ----------------------------------------------------------------------------------
@@ -448,7 +448,7 @@ def test_a_third_party_is_not_contacted_while_the_borrower_can_be_reached(db):
 
     violation = refused(case, employer_of(case), local(SHANGHAI, 2, 10))
 
-    assert violation.rule == Rule.THIRD_PARTY_NOT_ALLOWED
+    assert violation.rule == ConductRule.THIRD_PARTY_NOT_ALLOWED
     assert violation.next_allowed_at is None
 
 
@@ -458,7 +458,7 @@ def test_a_third_party_may_be_asked_for_the_borrower_once_contact_is_lost(db):
 
     check(case, employer, local(SHANGHAI, 2, 10))
     check(case, employer, local(SHANGHAI, 2, 10), outcome=Outcome.THIRD_PARTY)
-    check(case, employer, local(SHANGHAI, 2, 10), channel=Channel.SMS, outcome=Outcome.SENT)
+    check(case, employer, local(SHANGHAI, 2, 10), channel=ContactChannel.SMS, outcome=Outcome.SENT)
 
 
 @pytest.mark.parametrize("outcome", [Outcome.PROMISE_TO_PAY, Outcome.RIGHT_PARTY_CONTACT, Outcome.DISPUTE])
@@ -467,7 +467,7 @@ def test_a_third_party_attempt_cannot_end_with_debt_talk(db, outcome):
 
     violation = refused(case, employer_of(case), local(SHANGHAI, 2, 10), outcome=outcome)
 
-    assert violation.rule == Rule.THIRD_PARTY_OUTCOME
+    assert violation.rule == ConductRule.THIRD_PARTY_OUTCOME
     assert violation.next_allowed_at is None
 
 
@@ -478,15 +478,15 @@ def test_a_third_party_calling_in_is_recorded_but_not_as_debt_talk(db):
     check(case, employer, local(SHANGHAI, 2, 10), direction=INBOUND, outcome=Outcome.THIRD_PARTY)
     violation = refused(case, employer, local(SHANGHAI, 2, 10), direction=INBOUND, outcome=Outcome.PROMISE_TO_PAY)
 
-    assert violation.rule == Rule.THIRD_PARTY_OUTCOME
+    assert violation.rule == ConductRule.THIRD_PARTY_OUTCOME
 
 
 def test_a_lawyers_letter_never_goes_to_a_third_party(db):
     case = case_of(lost_contact=True)
 
-    violation = refused(case, employer_of(case), local(SHANGHAI, 2, 10), channel=Channel.LAWYER_LETTER)
+    violation = refused(case, employer_of(case), local(SHANGHAI, 2, 10), channel=ContactChannel.LAWYER_LETTER)
 
-    assert violation.rule == Rule.THIRD_PARTY_CHANNEL
+    assert violation.rule == ConductRule.THIRD_PARTY_CHANNEL
 
 
 # --- field visits -------------------------------------------------------------------------------------
@@ -496,25 +496,25 @@ def test_a_field_visit_needs_a_second_collector(db, collector):
     case = case_of()
     at = local(SHANGHAI, 2, 10)
 
-    alone = refused(case, None, at, channel=Channel.VISIT, by=collector)
-    with_self = refused(case, None, at, channel=Channel.VISIT, by=collector, second_collector=collector)
-    nobody = refused(case, None, at, channel=Channel.VISIT, second_collector=collector)
-    check(case, None, at, channel=Channel.VISIT, by=collector, second_collector=UserFactory(roles=["collector"]))
+    alone = refused(case, None, at, channel=ContactChannel.VISIT, by=collector)
+    with_self = refused(case, None, at, channel=ContactChannel.VISIT, by=collector, second_collector=collector)
+    nobody = refused(case, None, at, channel=ContactChannel.VISIT, second_collector=collector)
+    check(case, None, at, channel=ContactChannel.VISIT, by=collector, second_collector=UserFactory(roles=["collector"]))
 
-    assert {alone.rule, with_self.rule, nobody.rule} == {Rule.VISIT_NEEDS_SECOND_COLLECTOR}
+    assert {alone.rule, with_self.rule, nobody.rule} == {ConductRule.VISIT_NEEDS_SECOND_COLLECTOR}
     assert alone.next_allowed_at is None
 
 
 # --- the case's stage ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("channel", [Channel.CALL, Channel.SMS, Channel.LETTER])
+@pytest.mark.parametrize("channel", [ContactChannel.CALL, ContactChannel.SMS, ContactChannel.LETTER])
 def test_a_case_on_hold_gets_no_outbound_contact(db, channel):
     case = case_of(stage=Stage.ON_HOLD)
 
     violation = refused(case, mobile_of(case), local(SHANGHAI, 2, 10), channel=channel)
 
-    assert violation.rule == Rule.CASE_ON_HOLD
+    assert violation.rule == ConductRule.CASE_ON_HOLD
     assert violation.next_allowed_at is None
 
 
@@ -531,11 +531,11 @@ def test_a_closed_case_gets_no_contact(db, stage, direction):
 
     violation = refused(case, mobile_of(case), local(SHANGHAI, 2, 10), direction=direction)
 
-    assert violation.rule == Rule.CASE_CLOSED
+    assert violation.rule == ConductRule.CASE_CLOSED
     assert violation.next_allowed_at is None
 
 
-@pytest.mark.parametrize("channel", [Channel.CALL, Channel.SMS, Channel.EMAIL])
+@pytest.mark.parametrize("channel", [ContactChannel.CALL, ContactChannel.SMS, ContactChannel.EMAIL])
 def test_a_call_or_message_names_its_contact(db, channel):
     with pytest.raises(CollectionError):
         check(case_of(), None, local(SHANGHAI, 2, 10), channel=channel)
@@ -560,7 +560,7 @@ seconds_strategy = st.one_of(
     st.integers(0, SPAN_HOURS).map(lambda hour: hour * 3600),
     st.integers(1, SPAN_HOURS).map(lambda hour: hour * 3600 - 1),
 )
-QUIET_CHANNELS = {Channel.CALL, Channel.SMS, Channel.EMAIL, Channel.VISIT}
+QUIET_CHANNELS = {ContactChannel.CALL, ContactChannel.SMS, ContactChannel.EMAIL, ContactChannel.VISIT}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -610,16 +610,16 @@ def limits_broken(attempt: Logged, before: list[Logged], world: World) -> list[s
             broken.append("asked not to be contacted")
         if any(a.outcome == Outcome.WRONG_NUMBER for a in same_contact):
             broken.append("wrong number")
-        if attempt.contact == "mobile" and attempt.channel == Channel.SMS and world.mobile_opted_out_of_sms:
+        if attempt.contact == "mobile" and attempt.channel == ContactChannel.SMS and world.mobile_opted_out_of_sms:
             broken.append("opted out")
         if attempt.third_party and not world.lost_contact:
             broken.append("third party while the borrower is reachable")
-        if attempt.channel == Channel.VISIT and attempt.second_collector in (None, attempt.collector):
+        if attempt.channel == ContactChannel.VISIT and attempt.second_collector in (None, attempt.collector):
             broken.append("visit without a second collector")
     if attempt.third_party and (attempt.outcome not in THIRD_PARTY_OUTCOMES or attempt.channel == "lawyer_letter"):
         broken.append("debt talk with a third party")
-    if attempt.outbound and attempt.channel == Channel.CALL:
-        calls = [a for a in before if a.outbound and a.channel == Channel.CALL]
+    if attempt.outbound and attempt.channel == ContactChannel.CALL:
+        calls = [a for a in before if a.outbound and a.channel == ContactChannel.CALL]
         unanswered_today = [
             a
             for a in calls
@@ -647,7 +647,9 @@ attempts_strategy = st.lists(
         {
             "second": seconds_strategy,
             "contact": st.sampled_from(["mobile"] * 4 + ["home", "employer"]),
-            "channel": st.sampled_from([Channel.CALL] * 5 + [Channel.SMS, Channel.VISIT, Channel.LETTER]),
+            "channel": st.sampled_from(
+                [ContactChannel.CALL] * 5 + [ContactChannel.SMS, ContactChannel.VISIT, ContactChannel.LETTER]
+            ),
             "outcome": st.sampled_from(
                 [Outcome.NO_ANSWER] * 5
                 + [Outcome.BUSY] * 2

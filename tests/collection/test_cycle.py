@@ -443,7 +443,9 @@ def test_the_command_hands_the_run_to_the_workers_when_asked(as_of, system_user,
 
     sent = []
     monkeypatch.setattr(
-        tasks.run_collection_cycle, "delay", lambda **kwargs: sent.append(kwargs) or type("Result", (), {"id": "t-1"})()
+        tasks.collection_cycle_task,
+        "delay",
+        lambda **kwargs: sent.append(kwargs) or type("Result", (), {"id": "t-1"})(),
     )
     call_command("run_collection_cycle", "--on-workers", "--as-of", as_of.isoformat(), verbosity=0)
     assert sent == [{"as_of": as_of.isoformat()}]

@@ -15,20 +15,20 @@ from django.utils import timezone
 
 from collection import messaging
 from collection.channels import ChannelError
-from collection.conduct import Rule
-from collection.messaging import PlanRule, messages_dispatch, messages_failed, reminders_plan
+from collection.conduct import ConductRule
+from collection.messaging import PlanningBlock, messages_dispatch, messages_failed, reminders_plan
 from collection.models import (
-    Channel,
     CollectionCase,
     ConductRefusal,
     ContactAttempt,
+    ContactChannel,
     OutboundMessage,
     Outcome,
     ReminderStep,
     Stage,
 )
 from collection.selectors import case_timeline
-from collection.tasks import dispatch_reminders
+from collection.tasks import reminders_dispatch_task
 from loans.models import Contact, Loan
 from tests.collection.factories import case_in
 from tests.loans.factories import BorrowerFactory, ContactFactory
@@ -157,7 +157,7 @@ def test_the_message_carries_the_rendered_text_the_own_mobile_and_the_window_sta
 
     message = message_of(case)
     assert message.body == "【示例消费金融】张三，尾号3456已逾期5天，应还210.00元，请致电400-800-0000。"
-    assert (message.channel, message.contact, message.recipient) == (Channel.SMS, mobile, mobile.value)
+    assert (message.channel, message.contact, message.recipient) == (ContactChannel.SMS, mobile, mobile.value)
     assert (message.status, message.language, message.attempts) == (QUEUED, "zh-hans", 0)
     assert message.scheduled_at == WINDOW_OPENS
     assert message.idempotency_key == f"{case.pk}:{steps.sms.pk}:2026-12-01"
@@ -234,7 +234,7 @@ def test_without_an_own_contact_the_message_is_blocked_for_supervisors_to_see(st
     plan()
 
     message = message_of(case)
-    assert (message.status, message.blocked_rule, message.contact) == (BLOCKED, PlanRule.NO_CONTACT, None)
+    assert (message.status, message.blocked_rule, message.contact) == (BLOCKED, PlanningBlock.NO_CONTACT, None)
     assert message.last_error
 
 
@@ -251,7 +251,7 @@ def test_the_verified_mobile_is_preferred_and_wrong_or_stale_ones_are_not_used(s
     plan()
 
     assert message_of(case).contact == verified
-    assert message_of(only_bad).blocked_rule == PlanRule.NO_CONTACT
+    assert message_of(only_bad).blocked_rule == PlanningBlock.NO_CONTACT
 
 
 def test_a_usable_mobile_is_preferred_to_an_opted_out_one(steps):
@@ -274,10 +274,13 @@ def test_a_letter_goes_to_the_postal_address_and_without_one_is_blocked(steps):
     plan()
 
     letter = message_of(case)
-    assert (letter.channel, letter.contact, letter.status) == (Channel.LETTER, None, QUEUED)
+    assert (letter.channel, letter.contact, letter.status) == (ContactChannel.LETTER, None, QUEUED)
     assert letter.recipient == "北京市北京市朝阳区建国路1号"
     assert letter.body == f"尊敬的张三：您的贷款（尾号{case.loan.account_number[-4:]}）已逾期5天。"
-    assert (message_of(homeless).status, message_of(homeless).blocked_rule) == (BLOCKED, PlanRule.NO_POSTAL_ADDRESS)
+    assert (message_of(homeless).status, message_of(homeless).blocked_rule) == (
+        BLOCKED,
+        PlanningBlock.NO_POSTAL_ADDRESS,
+    )
 
 
 def test_an_inactive_step_plans_nothing(steps):
@@ -302,7 +305,7 @@ def test_a_sent_message_is_recorded_as_an_attempt_on_the_case(steps, outboxes, s
     assert (message.status, message.sent_at, message.attempts) == (SENT, WINDOW_OPENS, 1)
     assert message.provider_reference == f"file:{message.idempotency_key}"
     attempt = ContactAttempt.objects.get(case=case)
-    assert (attempt.channel, attempt.contact, attempt.outcome) == (Channel.SMS, message.contact, Outcome.SENT)
+    assert (attempt.channel, attempt.contact, attempt.outcome) == (ContactChannel.SMS, message.contact, Outcome.SENT)
     assert (attempt.collector, attempt.attempted_at, attempt.note) == (system_user, WINDOW_OPENS, message.body)
     assert [entry.kind for entry in case_timeline(case=case)].count("attempt") == 1
     [line] = sms_lines(outboxes)
@@ -348,9 +351,9 @@ def test_dispatch_sends_at_most_the_limit(steps):
 @pytest.mark.parametrize(
     ("flag", "rule"),
     [
-        ({"opt_out_sms": True}, Rule.OPTED_OUT),
-        ({"do_not_contact": True}, Rule.DO_NOT_CONTACT),
-        ({"verification": Contact.Verification.WRONG}, Rule.WRONG_NUMBER),
+        ({"opt_out_sms": True}, ConductRule.OPTED_OUT),
+        ({"do_not_contact": True}, ConductRule.DO_NOT_CONTACT),
+        ({"verification": Contact.Verification.WRONG}, ConductRule.WRONG_NUMBER),
     ],
     ids=["opted-out", "do-not-contact", "wrong-number"],
 )
@@ -377,7 +380,7 @@ def test_an_opted_out_only_mobile_is_planned_and_then_blocked_with_the_rule(step
 
     messages_dispatch(now=WINDOW_OPENS)
 
-    assert (message_of(case).status, message_of(case).blocked_rule) == (BLOCKED, Rule.OPTED_OUT)
+    assert (message_of(case).status, message_of(case).blocked_rule) == (BLOCKED, ConductRule.OPTED_OUT)
 
 
 def test_a_case_put_on_hold_after_planning_gets_no_message(steps):
@@ -387,7 +390,7 @@ def test_a_case_put_on_hold_after_planning_gets_no_message(steps):
 
     messages_dispatch(now=WINDOW_OPENS)
 
-    assert (message_of(case).status, message_of(case).blocked_rule) == (BLOCKED, Rule.CASE_ON_HOLD)
+    assert (message_of(case).status, message_of(case).blocked_rule) == (BLOCKED, ConductRule.CASE_ON_HOLD)
 
 
 def test_a_message_that_would_land_in_quiet_hours_waits_for_the_morning(steps, outboxes):
@@ -401,7 +404,7 @@ def test_a_message_that_would_land_in_quiet_hours_waits_for_the_morning(steps, o
     assert counts["rescheduled"] == 1
     assert (message.status, message.attempts) == (QUEUED, 0)
     assert message.scheduled_at == datetime.datetime(2026, 12, 2, 8, 0, tzinfo=SHANGHAI)
-    assert ConductRefusal.objects.get(case=case).rule == Rule.QUIET_HOURS
+    assert ConductRefusal.objects.get(case=case).rule == ConductRule.QUIET_HOURS
     assert sms_lines(outboxes) == []
 
     assert messages_dispatch(now=message.scheduled_at)["sent"] == 1
@@ -433,7 +436,7 @@ def test_letters_go_into_the_days_print_batch_whatever_the_hour(steps, outboxes)
     letter = outboxes.letters / message.provider_reference
     assert letter.parent == outboxes.letters / "2026-12-01"
     assert letter.read_text(encoding="utf-8") == f"{message.recipient}\n张三\n\n{message.body}\n"
-    assert ContactAttempt.objects.get(case=case).channel == Channel.LETTER
+    assert ContactAttempt.objects.get(case=case).channel == ContactChannel.LETTER
 
 
 def test_e_mail_goes_through_djangos_mail(steps):
@@ -557,9 +560,9 @@ def test_the_task_plans_today_and_sends_and_twice_changes_nothing(steps):
     today = timezone.localdate()
     a_case(entered_on=today - datetime.timedelta(days=1))
 
-    first = dispatch_reminders()
+    first = reminders_dispatch_task()
     rows = list(OutboundMessage.objects.values())
-    second = dispatch_reminders()
+    second = reminders_dispatch_task()
 
     assert first["planned"] == {"queued": 1, "blocked": 0}
     assert second["planned"] == {"queued": 0, "blocked": 0}
@@ -587,7 +590,7 @@ def test_the_task_keeps_its_recent_runs_and_every_failed_one(steps, settings):
     promises = run(JobRun.Job.PROMISE_EVALUATION, 200)
     night = run(JobRun.Job.COLLECTION_CYCLE, 200)
 
-    dispatch_reminders()
+    reminders_dispatch_task()
 
     left = set(JobRun.objects.values_list("pk", flat=True))
     assert old not in left
@@ -601,13 +604,13 @@ def test_a_dispatch_long_idle_still_catches_up_from_its_last_run(steps, settings
 
     settings.COLLECTION_JOB_RUNS_KEPT_DAYS = 1
     today = timezone.localdate()
-    dispatch_reminders()
+    reminders_dispatch_task()
     JobRun.objects.update(
         started_at=timezone.now() - datetime.timedelta(days=5), as_of=today - datetime.timedelta(days=5)
     )
     due_yesterday = a_case(entered_on=today - datetime.timedelta(days=2))
 
-    dispatch_reminders()
+    reminders_dispatch_task()
 
     assert message_of(due_yesterday).idempotency_key.endswith((today - datetime.timedelta(days=1)).isoformat())
     assert JobRun.objects.filter(job=JobRun.Job.REMINDER_DISPATCH).count() == 1
@@ -626,8 +629,8 @@ def test_a_day_on_which_no_dispatch_ran_is_planned_by_the_next_run(steps):
     due_today = a_case(entered_on=today - datetime.timedelta(days=1))
     stale = a_case(entered_on=today - datetime.timedelta(days=4))
 
-    first = dispatch_reminders()
-    second = dispatch_reminders()
+    first = reminders_dispatch_task()
+    second = reminders_dispatch_task()
 
     # Its day-3 e-mail was due yesterday: planned (and blocked, it has no e-mail address).
     assert first["planned"] == {"queued": 2, "blocked": 1}
@@ -643,7 +646,7 @@ def test_a_day_on_which_no_dispatch_ran_is_planned_by_the_next_run(steps):
 def test_without_any_earlier_run_only_today_is_planned(steps):
     today = timezone.localdate()
     a_case(entered_on=today - datetime.timedelta(days=2))
-    assert dispatch_reminders()["planned"] == {"queued": 0, "blocked": 0}
+    assert reminders_dispatch_task()["planned"] == {"queued": 0, "blocked": 0}
 
 
 # --- two dispatchers at once (PostgreSQL) ----------------------------------------------------------------------

@@ -9,9 +9,9 @@ from django.utils import timezone
 
 from collection.models import (
     CaseAssignment,
-    Channel,
     CollectionCase,
     ConductRefusal,
+    ContactChannel,
     Outcome,
     PromiseToPay,
     RepaymentPlan,
@@ -42,7 +42,7 @@ def add_history(case: CollectionCase, *, collector, supervisor, hours: float = 4
     AttemptFactory(
         case=case,
         contact=contact,
-        channel=Channel.CALL,
+        channel=ContactChannel.CALL,
         attempted_at=hours_ago(hours),
         outcome=Outcome.NO_ANSWER,
         collector=collector,
@@ -51,7 +51,7 @@ def add_history(case: CollectionCase, *, collector, supervisor, hours: float = 4
     ConductRefusal.objects.create(
         case=case,
         contact=contact,
-        channel=Channel.CALL,
+        channel=ContactChannel.CALL,
         attempted_at=hours_ago(hours - 1),
         attempted_by=collector,
         rule="quiet_hours",

@@ -36,7 +36,7 @@ def worker():
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 @override_settings(COLLECTION_CYCLE_BATCH_SIZE=100)
 def test_the_cycle_task_fans_its_batches_out_over_a_worker_and_does_what_it_would_do_in_process(worker, system_user):
-    from collection.tasks import run_collection_cycle
+    from collection.tasks import collection_cycle_task
 
     as_of = timezone.localdate()
     desk_teams()
@@ -44,7 +44,7 @@ def test_the_cycle_task_fans_its_batches_out_over_a_worker_and_does_what_it_woul
     expected = cycle.collection_cycle(as_of=as_of, dry_run=True)
     assert len(cycle.cycle_plan()[0]) >= 4  # several ranges, so several batch tasks per step
 
-    run_collection_cycle.delay(as_of=as_of.isoformat())
+    collection_cycle_task.delay(as_of=as_of.isoformat())
     wait_for(lambda: JobRun.objects.filter(as_of=as_of).exclude(status=JobRun.Status.RUNNING).exists())
 
     run = JobRun.objects.get(as_of=as_of)
@@ -52,7 +52,7 @@ def test_the_cycle_task_fans_its_batches_out_over_a_worker_and_does_what_it_woul
     assert run.counts == expected
     assert CollectionCase.objects.filter(stage="reminder", assigned_to__isnull=False).exists()
     # The day's lock holds: beat firing twice starts nothing more.
-    assert "skipped" in run_collection_cycle.apply(kwargs={"as_of": as_of.isoformat()}).get()
+    assert "skipped" in collection_cycle_task.apply(kwargs={"as_of": as_of.isoformat()}).get()
     assert JobRun.objects.get(as_of=as_of).attempts == 1
 
 
@@ -66,7 +66,7 @@ def test_a_reminder_goes_out_end_to_end_through_a_worker(worker, system_user, se
     from zoneinfo import ZoneInfo
 
     from collection.models import ConductPolicy, ContactAttempt, OutboundMessage, ReminderStep
-    from collection.tasks import dispatch_reminders
+    from collection.tasks import reminders_dispatch_task
     from loans.models import Loan
     from tests.collection.factories import CaseFactory
     from tests.loans.factories import ContactFactory
@@ -87,7 +87,7 @@ def test_a_reminder_goes_out_end_to_end_through_a_worker(worker, system_user, se
     Loan.objects.filter(pk=case.loan_id).update(days_past_due=2, status=Loan.Status.DELINQUENT, overdue_amount=100)
     mobile = ContactFactory(borrower=case.loan.borrower, verification="verified")
 
-    dispatch_reminders.delay()
+    reminders_dispatch_task.delay()
     wait_for(lambda: OutboundMessage.objects.filter(case=case, status=OutboundMessage.Status.SENT).exists())
 
     message = OutboundMessage.objects.get(case=case)
@@ -149,7 +149,7 @@ def test_a_worker_killed_in_the_middle_of_a_batch_leaves_nothing_half_done_and_t
     import psycopg
     from django.db import connection
 
-    from collection.tasks import run_collection_cycle
+    from collection.tasks import collection_cycle_task
     from loans.models import Loan
 
     as_of = timezone.localdate()
@@ -186,7 +186,7 @@ def test_a_worker_killed_in_the_middle_of_a_batch_leaves_nothing_half_done_and_t
         env={**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "config.settings.test"},
     )
     try:
-        run_collection_cycle.delay(as_of=as_of.isoformat())
+        collection_cycle_task.delay(as_of=as_of.isoformat())
         # The batch is in: its UPDATE waits on the held row.
         waiting = (
             "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%UPDATE loans_loan%'"
@@ -217,7 +217,7 @@ def test_a_worker_killed_in_the_middle_of_a_batch_leaves_nothing_half_done_and_t
     # Its heartbeat stops; once it is stale the next start takes the run over and finishes it.
     JobRun.objects.filter(pk=run.pk).update(heartbeat_at=timezone.now() - cycle.STALE_AFTER * 2)
     settings.COLLECTION_CYCLE_FAN_OUT = False
-    run_collection_cycle.apply(kwargs={"as_of": as_of.isoformat()})
+    collection_cycle_task.apply(kwargs={"as_of": as_of.isoformat()})
     run.refresh_from_db()
     assert run.status == JobRun.Status.SUCCEEDED and run.attempts == 2
     assert run.counts == expected

@@ -49,9 +49,9 @@ class Command(BaseCommand):
         if on_workers:
             if dry_run:
                 raise CommandError("--dry-run runs here: leave out --on-workers.")
-            from collection.tasks import run_collection_cycle
+            from collection.tasks import collection_cycle_task
 
-            result = run_collection_cycle.delay(as_of=as_of.isoformat())
+            result = collection_cycle_task.delay(as_of=as_of.isoformat())
             self.stdout.write(f"Handed the collection cycle for {as_of} to the workers (task {result.id}).")
             return
 
