@@ -30,10 +30,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from .models import ZERO, Borrower, Contact, Installment, Loan, Payment, PaymentAllocation, Product
+from .money import CENT
 from .phones import normalise_contact_value
 from .selectors import buckets_in_order
 from .services import (
-    CENT,
     balances_recompute,
     loan_refresh_delinquency,
     payment_allocate,

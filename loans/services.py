@@ -13,26 +13,25 @@ from django.utils.translation import gettext as _
 
 from .expressions import SqlDialect
 from .models import ZERO, DelinquencyBucket, Installment, Loan, Payment, PaymentAllocation, Product
+from .money import NotMoney, money_parse
 from .selectors import bucket_for_days_past_due, buckets_in_order
-
-CENT = Decimal("0.01")
-
 
 # ---------------------------------------------------------------------------------------------
 # Payments
 # ---------------------------------------------------------------------------------------------
 
 
-def _money(amount) -> Decimal:
+def _payment_amount(amount) -> Decimal:
     try:
-        value = Decimal(str(amount))
-    except ArithmeticError as error:
-        raise ValidationError(_("%(amount)s is not an amount of money.") % {"amount": amount}, code="amount") from error
-    if not value.is_finite() or value != value.quantize(CENT):
-        raise ValidationError(
-            _("%(amount)s is not an amount of money in yuan and fen.") % {"amount": amount}, code="amount"
-        )
-    return value.quantize(CENT)
+        return money_parse(amount)
+    except NotMoney as error:
+        if error.reason == "not_a_number":
+            message = _("%(amount)s is not an amount of money.")
+        elif error.reason == "too_large":
+            message = _("%(value)s is too large an amount")
+        else:
+            message = _("%(amount)s is not an amount of money in yuan and fen.")
+        raise ValidationError(message % {"amount": amount, "value": amount}, code="amount") from error
 
 
 @transaction.atomic
@@ -53,7 +52,7 @@ def payment_record(
     A payment above the loan's total outstanding is refused (the desk does not hold credit
     balances), and so is a reference already recorded from the same source, so that a
     re-import never counts a payment twice. Either refusal leaves nothing behind."""
-    amount = _money(amount)
+    amount = _payment_amount(amount)
     if amount <= 0:
         raise ValidationError(_("A payment must be more than zero."), code="amount")
     if timezone.is_naive(received_at):

@@ -1,0 +1,44 @@
+"""Money on the desk: amounts in yuan to the fen, as every form, import and service reads them."""
+
+import re
+from decimal import Decimal, InvalidOperation
+
+from .models import MONEY
+
+CENT = Decimal("0.01")
+# The largest amount a money column holds (MONEY: 14 digits, 2 of them fen).
+MAX_MONEY = Decimal(10 ** (MONEY["max_digits"] - MONEY["decimal_places"])) - CENT
+
+# As people write an amount: digits, optionally a sign, at most two decimals; no grouping, no exponent.
+_WRITTEN_AMOUNT = re.compile(r"[+-]?\d+(\.\d{1,2})?")
+
+
+class NotMoney(ValueError):
+    """A value that is not an amount of money. `reason` says why: "not_a_number" (not a number
+    at all), "not_in_fen" (finer than a fen, or not finite) or "too_large" (beyond MAX_MONEY)."""
+
+    def __init__(self, value, reason: str):
+        super().__init__(f"{value!r} is not an amount of money ({reason})")
+        self.value = value
+        self.reason = reason
+
+
+def money_parse(value) -> Decimal:
+    """`value` (text as written, a Decimal or an int) as an amount in yuan and fen, or NotMoney.
+    Zero and negative amounts are amounts: whether one is allowed is the caller's rule."""
+    if isinstance(value, str):
+        text = value.strip()
+        if not _WRITTEN_AMOUNT.fullmatch(text):
+            reason = "not_in_fen" if re.fullmatch(r"[+-]?\d+\.\d+", text) else "not_a_number"
+            raise NotMoney(value, reason)
+        amount = Decimal(text)
+    else:
+        try:
+            amount = Decimal(value) if isinstance(value, Decimal | int) else Decimal(str(value))
+        except (InvalidOperation, TypeError, ValueError) as error:
+            raise NotMoney(value, "not_a_number") from error
+        if not amount.is_finite() or amount != amount.quantize(CENT):
+            raise NotMoney(value, "not_in_fen")
+    if abs(amount) > MAX_MONEY:
+        raise NotMoney(value, "too_large")
+    return amount.quantize(CENT)
