@@ -5,19 +5,22 @@ Records that the services write with their rules (contact attempts and the condu
 promises, plans, the transition log, assignments) are shown here, not edited: changing them
 here would get around those rules. The case's stage is never edited: it moves by transitions."""
 
+import copy
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
 from django.core.exceptions import PermissionDenied
 from django.db.models import Case, When
+from django.forms.models import construct_instance
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from .cycle import counts_in_words
 from .exceptions import CollectionError
+from .jobs import counts_in_words
+from .machine import WORKING_STAGES
 from .models import (
-    WORKING_STAGES,
     CallConsent,
     CaseAssignment,
     CaseRouting,
@@ -34,9 +37,10 @@ from .models import (
     RepaymentPlan,
     StageRule,
 )
-from .rules import stage_rules_problems
 from .selectors import case_timeline
 from .services import case_assign, escalation_request_approve, escalation_request_reject
+from .stage_rules import stage_rule_validate, stage_rules_in_force, stage_rules_problems
+from .tasks import JOB_STEPS
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -152,10 +156,25 @@ class CaseAssignmentAdmin(ReadOnlyAdmin):
 # --- stage rules and reminder steps ----------------------------------------------------------
 
 
+class StageRuleForm(forms.ModelForm):
+    class Meta:
+        model = StageRule
+        fields = "__all__"  # noqa: DJ007 - every setting of a rule is the admin's to set
+
+    def clean(self):
+        cleaned_data = super().clean()
+        if not self.errors:
+            # The rule as it would be saved, checked against the other stages' rules.
+            stage_rule_validate(construct_instance(self, copy.copy(self.instance)))
+        return cleaned_data
+
+
 @admin.register(StageRule)
 class StageRuleAdmin(admin.ModelAdmin):
-    """The model's clean() checks the rule against the other stages' rules
-    (collection.rules.stage_rules_problems) and the form shows each problem in words."""
+    """The form checks the changed rule against the other stages' rules
+    (collection.stage_rules.stage_rule_validate) and shows each problem in words."""
+
+    form = StageRuleForm
 
     list_display = (
         "stage",
@@ -172,7 +191,7 @@ class StageRuleAdmin(admin.ModelAdmin):
         return super().get_queryset(request).order_by(walk)
 
     def changelist_view(self, request, extra_context=None):
-        problems = stage_rules_problems({rule.stage: rule for rule in StageRule.objects.all()})
+        problems = stage_rules_problems(stage_rules_in_force())
         for problem in problems:
             messages.warning(request, problem)
         return super().changelist_view(request, extra_context)
@@ -423,7 +442,7 @@ class JobRunAdmin(ReadOnlyAdmin):
 
     @admin.display(description=_("counts per step"))
     def counts_table(self, run):
-        rows = counts_in_words(run.counts or {})
+        rows = counts_in_words(run.counts or {}, JOB_STEPS.get(run.job, ()))
         return format_html("<table>{}</table>", format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", rows))
 
 

@@ -27,11 +27,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from config.desk import desk_day_start
 from loans.models import Borrower, Contact
 
 from .exceptions import CollectionError, ConductViolation
+from .machine import CLOSED_STAGES, Stage
 from .models import (
-    CLOSED_STAGES,
     CONVERSATION_OUTCOMES,
     OPT_OUT_FIELD,
     THIRD_PARTY_OUTCOMES,
@@ -42,7 +43,6 @@ from .models import (
     ContactAttempt,
     ContactChannel,
     Outcome,
-    Stage,
 )
 
 __all__ = ["ConductRule", "conduct_check", "QUIET_HOURS_CHANNELS"]
@@ -323,7 +323,8 @@ def _unanswered_calls_per_number(attempt: _Attempt, at: datetime.datetime) -> _B
         return None
     cap = attempt.policy.max_unanswered_calls_per_number_per_day
     day = at.astimezone(attempt.zone).date()
-    day_starts, next_day_starts = _local_midnight(day, attempt.zone), _local_midnight(day, attempt.zone, days=1)
+    day_starts = desk_day_start(day, attempt.zone)
+    next_day_starts = desk_day_start(day + datetime.timedelta(days=1), attempt.zone)
     # The same number, whichever borrower's contact list it is on (an employer's switchboard may
     # be on several): the limit protects whoever answers it.
     unanswered = ContactAttempt.objects.filter(
@@ -415,10 +416,6 @@ def _after_conversation(attempt: _Attempt, at: datetime.datetime) -> _Breach | N
 
 
 # --- helpers ----------------------------------------------------------------------------------
-
-
-def _local_midnight(day: datetime.date, zone: ZoneInfo, *, days: int = 0) -> datetime.datetime:
-    return datetime.datetime.combine(day + datetime.timedelta(days=days), datetime.time(0), tzinfo=zone)
 
 
 def _local(moment: datetime.datetime, zone: ZoneInfo) -> str:

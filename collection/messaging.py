@@ -18,20 +18,29 @@ from django.db import models, transaction
 from django.db.models import Case, CharField, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery, Value, When
 from django.db.models.functions import Cast, Concat
 from django.template import Context, Template
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from accounts.models import User
+from config.desk import desk_day_start, in_desk_language
 from loans.models import Contact
 
 from .channels import ChannelError, Outgoing, channel_backend
 from .exceptions import CollectionError, ConductViolation
-from .models import OPT_OUT_FIELD, CollectionCase, ContactChannel, OutboundMessage, Outcome, ReminderStep
+from .jobs import Step
+from .models import OPT_OUT_FIELD, CollectionCase, ContactChannel, JobRun, OutboundMessage, Outcome, ReminderStep
 from .selectors import system_user
 from .services.attempts import attempt_log
 
-__all__ = ["PlanningBlock", "messages_dispatch", "messages_failed", "reminders_plan", "reminders_plan_due"]
+__all__ = [
+    "DISPATCH_STEPS",
+    "PlanningBlock",
+    "messages_dispatch",
+    "messages_failed",
+    "reminders_plan",
+    "reminders_plan_due",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +55,26 @@ QUEUED = OutboundMessage.Status.QUEUED
 SENT = OutboundMessage.Status.SENT
 FAILED = OutboundMessage.Status.FAILED
 BLOCKED = OutboundMessage.Status.BLOCKED
+
+# The steps of a reminder dispatch run, as its JobRun keeps their counts.
+DISPATCH_STEPS = (
+    Step(
+        "planned",
+        gettext_lazy("Reminders planned"),
+        {"queued": gettext_lazy("queued"), "blocked": gettext_lazy("blocked")},
+    ),
+    Step(
+        "dispatched",
+        gettext_lazy("Reminders dispatched"),
+        {
+            "sent": gettext_lazy("sent"),
+            "rescheduled": gettext_lazy("rescheduled"),
+            "blocked": gettext_lazy("blocked"),
+            "retrying": gettext_lazy("to retry"),
+            "failed": gettext_lazy("failed"),
+        },
+    ),
+)
 
 
 class PlanningBlock(models.TextChoices):
@@ -134,7 +163,7 @@ def _plan_step(*, step: ReminderStep, as_of: datetime.date, now: datetime.dateti
             break
         last_pk = rows[-1]["pk"]
         messages = []
-        with translation.override(language):
+        with in_desk_language():
             for row in rows:
                 messages.append(
                     _planned_message(
@@ -154,10 +183,10 @@ def _cases_due(*, step: ReminderStep, as_of: datetime.date) -> QuerySet[Collecti
         return cases.filter(loan__days_past_due=step.day_offset)
     # The stage-entry day on the desk's calendar, as a range over the (stage, stage_entered_at) index.
     entered_on = as_of - datetime.timedelta(days=step.day_offset)
-    desk_zone = timezone.get_default_timezone()
-    starts = datetime.datetime.combine(entered_on, datetime.time(0), tzinfo=desk_zone)
-    ends = datetime.datetime.combine(entered_on + datetime.timedelta(days=1), datetime.time(0), tzinfo=desk_zone)
-    return cases.filter(stage_entered_at__gte=starts, stage_entered_at__lt=ends)
+    return cases.filter(
+        stage_entered_at__gte=desk_day_start(entered_on),
+        stage_entered_at__lt=desk_day_start(entered_on + datetime.timedelta(days=1)),
+    )
 
 
 def _own_contacts(*, channel: str) -> QuerySet[Contact]:
@@ -268,8 +297,6 @@ def reminders_plan_due(*, today: datetime.date, now: datetime.datetime | None = 
     """Plan today's reminders and those of the days since the last successful dispatch run, at
     most CATCH_UP_DAYS back (none before the first run the desk recorded). The keys make every
     day's planning happen once, however often this runs."""
-    from .models import JobRun
-
     last = (
         JobRun.objects.filter(
             job=JobRun.Job.REMINDER_DISPATCH, status=JobRun.Status.SUCCEEDED, dry_run=False, as_of__lt=today

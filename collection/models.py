@@ -1,8 +1,7 @@
-"""Collection cases and what the desk does with them: the case state machine, stage rules and
-reminder steps, conduct limits, contact attempts, promises to pay and repayment plans.
-
-Transition methods change fields only; every change of a case goes through a service in
-collection.services, which checks permission, saves in a transaction and logs the transition."""
+"""Collection cases and what the desk does with them: stage rules and reminder steps, conduct
+limits, contact attempts, promises to pay and repayment plans, routing, job runs and outbound
+messages. The case's stages and transitions are the case machine (collection.machine); every
+change of a case goes through a service in collection.services."""
 
 import datetime
 from decimal import Decimal
@@ -11,79 +10,27 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
-from django.db.models import Q, Sum
+from django.db.models import Q
 from django.template import Template, TemplateSyntaxError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-from django_fsm import RETURN_VALUE, ConcurrentTransitionMixin, FSMField, transition
-from django_fsm_log.decorators import fsm_log_by, fsm_log_description
 
 from loans.models import MONEY, ZERO, Contact, Loan
 
-
-class Stage(models.TextChoices):
-    REMINDER = "reminder", _("Reminder")
-    NEGOTIATION = "negotiation", _("Negotiation")
-    ESCALATION = "escalation", _("Escalation")
-    LITIGATION = "litigation", _("Litigation")
-    ON_HOLD = "on_hold", _("On hold")
-    RESOLVED = "resolved", _("Resolved")
-    SETTLED = "settled", _("Settled")
-    WRITTEN_OFF = "written_off", _("Written off")
-    CLOSED = "closed", _("Closed")
+from .machine import (
+    LIVE_PLAN_STATUSES,
+    OPEN_STAGES,
+    PENDING_PROMISE,
+    WORKING_STAGES,
+    CaseMachine,
+    Stage,
+)
 
 
-# The four stages a case is worked in, in the order it walks them.
-WORKING_STAGES = [Stage.REMINDER, Stage.NEGOTIATION, Stage.ESCALATION, Stage.LITIGATION]
-OPEN_STAGES = [*WORKING_STAGES, Stage.ON_HOLD]
-CLOSED_STAGES = [Stage.RESOLVED, Stage.SETTLED, Stage.WRITTEN_OFF, Stage.CLOSED]
-
-
-class HoldReason(models.TextChoices):
-    DISPUTE = "dispute", _("Dispute")
-    HARDSHIP = "hardship", _("Hardship")
-    COMPLAINT = "complaint", _("Complaint")
-
-
-def stage_entry_fields(target: str, at: datetime.datetime) -> dict:
-    """What entering `target` at `at` writes besides the stage itself: the time the stage was
-    entered, and for an ending the time the case closed. The transitions and the batch path of
-    the nightly cycle (collection.batch) both take it from here."""
-    fields = {"stage_entered_at": at}
-    if target in CLOSED_STAGES:
-        fields["closed_at"] = at
-    return fields
-
-
-# --- transition conditions: pure functions of the case -------------------------------------
-
-
-def has_negotiation_grounds(case: "CollectionCase") -> bool:
-    """Negotiation starts once the borrower has been reached or has committed to something."""
-    return (
-        case.last_right_party_contact_at is not None
-        or case.promises.filter(status=PromiseToPay.Status.PENDING).exists()
-        or case.plans.filter(status__in=LIVE_PLAN_STATUSES).exists()
-    )
-
-
-def loan_is_current_or_paid_off(case: "CollectionCase") -> bool:
-    return Loan.objects.filter(pk=case.loan_id, status__in=[Loan.Status.CURRENT, Loan.Status.PAID_OFF]).exists()
-
-
-def settlement_is_paid(case: "CollectionCase") -> bool:
-    """The agreed settlement amount has arrived since it was agreed."""
-    if case.settlement_amount is None or case.settlement_agreed_at is None:
-        return False
-    paid = case.loan.payments.filter(received_at__gte=case.settlement_agreed_at).aggregate(total=Sum("amount"))
-    return (paid["total"] or ZERO) >= case.settlement_amount
-
-
-class CollectionCase(ConcurrentTransitionMixin, models.Model):
+class CollectionCase(CaseMachine):
     """A loan in collection. At most one open case per loan."""
 
     loan = models.ForeignKey(Loan, verbose_name=_("loan"), on_delete=models.PROTECT, related_name="collection_cases")
-    stage = FSMField(_("stage"), default=Stage.REMINDER, choices=Stage.choices, protected=True, max_length=16)
     assigned_to = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("assigned collector"),
@@ -96,16 +43,6 @@ class CollectionCase(ConcurrentTransitionMixin, models.Model):
         "accounts.Team", verbose_name=_("team"), on_delete=models.PROTECT, null=True, blank=True, related_name="cases"
     )
     opened_at = models.DateTimeField(_("opened at"), default=timezone.now)
-    stage_entered_at = models.DateTimeField(_("stage entered at"), default=timezone.now)
-    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
-    held_stage = models.CharField(
-        _("stage before hold"),
-        max_length=16,
-        choices=Stage.choices,
-        blank=True,
-        help_text=_("Where a held case resumes."),
-    )
-    hold_reason = models.CharField(_("hold reason"), max_length=16, choices=HoldReason.choices, blank=True)
     last_right_party_contact_at = models.DateTimeField(_("last right-party contact"), null=True, blank=True)
     broken_promises = models.PositiveIntegerField(_("broken promises"), default=0)
     attention_since = models.DateTimeField(
@@ -116,7 +53,6 @@ class CollectionCase(ConcurrentTransitionMixin, models.Model):
     )
     settlement_amount = models.DecimalField(_("agreed settlement"), null=True, blank=True, **MONEY)
     settlement_agreed_at = models.DateTimeField(_("settlement agreed at"), null=True, blank=True)
-    close_reason = models.TextField(_("closing reason"), blank=True)
 
     class Meta:
         verbose_name = _("collection case")
@@ -145,111 +81,6 @@ class CollectionCase(ConcurrentTransitionMixin, models.Model):
 
     def __str__(self) -> str:
         return _("Case of %(loan)s") % {"loan": self.loan.account_number}
-
-    @property
-    def is_open(self) -> bool:
-        return self.stage in OPEN_STAGES
-
-    def _enter(self, target: str) -> None:
-        for field, value in stage_entry_fields(target, timezone.now()).items():
-            setattr(self, field, value)
-
-    @fsm_log_by
-    @fsm_log_description
-    @transition(
-        field=stage,
-        source=Stage.REMINDER,
-        target=Stage.NEGOTIATION,
-        permission="collection.work_case",
-        conditions=[has_negotiation_grounds],
-    )
-    def negotiate(self, by=None, description=None):
-        self._enter(Stage.NEGOTIATION)
-
-    @fsm_log_by
-    @fsm_log_description
-    @transition(
-        field=stage,
-        source=[Stage.REMINDER, Stage.NEGOTIATION],
-        target=Stage.ESCALATION,
-        permission="collection.escalate_case",
-    )
-    def escalate(self, by=None, description=None):
-        self._enter(Stage.ESCALATION)
-
-    @fsm_log_by
-    @fsm_log_description
-    @transition(field=stage, source=Stage.ESCALATION, target=Stage.LITIGATION, permission="collection.litigate_case")
-    def litigate(self, by=None, description=None):
-        self._enter(Stage.LITIGATION)
-
-    @fsm_log_by
-    @fsm_log_description
-    @transition(field=stage, source=Stage.ESCALATION, target=Stage.NEGOTIATION, permission="collection.work_case")
-    def de_escalate(self, by=None, description=None):
-        self._enter(Stage.NEGOTIATION)
-
-    @fsm_log_by
-    @fsm_log_description
-    @transition(field=stage, source=WORKING_STAGES, target=Stage.ON_HOLD, permission="collection.hold_case")
-    def hold(self, hold_reason: str, by=None, description=None):
-        self.held_stage = self.stage
-        self.hold_reason = hold_reason
-        self._enter(Stage.ON_HOLD)
-
-    @fsm_log_by
-    @fsm_log_description
-    @transition(
-        field=stage, source=Stage.ON_HOLD, target=RETURN_VALUE(*WORKING_STAGES), permission="collection.hold_case"
-    )
-    def resume(self, by=None, description=None):
-        resumed = self.held_stage or Stage.REMINDER
-        self.held_stage = ""
-        self.hold_reason = ""
-        self._enter(resumed)
-        return resumed
-
-    @fsm_log_by
-    @fsm_log_description
-    @transition(
-        field=stage,
-        source=OPEN_STAGES,
-        target=Stage.RESOLVED,
-        permission="collection.work_case",
-        conditions=[loan_is_current_or_paid_off],
-    )
-    def resolve(self, by=None, description=None):
-        self._enter(Stage.RESOLVED)
-
-    @fsm_log_by
-    @fsm_log_description
-    @transition(
-        field=stage,
-        source=OPEN_STAGES,
-        target=Stage.SETTLED,
-        permission="collection.settle_case",
-        conditions=[settlement_is_paid],
-    )
-    def settle(self, by=None, description=None):
-        self._enter(Stage.SETTLED)
-
-    @fsm_log_by
-    @fsm_log_description
-    @transition(
-        field=stage,
-        source=[Stage.ESCALATION, Stage.LITIGATION],
-        target=Stage.WRITTEN_OFF,
-        permission="collection.write_off_case",
-    )
-    def write_off(self, by=None, description=None):
-        self._enter(Stage.WRITTEN_OFF)
-
-    @fsm_log_by
-    @fsm_log_description
-    @transition(field=stage, source=OPEN_STAGES, target=Stage.CLOSED, permission="collection.close_case")
-    def close(self, close_reason: str, by=None, description=None):
-        self.close_reason = close_reason
-        self._enter(Stage.CLOSED)
 
 
 class CaseAssignment(models.Model):
@@ -294,7 +125,8 @@ class StageRule(models.Model):
     """When a case enters a stage, and when a case in it moves on to the next stage.
 
     Escalation criteria are alternatives: any one met moves the case on. Moving into a stage whose
-    rule requires approval creates an escalation request for a supervisor instead."""
+    rule requires approval creates an escalation request for a supervisor instead. The rules must
+    make sense as a set: collection.stage_rules checks them, and the admin refuses a bad set."""
 
     stage = models.CharField(
         _("stage"), max_length=16, choices=[(s.value, s.label) for s in WORKING_STAGES], unique=True
@@ -317,23 +149,6 @@ class StageRule(models.Model):
 
     def __str__(self) -> str:
         return str(Stage(self.stage).label)
-
-    @property
-    def order(self) -> int:
-        return WORKING_STAGES.index(self.stage)
-
-    @property
-    def next_stage(self) -> str | None:
-        return WORKING_STAGES[self.order + 1] if self.order + 1 < len(WORKING_STAGES) else None
-
-    def clean(self) -> None:
-        from .rules import stage_rules_problems
-
-        others = {rule.stage: rule for rule in StageRule.objects.exclude(pk=self.pk).exclude(stage=self.stage)}
-        others[self.stage] = self
-        problems = stage_rules_problems(others)
-        if problems:
-            raise ValidationError(problems)
 
 
 class ReminderStep(models.Model):
@@ -685,7 +500,7 @@ class PromiseToPay(models.Model):
             models.CheckConstraint(condition=Q(amount__gt=0), name="promise_amount_positive"),
             # A new promise replaces the pending one, so that one payment never keeps two promises.
             models.UniqueConstraint(
-                fields=["case"], condition=Q(status="pending"), name="promise_one_pending_per_case"
+                fields=["case"], condition=Q(status=PENDING_PROMISE), name="promise_one_pending_per_case"
             ),
         ]
         indexes = [models.Index(fields=["status", "due_date"], name="promise_status_due_idx")]
@@ -743,7 +558,7 @@ class RepaymentPlan(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["case"],
-                condition=Q(status__in=["pending_approval", "active"]),
+                condition=Q(status__in=LIVE_PLAN_STATUSES),
                 name="plan_one_live_plan_per_case",
             ),
             models.CheckConstraint(condition=Q(total_amount__gt=0), name="plan_total_positive"),
@@ -752,10 +567,6 @@ class RepaymentPlan(models.Model):
 
     def __str__(self) -> str:
         return f"{self.case} {self.total_amount} ({self.get_status_display()})"
-
-
-# A plan on the table: a case has at most one (plan_one_live_plan_per_case).
-LIVE_PLAN_STATUSES = (RepaymentPlan.Status.PENDING_APPROVAL, RepaymentPlan.Status.ACTIVE)
 
 
 class PlanInstallment(models.Model):

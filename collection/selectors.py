@@ -11,8 +11,8 @@ from django_fsm_log.models import StateLog
 from accounts.models import Team, User
 
 from .conduct import ConductRule
+from .machine import OPEN_STAGES, Stage
 from .models import (
-    OPEN_STAGES,
     CaseAssignment,
     CollectionCase,
     ConductRefusal,
@@ -20,7 +20,6 @@ from .models import (
     EscalationRequest,
     PromiseToPay,
     RepaymentPlan,
-    Stage,
 )
 
 __all__ = [

@@ -1,4 +1,4 @@
-"""Every write to the portfolio: payments and their allocation, balances, delinquency."""
+"""Every write to the portfolio: payments and their allocation, balances, delinquency, the daily snapshot."""
 
 from collections.abc import Callable
 from datetime import date, datetime
@@ -6,32 +6,19 @@ from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, DecimalField, F, Max, Min, OuterRef, Subquery, Sum, Value
+from django.db.models import Count, DecimalField, F, Max, Min, OuterRef, Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from .expressions import SqlDialect
-from .models import ZERO, DelinquencyBucket, Installment, Loan, Payment, PaymentAllocation, Product
+from .models import ZERO, DelinquencyBucket, Installment, Loan, Payment, PaymentAllocation, PortfolioSnapshot, Product
 from .money import NotMoney, money_parse
 from .selectors import bucket_for_days_past_due, buckets_in_order
 
 # ---------------------------------------------------------------------------------------------
 # Payments
 # ---------------------------------------------------------------------------------------------
-
-
-def _payment_amount(amount) -> Decimal:
-    try:
-        return money_parse(amount)
-    except NotMoney as error:
-        if error.reason == "not_a_number":
-            message = _("%(amount)s is not an amount of money.")
-        elif error.reason == "too_large":
-            message = _("%(value)s is too large an amount")
-        else:
-            message = _("%(amount)s is not an amount of money in yuan and fen.")
-        raise ValidationError(message % {"amount": amount, "value": amount}, code="amount") from error
 
 
 @transaction.atomic
@@ -52,7 +39,10 @@ def payment_record(
     A payment above the loan's total outstanding is refused (the desk does not hold credit
     balances), and so is a reference already recorded from the same source, so that a
     re-import never counts a payment twice. Either refusal leaves nothing behind."""
-    amount = _payment_amount(amount)
+    try:
+        amount = money_parse(amount)
+    except NotMoney as error:
+        raise ValidationError(error.message, code="amount") from error
     if amount <= 0:
         raise ValidationError(_("A payment must be more than zero."), code="amount")
     if timezone.is_naive(received_at):
@@ -354,3 +344,46 @@ class _AgeingStatement:
         with connection.cursor() as cursor:
             cursor.execute(self.sql, {**self.params, "low": low, "high": high})
             return cursor.rowcount
+
+
+# ---------------------------------------------------------------------------------------------
+# Portfolio snapshot
+# ---------------------------------------------------------------------------------------------
+
+
+def portfolio_snapshot_take(*, as_of: date) -> int:
+    """The portfolio per product and bucket on `as_of` (loans, delinquent loans, outstanding
+    principal, total outstanding, overdue amount), for roll rates; replaces that day's snapshot.
+    Returns the number of rows."""
+    rows = (
+        Loan.objects.values("product_id", "bucket_id")
+        .annotate(
+            count=Count("pk"),
+            delinquent=Count("pk", filter=Q(status=Loan.Status.DELINQUENT)),
+            principal=Sum("outstanding_principal"),
+            total=Sum(
+                F("outstanding_principal")
+                + F("outstanding_interest")
+                + F("outstanding_fees")
+                + F("outstanding_penalty")
+            ),
+            overdue=Sum("overdue_amount"),
+        )
+        .order_by("product_id", "bucket_id")
+    )
+    with transaction.atomic():
+        PortfolioSnapshot.objects.filter(as_of=as_of).delete()
+        snapshots = PortfolioSnapshot.objects.bulk_create(
+            PortfolioSnapshot(
+                as_of=as_of,
+                product_id=row["product_id"],
+                bucket_id=row["bucket_id"],
+                loans=row["count"],
+                delinquent_loans=row["delinquent"],
+                outstanding_principal=row["principal"],
+                total_outstanding=row["total"],
+                overdue_amount=row["overdue"],
+            )
+            for row in rows
+        )
+    return len(snapshots)

@@ -12,17 +12,8 @@ from loans.models import Contact
 
 from ..conduct import OUTBOUND, conduct_check
 from ..exceptions import CollectionError, ConductViolation
-from ..models import (
-    CONVERSATION_OUTCOMES,
-    WORKING_STAGES,
-    CallConsent,
-    CollectionCase,
-    ConductRefusal,
-    ContactAttempt,
-    HoldReason,
-    Outcome,
-    Stage,
-)
+from ..machine import WORKING_STAGES, HoldReason, Stage
+from ..models import CONVERSATION_OUTCOMES, CallConsent, CollectionCase, ConductRefusal, ContactAttempt, Outcome
 from .cases import case_negotiate
 
 __all__ = ["attempt_log", "call_consent_record"]

@@ -10,14 +10,15 @@ from django.db.models import Count, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django_fsm import ConcurrentTransition, TransitionNotAllowed
 
 from accounts import roles
 from accounts.models import Team, User
 from loans.models import ZERO, Loan
 
 from ..exceptions import ApprovalRequired, CollectionError, StaleCase
-from ..models import OPEN_STAGES, CaseAssignment, CollectionCase, HoldReason, Stage, StageRule
+from ..machine import CASE_MACHINE, OPEN_STAGES, HoldReason, Stage
+from ..models import CaseAssignment, CollectionCase
+from ..stage_rules import requires_approval_into
 
 __all__ = [
     "case_open_for_loan",
@@ -38,65 +39,8 @@ __all__ = [
     "allocation_load",
     "allocation_spread",
     "ALLOCATION_REASON",
-    "run_transition",
+    "MOVE_SERVICES",
 ]
-
-
-def run_transition(*, case: CollectionCase, name: str, by: User, reason: str = "", **kwargs) -> CollectionCase:
-    """Run one transition of the case machine for `by`: the transition must leave the case's
-    stage, `by` must hold its permission and its conditions must hold; then the save, which
-    loses to anyone who moved the case first. The transition log row (actor, reason, source,
-    target, time) is written in the same transaction. Callers hold a transaction."""
-    method = getattr(case, name)
-    action = _TRANSITION_WORDS[name]
-    meta = method._django_fsm
-    if not meta.has_transition(case.stage):
-        raise CollectionError(
-            _("Cannot %(action)s: the case is in stage %(stage)s.")
-            % {"action": action, "stage": Stage(case.stage).label}
-        )
-    if not meta.has_transition_perm(case, case.stage, by):
-        raise PermissionDenied(_("You may not %(action)s.") % {"action": action})
-    unmet = [condition for condition in meta.get_transition(case.stage).conditions if not condition(case)]
-    if unmet:
-        raise CollectionError(
-            _("Cannot %(action)s now: %(why)s.")
-            % {"action": action, "why": "; ".join(str(_CONDITION_WORDS[c.__name__]) for c in unmet)}
-        )
-    try:
-        method(by=by, description=reason, **kwargs)
-    except TransitionNotAllowed as error:  # the stage changed under us in memory
-        raise StaleCase() from error
-    try:
-        case.save()
-    except ConcurrentTransition as error:
-        raise StaleCase() from error
-    return case
-
-
-_TRANSITION_WORDS = {
-    "negotiate": gettext_lazy("move the case to negotiation"),
-    "escalate": gettext_lazy("escalate the case"),
-    "litigate": gettext_lazy("send the case to litigation"),
-    "de_escalate": gettext_lazy("move the case back to negotiation"),
-    "hold": gettext_lazy("put the case on hold"),
-    "resume": gettext_lazy("resume the case"),
-    "resolve": gettext_lazy("resolve the case"),
-    "settle": gettext_lazy("settle the case"),
-    "write_off": gettext_lazy("write off the case"),
-    "close": gettext_lazy("close the case"),
-}
-_CONDITION_WORDS = {
-    "has_negotiation_grounds": gettext_lazy(
-        "the borrower has not been reached, and nothing has been promised or planned"
-    ),
-    "loan_is_current_or_paid_off": gettext_lazy("the loan is still past due"),
-    "settlement_is_paid": gettext_lazy("the agreed settlement has not been paid in full"),
-}
-
-
-def _requires_approval(stage: str) -> bool:
-    return StageRule.objects.filter(stage=stage, requires_approval=True).exists()
 
 
 @transaction.atomic
@@ -117,28 +61,28 @@ def case_open_for_loan(*, loan: Loan, team: Team | None = None) -> CollectionCas
 @transaction.atomic
 def case_negotiate(*, case: CollectionCase, by: User, reason: str = "") -> CollectionCase:
     """Reminder to negotiation: the borrower was reached, or promised, or a plan is on the table."""
-    return run_transition(case=case, name="negotiate", by=by, reason=reason)
+    return CASE_MACHINE.run(case, "negotiate", by=by, reason=reason)
 
 
 @transaction.atomic
 def case_escalate(*, case: CollectionCase, by: User, reason: str) -> CollectionCase:
     """Into escalation. When the stage rule wants a supervisor's approval, only someone who may
     decide escalations moves the case; others file an escalation request instead."""
-    if _requires_approval(Stage.ESCALATION) and not by.has_perm("collection.decide_escalation"):
+    if requires_approval_into(Stage.ESCALATION) and not by.has_perm("collection.decide_escalation"):
         raise ApprovalRequired(_("Escalation needs a supervisor's approval: send an escalation request."))
-    return run_transition(case=case, name="escalate", by=by, reason=reason)
+    return CASE_MACHINE.run(case, "escalate", by=by, reason=reason)
 
 
 @transaction.atomic
 def case_litigate(*, case: CollectionCase, by: User, reason: str) -> CollectionCase:
     """Into litigation, by a supervisor (directly or by approving a request)."""
-    return run_transition(case=case, name="litigate", by=by, reason=reason)
+    return CASE_MACHINE.run(case, "litigate", by=by, reason=reason)
 
 
 @transaction.atomic
 def case_de_escalate(*, case: CollectionCase, by: User, reason: str) -> CollectionCase:
     """Back from escalation to negotiation, e.g. when a plan is agreed."""
-    return run_transition(case=case, name="de_escalate", by=by, reason=reason)
+    return CASE_MACHINE.run(case, "de_escalate", by=by, reason=reason)
 
 
 @transaction.atomic
@@ -147,21 +91,19 @@ def case_hold(*, case: CollectionCase, by: User, reason: str, note: str = "") ->
     contact goes out and no rule escalates it. It remembers where it was."""
     if reason not in HoldReason.values:
         raise CollectionError(_("A hold needs its reason: dispute, hardship or complaint."))
-    return run_transition(
-        case=case, name="hold", by=by, reason=note or str(HoldReason(reason).label), hold_reason=reason
-    )
+    return CASE_MACHINE.run(case, "hold", by=by, reason=note or str(HoldReason(reason).label), hold_reason=reason)
 
 
 @transaction.atomic
 def case_resume(*, case: CollectionCase, by: User, reason: str = "") -> CollectionCase:
     """Take a held case back to the stage it was in."""
-    return run_transition(case=case, name="resume", by=by, reason=reason)
+    return CASE_MACHINE.run(case, "resume", by=by, reason=reason)
 
 
 @transaction.atomic
 def case_resolve(*, case: CollectionCase, by: User, reason: str = "") -> CollectionCase:
     """Close the case as resolved: only once the loan is current again or paid off."""
-    return run_transition(case=case, name="resolve", by=by, reason=reason)
+    return CASE_MACHINE.run(case, "resolve", by=by, reason=reason)
 
 
 @transaction.atomic
@@ -187,7 +129,7 @@ def case_settlement_agree(*, case: CollectionCase, by: User, amount: Decimal) ->
 @transaction.atomic
 def case_settle(*, case: CollectionCase, by: User, reason: str = "") -> CollectionCase:
     """Close the case as settled once the agreed settlement has been paid."""
-    return run_transition(case=case, name="settle", by=by, reason=reason)
+    return CASE_MACHINE.run(case, "settle", by=by, reason=reason)
 
 
 @transaction.atomic
@@ -195,7 +137,7 @@ def case_write_off(*, case: CollectionCase, by: User, reason: str) -> Collection
     """Recognise the loss: from escalation or litigation, by a supervisor or an admin."""
     if not reason.strip():
         raise CollectionError(_("A write-off needs its reason."))
-    return run_transition(case=case, name="write_off", by=by, reason=reason)
+    return CASE_MACHINE.run(case, "write_off", by=by, reason=reason)
 
 
 @transaction.atomic
@@ -203,7 +145,7 @@ def case_close(*, case: CollectionCase, by: User, reason: str) -> CollectionCase
     """Close an open case for another reason (sold, deceased, fraud...): admins only."""
     if not reason.strip():
         raise CollectionError(_("Closing a case needs its reason."))
-    return run_transition(case=case, name="close", by=by, reason=reason, close_reason=reason)
+    return CASE_MACHINE.run(case, "close", by=by, reason=reason, close_reason=reason)
 
 
 @transaction.atomic
@@ -300,3 +242,6 @@ def cases_allocate(*, team: Team | None, cases: Iterable[CollectionCase], by: Us
 
 
 ALLOCATION_REASON = gettext_lazy("Allocated to the team")
+
+# The service that runs each move a supervisor decides (collection.machine.later_stage_moves).
+MOVE_SERVICES = {"escalate": case_escalate, "litigate": case_litigate}

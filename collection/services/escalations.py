@@ -4,8 +4,6 @@ A collector asks for one (with a reason), or a stage rule proposes one (the reas
 rule). A supervisor approves it, which runs the case's transition through the case services
 with the supervisor as the actor, or rejects it with a reason; the requester may withdraw it."""
 
-from collections.abc import Callable
-
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -14,8 +12,9 @@ from django.utils.translation import gettext as _
 from accounts.models import User
 
 from ..exceptions import CollectionError, StaleCase
-from ..models import WORKING_STAGES, CollectionCase, EscalationRequest, Stage
-from .cases import case_escalate, case_litigate
+from ..machine import CASE_MACHINE, WORKING_STAGES, Stage, later_stage_moves
+from ..models import CollectionCase, EscalationRequest
+from .cases import MOVE_SERVICES
 
 __all__ = [
     "escalation_request_create",
@@ -25,34 +24,16 @@ __all__ = [
     "escalation_targets",
 ]
 
-# The transitions a supervisor decides, and the service that runs each. Which stages they lead
-# to, and from where, is read from the transitions themselves (see escalation_targets); moving
-# into negotiation is the collector's own step once the borrower is reached, not a request.
-DECIDED_TRANSITIONS: dict[str, Callable[..., CollectionCase]] = {
-    "escalate": case_escalate,
-    "litigate": case_litigate,
-}
-
 
 def escalation_targets(*, case: CollectionCase) -> dict[str, str]:
     """The later stages an escalation request may ask for from where the case is now, each with
-    the name of the transition that gets it there: {target stage: transition name}.
-
-    Read from the case machine: a transition a supervisor decides, available from the case's
-    current stage (conditions met), leading to a working stage after the current one."""
-    order = {stage.value: index for index, stage in enumerate(WORKING_STAGES)}
-    current = order.get(case.stage)
-    if current is None:  # on hold or closed: nothing escalates
-        return {}
-    targets = {}
-    for name in DECIDED_TRANSITIONS:
-        meta = getattr(CollectionCase, name)._django_fsm
-        if not meta.has_transition(case.stage) or not meta.conditions_met(case, case.stage):
-            continue
-        target = meta.get_transition(case.stage).target
-        if order.get(target, -1) > current:
-            targets[str(target)] = name
-    return targets
+    the transition that gets it there: the moves a supervisor decides from the case's stage
+    (collection.machine.later_stage_moves) whose conditions the case meets."""
+    return {
+        target: name
+        for target, name in later_stage_moves(case.stage).items()
+        if CASE_MACHINE.conditions_met(case, name)
+    }
 
 
 def _stage_label(stage: str) -> str:
@@ -151,7 +132,7 @@ def escalation_request_approve(*, request: EscalationRequest, by: User, reason: 
         "reason": reason or request.reason,
     }
     try:
-        DECIDED_TRANSITIONS[transition_name](case=case, by=by, reason=transition_reason)
+        MOVE_SERVICES[transition_name](case=case, by=by, reason=transition_reason)
     except CollectionError as error:
         # Same kind of error (a StaleCase stays one, so callers can offer a reload), told
         # that nothing was decided.

@@ -9,7 +9,8 @@ from django.db.models import F
 from django.utils import timezone
 
 from accounts.models import Team
-from collection.models import CollectionCase, EscalationRequest, PromiseToPay, Stage
+from collection.machine import Stage
+from collection.models import CollectionCase, EscalationRequest, PromiseToPay
 from loans.models import Borrower, Installment, Loan, Payment, Product
 from loans.services import balances_recompute
 from tests.accounts.factories import UserFactory

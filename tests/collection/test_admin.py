@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.html import escape
 from django_fsm_log.models import StateLog
 
+from collection.machine import Stage
 from collection.models import (
     CallConsent,
     CaseAssignment,
@@ -28,11 +29,10 @@ from collection.models import (
     PromiseToPay,
     ReminderStep,
     RepaymentPlan,
-    Stage,
     StageRule,
 )
-from collection.rules import stage_rules_problems
 from collection.services import case_hold, escalation_request_create
+from collection.stage_rules import stage_rules_problems
 from tests.accounts.factories import TeamFactory, UserFactory
 from tests.collection.factories import AttemptFactory, CaseFactory, PromiseFactory
 from tests.loans.factories import ContactFactory

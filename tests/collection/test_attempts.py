@@ -12,6 +12,7 @@ from django_fsm_log.models import StateLog
 
 from collection.conduct import ConductRule
 from collection.exceptions import CollectionError, ConductViolation
+from collection.machine import HoldReason, Stage
 from collection.models import (
     CallConsent,
     CollectionCase,
@@ -19,9 +20,7 @@ from collection.models import (
     ConductRefusal,
     ContactAttempt,
     ContactChannel,
-    HoldReason,
     Outcome,
-    Stage,
 )
 from collection.services import attempt_log, call_consent_record
 from loans.models import Contact

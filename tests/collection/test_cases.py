@@ -10,7 +10,8 @@ from django_fsm_log.models import StateLog
 
 from collection import services
 from collection.exceptions import ApprovalRequired, CollectionError, StaleCase
-from collection.models import CaseAssignment, CollectionCase, Stage, StageRule
+from collection.machine import Stage
+from collection.models import CaseAssignment, CollectionCase, StageRule
 from loans.models import Installment, Loan
 from loans.services import payment_record
 from tests.accounts.factories import TeamFactory, UserFactory

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from collection.conduct import ConductRule, conduct_check
 from collection.exceptions import CollectionError, ConductViolation
+from collection.machine import Stage
 from collection.models import (
     CONVERSATION_OUTCOMES,
     THIRD_PARTY_OUTCOMES,
@@ -20,7 +21,6 @@ from collection.models import (
     ContactAttempt,
     ContactChannel,
     Outcome,
-    Stage,
 )
 from collection.services import attempt_log, call_consent_record
 from loans.models import Contact

@@ -15,7 +15,10 @@ from django.utils import timezone, translation
 from django_fsm_log.models import StateLog
 
 from collection import cycle
-from collection.batch import CONDITION_FILTERS, transitions_of
+from collection.cycle_reference import collection_cycle_case_by_case
+from collection.fsm import Condition
+from collection.jobs import STALE_AFTER, JobAlreadyRan, JobRunning
+from collection.machine import CASE_MACHINE, OPEN_STAGES, Stage
 from collection.models import (
     CaseAssignment,
     CaseRouting,
@@ -23,11 +26,11 @@ from collection.models import (
     EscalationRequest,
     JobRun,
     PromiseToPay,
-    Stage,
     StageRule,
 )
-from collection.rules import rule_criteria
+from collection.stage_rules import rule_criteria
 from loans.models import Loan, PortfolioSnapshot
+from loans.services import portfolio_snapshot_take
 from tests.collection.portfolio import desk_teams, random_portfolio
 
 
@@ -110,9 +113,7 @@ def test_the_batch_path_leaves_what_the_one_case_services_leave(as_of, system_us
     batch_counts, batch_state = run_and_capture(lambda: cycle.collection_cycle(as_of=as_of, batch_size=300))
     assert desk_state() == before
     loan_ids = list(Loan.objects.values_list("pk", flat=True))
-    case_counts, case_state = run_and_capture(
-        lambda: cycle.collection_cycle_case_by_case(as_of=as_of, loan_ids=loan_ids)
-    )
+    case_counts, case_state = run_and_capture(lambda: collection_cycle_case_by_case(as_of=as_of, loan_ids=loan_ids))
 
     for part in batch_state:
         assert batch_state[part] == case_state[part], part
@@ -137,7 +138,7 @@ def test_a_second_run_for_the_same_day_changes_nothing(as_of, system_user):
     assert first["open"]["cases_opened"] > 0
 
     # The lock refuses the day's second run...
-    with pytest.raises(cycle.CycleAlreadyRan):
+    with pytest.raises(JobAlreadyRan):
         cycle.collection_cycle(as_of=as_of)
     # ...and the steps themselves, run again, find nothing left to do.
     at = timezone.now()
@@ -159,15 +160,15 @@ def test_the_run_is_recorded_for_supervisors(as_of, system_user):
     assert run.status == JobRun.Status.SUCCEEDED
     assert run.finished_at >= run.started_at
     assert run.counts == counts
-    assert set(run.counts) == set(cycle.STEPS)
+    assert set(run.counts) == {step.name for step in cycle.CYCLE_STEPS}
 
 
 @pytest.mark.django_db
 def test_a_live_run_holds_the_lock_and_a_dead_one_is_taken_over(as_of, system_user):
     run = cycle.cycle_start(as_of=as_of)
-    with pytest.raises(cycle.CycleRunning):
+    with pytest.raises(JobRunning):
         cycle.cycle_start(as_of=as_of)
-    JobRun.objects.filter(pk=run.pk).update(heartbeat_at=timezone.now() - cycle.STALE_AFTER * 2)
+    JobRun.objects.filter(pk=run.pk).update(heartbeat_at=timezone.now() - STALE_AFTER * 2)
     taken = cycle.cycle_start(as_of=as_of)
     assert taken.pk == run.pk and taken.attempts == 2 and taken.status == JobRun.Status.RUNNING
 
@@ -180,16 +181,16 @@ def test_a_batch_that_dies_half_way_leaves_nothing_and_the_next_run_finishes(as_
     _, clean = run_and_capture(lambda: cycle.collection_cycle(as_of=as_of, batch_size=200))
 
     # The second range's stage-rule batch dies after its first move, as a killed worker would.
-    real = cycle.cases_transition
+    real = CASE_MACHINE.apply
     second_range = loan_ids[0] + 200
 
     def dying(**kwargs):
         moved = real(**kwargs)
-        if kwargs["cases"].filter(loan_id=second_range).exists() and moved:
+        if kwargs["rows"].filter(loan_id=second_range).exists() and moved:
             raise RuntimeError("worker lost")
         return moved
 
-    monkeypatch.setattr(cycle, "cases_transition", dying)
+    monkeypatch.setattr(CASE_MACHINE, "apply", dying)
     logs_before = StateLog.objects.count()
     with pytest.raises(RuntimeError):
         cycle.collection_cycle(as_of=as_of, batch_size=200)
@@ -203,7 +204,7 @@ def test_a_batch_that_dies_half_way_leaves_nothing_and_the_next_run_finishes(as_
         & moved_ids - set(StateLog.objects.filter(transition="resolve").values_list("object_id", flat=True))
     )
 
-    monkeypatch.setattr(cycle, "cases_transition", real)
+    monkeypatch.undo()
     cycle.collection_cycle(as_of=as_of, batch_size=200)
     run.refresh_from_db()
     assert run.status == JobRun.Status.SUCCEEDED and run.attempts == 2
@@ -272,11 +273,16 @@ def test_every_condition_of_the_machine_has_a_batch_filter_that_agrees(as_of, sy
     cycle.collection_cycle(as_of=as_of, dry_run=False)
     conditions = {
         condition
-        for name in ("negotiate", "resolve", "settle", "escalate", "litigate", "hold", "close", "write_off")
-        for transition in transitions_of(name)
+        for name in CASE_MACHINE.transition_names()
+        for transition in CASE_MACHINE.transitions(name)
         for condition in transition.conditions
     }
-    assert {condition.__name__ for condition in conditions} == set(CONDITION_FILTERS)
+    assert {condition.__name__ for condition in conditions} >= {
+        "has_negotiation_grounds",
+        "loan_is_current_or_paid_off",
+        "settlement_is_paid",
+    }
+    assert all(isinstance(condition, Condition) for condition in conditions)
     rng = random.Random(1)
     sample = rng.sample(list(CollectionCase.objects.select_related("loan")), 150)
     # Some settlements, paid and not, for settlement_is_paid.
@@ -286,9 +292,7 @@ def test_every_condition_of_the_machine_has_a_batch_filter_that_agrees(as_of, sy
             settlement_agreed_at=timezone.now() - datetime.timedelta(days=9),
         )
     for condition in conditions:
-        matched = set(
-            CollectionCase.objects.filter(CONDITION_FILTERS[condition.__name__]()).values_list("pk", flat=True)
-        )
+        matched = set(CollectionCase.objects.filter(condition.filter(CollectionCase)).values_list("pk", flat=True))
         for case in CollectionCase.objects.filter(pk__in=[c.pk for c in sample]).select_related("loan"):
             assert condition(case) == (case.pk in matched), (condition.__name__, case.pk)
 
@@ -346,7 +350,7 @@ def test_new_cases_go_to_the_team_their_product_is_routed_to(as_of, system_user)
     CaseRouting.objects.create(product=None, team=second)
     CollectionCase.objects.update(assigned_to=None, team=None)
     counts = cycle.collection_cycle(as_of=as_of)
-    open_cases = CollectionCase.objects.filter(stage__in=cycle.OPEN_STAGES)
+    open_cases = CollectionCase.objects.filter(stage__in=OPEN_STAGES)
     assert counts["allocate"]["cases_unallocated"] == 0
     assert not open_cases.filter(loan__product_id=product).exclude(team=first).exists()
     assert not open_cases.exclude(loan__product_id=product).exclude(team=second).exists()
@@ -366,7 +370,7 @@ def test_cases_of_a_product_routed_nowhere_stay_unassigned_and_are_counted(as_of
     product = Loan.objects.values_list("product_id", flat=True).order_by("product_id").first()
     CaseRouting.objects.create(product_id=product, team=first)
     counts = cycle.collection_cycle(as_of=as_of)
-    unassigned = CollectionCase.objects.filter(stage__in=cycle.OPEN_STAGES, assigned_to__isnull=True)
+    unassigned = CollectionCase.objects.filter(stage__in=OPEN_STAGES, assigned_to__isnull=True)
     assert counts["allocate"]["cases_unallocated"] > 0 and unassigned.exists()
     assert not unassigned.filter(loan__product_id=product).exists()
 
@@ -400,7 +404,7 @@ def test_the_snapshot_adds_up_to_the_portfolio(as_of, system_user):
     assert snapshot.aggregate(total=Sum("delinquent_loans"))["total"] == delinquent
     # Taken again for the same day, it replaces the day's rows.
     rows = snapshot.count()
-    assert cycle.portfolio_snapshot_take(as_of=as_of) == rows == snapshot.count()
+    assert portfolio_snapshot_take(as_of=as_of) == rows == snapshot.count()
 
 
 @pytest.mark.django_db
@@ -431,7 +435,7 @@ def test_supervisors_see_the_runs_and_what_each_step_did_in_the_admin(as_of, sys
     assert listing.status_code == 200 and detail.status_code == 200
     page = detail.content.decode()
     # In the desk's language, the steps in the order they ran, each with its counts.
-    positions = [page.index(f"<th>{cycle.STEP_LABELS[step]}</th>") for step in cycle.STEPS]
+    positions = [page.index(f"<th>{step.label}</th>") for step in cycle.CYCLE_STEPS]
     assert positions == sorted(positions)
     assert "<th>账龄更新</th>" in page
     assert f"开立案件 {run.counts['open']['cases_opened']:,}" in page

@@ -7,14 +7,13 @@ import pytest
 from django.core.management import call_command
 from django.utils import translation
 
-from collection.diagram import (
-    DOC_PATH,
-    mermaid_block,
-    replace_mermaid_block,
-    state_diagram_mermaid,
-    state_machine_edges,
-)
+from collection.fsm import mermaid_block, replace_mermaid_block
+from collection.machine import CASE_MACHINE
 from collection.models import CollectionCase
+
+DOC_PATH = CASE_MACHINE.doc
+state_diagram_mermaid = CASE_MACHINE.mermaid
+state_machine_edges = CASE_MACHINE.edges
 
 REGENERATE = "python manage.py case_machine_diagram --write"
 
@@ -97,7 +96,7 @@ def test_the_command_prints_the_diagram():
 @pytest.fixture
 def doc_copy(tmp_path, monkeypatch):
     doc = tmp_path / "case-machine.md"
-    monkeypatch.setattr("collection.management.commands.case_machine_diagram.DOC_PATH", doc)
+    monkeypatch.setattr(CASE_MACHINE, "doc", doc)
     return doc
 
 

@@ -10,7 +10,8 @@ from django.db import connection
 from django_fsm_log.models import StateLog
 
 from collection.exceptions import ApprovalRequired, CollectionError, StaleCase
-from collection.models import CollectionCase, EscalationRequest, Stage, StageRule
+from collection.machine import Stage
+from collection.models import CollectionCase, EscalationRequest, StageRule
 from collection.selectors import escalation_requests_pending
 from collection.services import (
     case_escalate,

@@ -16,6 +16,7 @@ from django.utils import timezone
 from collection import messaging
 from collection.channels import ChannelError
 from collection.conduct import ConductRule
+from collection.machine import Stage
 from collection.messaging import PlanningBlock, messages_dispatch, messages_failed, reminders_plan
 from collection.models import (
     CollectionCase,
@@ -25,7 +26,6 @@ from collection.models import (
     OutboundMessage,
     Outcome,
     ReminderStep,
-    Stage,
 )
 from collection.selectors import case_timeline
 from collection.tasks import reminders_dispatch_task

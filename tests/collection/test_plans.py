@@ -12,7 +12,8 @@ from django_fsm_log.models import StateLog
 
 from collection import services
 from collection.exceptions import CollectionError, StaleCase
-from collection.models import CollectionCase, PlanInstallment, RepaymentPlan, Stage
+from collection.machine import Stage
+from collection.models import CollectionCase, PlanInstallment, RepaymentPlan
 from loans.models import Installment, Loan
 from loans.services import balances_recompute, loan_refresh_delinquency
 from tests.accounts.factories import UserFactory
@@ -301,7 +302,7 @@ def test_the_database_refusal_of_a_second_live_plan_reads_as_a_clear_error(colle
     """Two proposals at once both pass the service's check; the constraint stops the second."""
     case = case_in_arrears()
     propose(case, collector)
-    monkeypatch.setattr("collection.services.promises.LIVE_PLAN_STATUSES", ())  # skip the early check
+    monkeypatch.setattr("collection.services.plans.LIVE_PLAN_STATUSES", ())  # skip the early check
 
     with translation.override("en"), pytest.raises(CollectionError, match="already has a repayment plan"):
         propose(case, collector)

@@ -11,7 +11,8 @@ from django_fsm_log.models import StateLog
 
 from collection import services
 from collection.exceptions import CollectionError, StaleCase
-from collection.models import CollectionCase, PromiseToPay, Stage
+from collection.machine import Stage
+from collection.models import CollectionCase, PromiseToPay
 from tests.accounts.factories import UserFactory
 from tests.collection.factories import AttemptFactory, CaseFactory, PromiseFactory, at, case_in, days_ago, pay, today
 

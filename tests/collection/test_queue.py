@@ -3,7 +3,8 @@ import datetime
 from django.db.models import F
 from django.utils import timezone
 
-from collection.models import CollectionCase, Stage
+from collection.machine import Stage
+from collection.models import CollectionCase
 from collection.selectors import queue_for_collector
 from collection.services import promise_take, promises_evaluate
 from loans.models import Loan

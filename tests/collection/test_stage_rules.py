@@ -11,8 +11,9 @@ from django.template import Context, Template
 from django.urls import reverse
 from django.utils.html import escape
 
-from collection.models import WORKING_STAGES, ReminderStep, Stage, StageRule
-from collection.rules import stage_rules_problems
+from collection.machine import WORKING_STAGES, Stage
+from collection.models import ReminderStep, StageRule
+from collection.stage_rules import stage_rule_validate, stage_rules_problems
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("in_english")]
 
@@ -64,6 +65,7 @@ def test_the_defaults_have_no_problems():
     assert stage_rules_problems(rules()) == []
     for rule in StageRule.objects.all():
         rule.full_clean()
+        stage_rule_validate(rule)
 
 
 def test_reminder_steps_on_days_1_3_7_and_15_of_the_reminder_stage():
@@ -124,13 +126,13 @@ def expected_problems(rule: StageRule) -> list[str]:
 
 
 @pytest.mark.parametrize("stage, changes, phrase", BAD_CONFIGURATIONS, ids=BAD_IDS)
-def test_a_bad_configuration_is_refused_in_words_by_the_model(stage, changes, phrase):
+def test_a_bad_configuration_is_refused_in_words_by_the_stage_rule_check(stage, changes, phrase):
     rule = changed(stage, changes)
     problems = expected_problems(rule)
     assert problems and any(phrase in problem for problem in problems)
 
     with pytest.raises(ValidationError) as refused:
-        rule.full_clean()
+        stage_rule_validate(rule)
 
     assert refused.value.messages == problems
 
@@ -139,7 +141,7 @@ def test_the_explanation_names_the_stages_and_thresholds():
     rule = changed(Stage.LITIGATION, {"entry_dpd": 20})
 
     with pytest.raises(ValidationError) as refused:
-        rule.full_clean()
+        stage_rule_validate(rule)
 
     assert refused.value.messages == [
         "Litigation starts at DPD 20, but Escalation already starts at DPD 31: "
@@ -214,7 +216,7 @@ def test_a_stage_entered_by_dpd_must_start_after_the_last_one_entered_by_dpd():
     """Negotiation is entered on contact, so escalation is compared with reminder."""
     from types import SimpleNamespace
 
-    from collection.rules import stage_rules_problems
+    from collection.stage_rules import stage_rules_problems
 
     def rule(stage, entry_dpd, escalate_at_dpd=None):
         return SimpleNamespace(

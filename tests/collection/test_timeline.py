@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from collection.machine import Stage
 from collection.models import (
     CaseAssignment,
     CollectionCase,
@@ -15,7 +16,6 @@ from collection.models import (
     Outcome,
     PromiseToPay,
     RepaymentPlan,
-    Stage,
 )
 from collection.selectors import TimelineEntry, case_timeline
 from collection.services import (

@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from collection import cycle
+from collection.jobs import STALE_AFTER
 from collection.models import CollectionCase, JobRun
 from config.celery_app import app
 from tests.collection.portfolio import desk_teams, random_portfolio
@@ -215,7 +216,7 @@ def test_a_worker_killed_in_the_middle_of_a_batch_leaves_nothing_half_done_and_t
     assert not Loan.objects.filter(delinquency_as_of=as_of).exists()  # the batch left nothing
 
     # Its heartbeat stops; once it is stale the next start takes the run over and finishes it.
-    JobRun.objects.filter(pk=run.pk).update(heartbeat_at=timezone.now() - cycle.STALE_AFTER * 2)
+    JobRun.objects.filter(pk=run.pk).update(heartbeat_at=timezone.now() - STALE_AFTER * 2)
     settings.COLLECTION_CYCLE_FAN_OUT = False
     collection_cycle_task.apply(kwargs={"as_of": as_of.isoformat()})
     run.refresh_from_db()

@@ -8,8 +8,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from tqdm import tqdm
 
-from collection.cycle import CycleAlreadyRan, CycleRunning, collection_cycle, counts_in_words, cycle_plan
+from collection.cycle import CYCLE_STEPS, collection_cycle, cycle_plan
 from collection.exceptions import CollectionError
+from collection.jobs import JobAlreadyRan, JobRunning, counts_in_words
 
 
 def _day(value: str) -> datetime.date:
@@ -21,8 +22,7 @@ def _day(value: str) -> datetime.date:
 
 class Command(BaseCommand):
     help = (
-        "Run the nightly collection cycle: age the portfolio, open and allocate cases, resolve cured ones, "
-        "settle promises, apply the stage rules, snapshot the portfolio. Once per day: a second run for the "
+        "Run the nightly collection cycle (its steps are in the README). Once per day: a second run for the "
         "same day does nothing."
     )
 
@@ -65,7 +65,7 @@ class Command(BaseCommand):
 
         try:
             counts = collection_cycle(as_of=as_of, dry_run=dry_run, progress=progress, batch_size=batch_size)
-        except (CycleAlreadyRan, CycleRunning) as error:
+        except (JobAlreadyRan, JobRunning) as error:
             self.stdout.write(str(error))
             return
         except CollectionError as error:
@@ -78,5 +78,5 @@ class Command(BaseCommand):
             else _("Collection cycle for %(day)s done:")
         )
         self.stdout.write(title % {"day": as_of})
-        for step, summary in counts_in_words(counts):
+        for step, summary in counts_in_words(counts, CYCLE_STEPS):
             self.stdout.write(f"  {step}: {summary}")

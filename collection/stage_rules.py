@@ -1,16 +1,24 @@
-"""Checks on the stage rules as a set, in words an admin can act on."""
+"""The stage rules: whether a set of them makes sense, what moves a case on (each criterion once
+for one case and once for a set), whether moving into a stage needs a supervisor's approval, and
+where a rule moves a case on to (read from the case machine)."""
 
 import dataclasses
 import datetime
 from collections.abc import Callable
 
-from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db.models import Exists, OuterRef, Q
-from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from .batch import transitions_of
-from .models import WORKING_STAGES, CollectionCase, EscalationRequest, Stage, StageRule
+from config.desk import desk_day_start, in_desk_language
+
+from .machine import WORKING_STAGES, Stage, later_stage_moves
+from .models import CollectionCase, EscalationRequest, StageRule
+
+
+def stage_rules_in_force() -> dict[str, StageRule]:
+    """The stage rules as they are now, by stage."""
+    return {rule.stage: rule for rule in StageRule.objects.all()}
 
 
 def stage_rules_problems(rules_by_stage: dict) -> list[str]:
@@ -75,7 +83,40 @@ def stage_rules_problems(rules_by_stage: dict) -> list[str]:
     return problems
 
 
-# --- applying the rules: what moves a case on ------------------------------------------------
+def stage_rule_validate(rule: StageRule) -> None:
+    """Raise ValidationError, each problem in words, when `rule` (changed, not yet saved) would
+    make the set of stage rules inconsistent. The admin's form calls it before saving."""
+    rules = {stage: other for stage, other in stage_rules_in_force().items() if other.pk != rule.pk}
+    rules[rule.stage] = rule
+    problems = stage_rules_problems(rules)
+    if problems:
+        raise ValidationError(problems)
+
+
+def reminder_entry_dpd() -> int:
+    """The DPD at which a loan gets a case: the reminder stage's entry DPD (1 without a rule)."""
+    entry = StageRule.objects.filter(stage=Stage.REMINDER).values_list("entry_dpd", flat=True).first()
+    return entry if entry is not None else 1
+
+
+def requires_approval_into(stage: str, rules: dict[str, StageRule] | None = None) -> bool:
+    """Whether moving a case into `stage` needs a supervisor's approval (`rules`: the rules in
+    force, when the caller has read them already)."""
+    rules = stage_rules_in_force() if rules is None else rules
+    return stage in rules and rules[stage].requires_approval
+
+
+def rule_move(stage: str) -> tuple[str, str] | None:
+    """Where a stage rule moves a case on from `stage`, as (transition name, target stage): the
+    first later stage a supervisor-decided move of the case machine leads to; None from the last."""
+    moves = later_stage_moves(stage)
+    if not moves:
+        return None
+    target, name = next(iter(moves.items()))
+    return name, target
+
+
+# --- what moves a case on ------------------------------------------------------------------------
 
 
 @dataclasses.dataclass(frozen=True)
@@ -96,7 +137,7 @@ def rule_criteria(rule: StageRule, *, as_of: datetime.date) -> list[Criterion]:
     written in the desk's language, whoever runs the job."""
     stage = Stage(rule.stage).label
     criteria = []
-    with translation.override(settings.LANGUAGE_CODE):
+    with in_desk_language():
         if rule.escalate_at_dpd is not None:
             threshold = rule.escalate_at_dpd
             criteria.append(
@@ -121,9 +162,7 @@ def rule_criteria(rule: StageRule, *, as_of: datetime.date) -> list[Criterion]:
         if rule.escalate_after_days_without_contact is not None:
             days = rule.escalate_after_days_without_contact
             # Days without contact >= N  <=>  the last contact fell before the start of day as_of - N + 1.
-            cutoff = datetime.datetime.combine(
-                as_of - datetime.timedelta(days=days - 1), datetime.time.min, tzinfo=timezone.get_default_timezone()
-            )
+            cutoff = desk_day_start(as_of - datetime.timedelta(days=days - 1))
             criteria.append(
                 Criterion(
                     code="days_without_contact",
@@ -135,20 +174,6 @@ def rule_criteria(rule: StageRule, *, as_of: datetime.date) -> list[Criterion]:
                 )
             )
     return criteria
-
-
-def rule_target(stage: str) -> tuple[str, str] | None:
-    """Where a stage rule moves a case on from `stage`, read from the case machine: the
-    transition a supervisor may decide (escalate, litigate) leading from `stage` to a later
-    working stage, as (transition name, target stage); None from the last stage."""
-    from .services.escalations import DECIDED_TRANSITIONS
-
-    order = {value: index for index, value in enumerate(WORKING_STAGES)}
-    for name in DECIDED_TRANSITIONS:
-        for transition in transitions_of(name):
-            if transition.source == stage and order.get(transition.target, -1) > order[stage]:
-                return name, transition.target
-    return None
 
 
 def rule_may_propose(target: str) -> Q:

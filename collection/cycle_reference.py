@@ -1,0 +1,143 @@
+"""The nightly cycle done one loan and one case at a time, through the one-case services: the
+definition the batch path (collection.cycle) must match, and the naive path the benchmark times.
+Each step of CYCLE_STEPS has its counterpart here; a test runs both on the same portfolio and
+requires identical results."""
+
+import datetime
+from collections import Counter
+from collections.abc import Callable, Iterable
+
+from django.db.models import Q
+
+from loans.models import Loan
+from loans.selectors import buckets_in_order
+from loans.services import loan_refresh_delinquency, portfolio_snapshot_take
+
+from .cycle import CYCLE_STEPS, allocation_groups, loans_needing_case, promises_step, resolve_reasons
+from .machine import OPEN_STAGES, WORKING_STAGES
+from .models import CollectionCase, StageRule
+from .selectors import system_user
+from .services import (
+    MOVE_SERVICES,
+    allocation_pool,
+    case_open_for_loan,
+    case_resolve,
+    cases_allocate,
+    escalation_request_create,
+)
+from .stage_rules import (
+    Criterion,
+    reminder_entry_dpd,
+    requires_approval_into,
+    rule_criteria,
+    rule_may_propose,
+    rule_move,
+    stage_rules_in_force,
+)
+
+__all__ = ["collection_cycle_case_by_case"]
+
+
+def collection_cycle_case_by_case(
+    *, as_of: datetime.date, loan_ids: Iterable[int], snapshot: bool = True
+) -> dict[str, dict[str, int]]:
+    """The cycle's work for the given loans, loan by loan and case by case. Takes no lock and
+    records no run. `snapshot=False` leaves out the snapshot, a whole-portfolio pass (the
+    benchmark times it once, not per loan)."""
+    loan_ids, actor = sorted(loan_ids), system_user()
+    counts: dict[str, Counter] = {step.name: Counter() for step in CYCLE_STEPS}
+    for step in CYCLE_STEPS:
+        if step.name == "snapshot" and not snapshot:
+            continue
+        _ONE_CASE_AT_A_TIME[step.name](as_of=as_of, loan_ids=loan_ids, actor=actor, counts=counts[step.name])
+    return {step: dict(values) for step, values in counts.items()}
+
+
+def _refresh(*, as_of: datetime.date, loan_ids: list[int], counts: Counter, **_context) -> None:
+    buckets = buckets_in_order()
+    for loan in Loan.objects.filter(pk__in=loan_ids).order_by("pk").iterator():
+        loan_refresh_delinquency(loan=loan, as_of=as_of, buckets=buckets)
+        counts["loans_aged"] += 1
+
+
+def _open(*, loan_ids: list[int], counts: Counter, **_context) -> None:
+    threshold = reminder_entry_dpd()
+    for loan in Loan.objects.filter(pk__in=loan_ids).filter(loans_needing_case(threshold)).order_by("pk"):
+        case_open_for_loan(loan=loan)
+        counts["cases_opened"] += 1
+
+
+def _open_cases(loan_ids: list[int]):
+    return CollectionCase.objects.filter(loan_id__in=loan_ids, stage__in=OPEN_STAGES)
+
+
+def _allocate(*, loan_ids: list[int], actor, counts: Counter, **_context) -> None:
+    open_cases = _open_cases(loan_ids)
+    for team, group in allocation_groups():
+        cases = list(open_cases.filter(group, assigned_to__isnull=True))
+        if cases and allocation_pool(team=team):
+            counts["cases_allocated"] += len(cases_allocate(team=team, cases=cases, by=actor))
+    counts["cases_unallocated"] = open_cases.filter(assigned_to__isnull=True).count()
+
+
+def _resolve(*, loan_ids: list[int], actor, counts: Counter, **_context) -> None:
+    reasons = resolve_reasons()
+    for case in _open_cases(loan_ids).select_related("loan").order_by("pk"):
+        if case.loan.status in reasons:
+            case_resolve(case=case, by=actor, reason=reasons[case.loan.status])
+            counts["cases_resolved"] += 1
+
+
+def _promises(*, as_of: datetime.date, counts: Counter, **_context) -> None:
+    counts.update(promises_step(as_of=as_of))
+
+
+def _stage_rules(*, as_of: datetime.date, loan_ids: list[int], actor, counts: Counter) -> None:
+    rules = stage_rules_in_force()
+    criteria = {stage: rule_criteria(rule, as_of=as_of) for stage, rule in rules.items()}
+    cases = CollectionCase.objects.filter(loan_id__in=loan_ids, stage__in=WORKING_STAGES).order_by("pk")
+    for case in cases:
+        _case_apply_rules(case=case, rules=rules, criteria=criteria, actor=actor, counts=counts)
+
+
+def _case_apply_rules(
+    *,
+    case: CollectionCase,
+    rules: dict[str, StageRule],
+    criteria: dict[str, list[Criterion]],
+    actor,
+    counts: Counter,
+) -> None:
+    """Apply the stage rules to one case until none moves it further."""
+    while case.stage in WORKING_STAGES:
+        move = rule_move(case.stage)
+        if case.stage not in rules or move is None:
+            return
+        name, target = move
+        case = CollectionCase.objects.select_related("loan").get(pk=case.pk)
+        met = next((criterion for criterion in criteria[case.stage] if criterion.test(case)), None)
+        if met is None:
+            return
+        if requires_approval_into(target, rules):
+            if CollectionCase.objects.filter(Q(pk=case.pk) & rule_may_propose(target)).exists():
+                escalation_request_create(case=case, target_stage=target, reason=met.reason, by=None)
+                counts[f"requests_{target}"] += 1
+            return
+        MOVE_SERVICES[name](case=case, by=actor, reason=met.reason)
+        counts[f"moved_to_{target}"] += 1
+
+
+def _snapshot(*, as_of: datetime.date, counts: Counter, **_context) -> None:
+    counts["snapshot_rows"] = portfolio_snapshot_take(as_of=as_of)
+
+
+# Each step of the cycle, one case at a time (a test checks every step of CYCLE_STEPS is here).
+_ONE_CASE_AT_A_TIME: dict[str, Callable[..., None]] = {
+    "refresh": _refresh,
+    "open": _open,
+    "allocate": _allocate,
+    "resolve": _resolve,
+    "promises": _promises,
+    "stage_rules": _stage_rules,
+    "snapshot": _snapshot,
+}
