@@ -30,7 +30,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from .models import ZERO, Borrower, Contact, Installment, Loan, Payment, PaymentAllocation, Product
-from .money import CENT
+from .money import NotMoney, money_parse
 from .phones import normalise_contact_value
 from .selectors import buckets_in_order
 from .services import (
@@ -50,7 +50,6 @@ READ_BLOCK = 64 * 1024
 # the whole portfolio is aged with the set-based refresh, which costs the same whatever the count.
 AGE_ONE_BY_ONE_UP_TO = 200
 
-MAX_MONEY = Decimal("999999999999.99")  # DecimalField(max_digits=14, decimal_places=2)
 MAX_SMALL_INT = 32767  # PositiveSmallIntegerField
 
 
@@ -182,18 +181,25 @@ def _datetime(raw: str) -> datetime:
     )
 
 
-_AMOUNT = re.compile(r"\d+(\.\d{1,2})?")
+def _not_an_amount(raw: str) -> CellError:
+    return CellError(
+        _("%(value)s is not an amount (yuan with up to two decimals, e.g. 1200.50)") % {"value": _shown(raw)}
+    )
 
 
 def _money(*, positive: bool) -> Callable[[str], Decimal]:
+    """An amount in yuan as money_parse reads it, but written without a sign: no amount in these
+    files is negative, and a "+" is as unexpected there as a "-"."""
+
     def parse(raw: str) -> Decimal:
-        if not _AMOUNT.fullmatch(raw):
-            raise CellError(
-                _("%(value)s is not an amount (yuan with up to two decimals, e.g. 1200.50)") % {"value": _shown(raw)}
-            )
-        amount = Decimal(raw).quantize(CENT)
-        if amount > MAX_MONEY:
-            raise CellError(_("%(value)s is too large an amount") % {"value": _shown(raw)})
+        if raw.startswith(("-", "+")):
+            raise _not_an_amount(raw)
+        try:
+            amount = money_parse(raw)
+        except NotMoney as error:
+            if error.reason == "too_large":
+                raise CellError(_("%(value)s is too large an amount") % {"value": _shown(raw)}) from error
+            raise _not_an_amount(raw) from error
         if positive and amount == 0:
             raise CellError(_("the amount must be more than zero"))
         return amount
