@@ -126,7 +126,8 @@ class CellError(Exception):
     """A value that cannot be read; the message says why, for the person who fixes the file."""
 
 
-def _shown(raw: str) -> str:
+def _quoted(raw: str) -> str:
+    """A cell as the file has it, for a message saying it cannot be read: in quotes, cut short."""
     return f'"{raw[:40]}…"' if len(raw) > 40 else f'"{raw}"'
 
 
@@ -134,7 +135,7 @@ def _text(max_length: int) -> Callable[[str], str]:
     def parse(raw: str) -> str:
         if len(raw) > max_length:
             raise CellError(
-                _("%(value)s is longer than %(max)s characters") % {"value": _shown(raw), "max": max_length}
+                _("%(value)s is longer than %(max)s characters") % {"value": _quoted(raw), "max": max_length}
             )
         return raw
 
@@ -156,7 +157,7 @@ def _date(raw: str) -> date:
             return date(int(match[1]), int(match[3]), int(match[4]))
     except ValueError:
         pass
-    raise CellError(_("%(value)s is not a date (YYYY-MM-DD)") % {"value": _shown(raw)})
+    raise CellError(_("%(value)s is not a date (YYYY-MM-DD)") % {"value": _quoted(raw)})
 
 
 def _datetime(raw: str) -> datetime:
@@ -177,13 +178,13 @@ def _datetime(raw: str) -> datetime:
     except ValueError:
         pass
     raise CellError(
-        _("%(value)s is not a date and time (YYYY-MM-DD HH:MM:SS, optionally with +08:00)") % {"value": _shown(raw)}
+        _("%(value)s is not a date and time (YYYY-MM-DD HH:MM:SS, optionally with +08:00)") % {"value": _quoted(raw)}
     )
 
 
 def _not_an_amount(raw: str) -> CellError:
     return CellError(
-        _("%(value)s is not an amount (yuan with up to two decimals, e.g. 1200.50)") % {"value": _shown(raw)}
+        _("%(value)s is not an amount (yuan with up to two decimals, e.g. 1200.50)") % {"value": _quoted(raw)}
     )
 
 
@@ -198,7 +199,7 @@ def _money(*, positive: bool) -> Callable[[str], Decimal]:
             amount = money_parse(raw)
         except NotMoney as error:
             if error.reason == "too_large":
-                raise CellError(_("%(value)s is too large an amount") % {"value": _shown(raw)}) from error
+                raise CellError(_("%(value)s is too large an amount") % {"value": _quoted(raw)}) from error
             raise _not_an_amount(raw) from error
         if positive and amount == 0:
             raise CellError(_("the amount must be more than zero"))
@@ -215,7 +216,7 @@ def _rate(raw: str) -> Decimal:
     if not _RATE.fullmatch(raw) or Decimal(raw) > 1:
         raise CellError(
             _("%(value)s is not an annual rate (a fraction with up to four decimals, e.g. 0.1800 for 18%%)")
-            % {"value": _shown(raw)}
+            % {"value": _quoted(raw)}
         )
     return Decimal(raw)
 
@@ -223,7 +224,7 @@ def _rate(raw: str) -> Decimal:
 def _positive_int(raw: str) -> int:
     if not raw.isdigit() or not 1 <= int(raw) <= MAX_SMALL_INT:
         raise CellError(
-            _("%(value)s is not a whole number from 1 to %(max)s") % {"value": _shown(raw), "max": MAX_SMALL_INT}
+            _("%(value)s is not a whole number from 1 to %(max)s") % {"value": _quoted(raw), "max": MAX_SMALL_INT}
         )
     return int(raw)
 
@@ -235,7 +236,7 @@ def _choice(values) -> Callable[[str], str]:
         value = raw.lower()
         if value not in allowed:
             raise CellError(
-                _("%(value)s is not one of %(allowed)s") % {"value": _shown(raw), "allowed": ", ".join(allowed)}
+                _("%(value)s is not one of %(allowed)s") % {"value": _quoted(raw), "allowed": ", ".join(allowed)}
             )
         return value
 
@@ -252,7 +253,7 @@ def _boolean(raw: str) -> bool:
         return True
     if value in _FALSE:
         return False
-    raise CellError(_("%(value)s is not yes or no (true/false, 1/0, 是/否)") % {"value": _shown(raw)})
+    raise CellError(_("%(value)s is not yes or no (true/false, 1/0, 是/否)") % {"value": _quoted(raw)})
 
 
 def _national_id(raw: str) -> str:
@@ -260,7 +261,7 @@ def _national_id(raw: str) -> str:
     try:
         validate_national_id(value)
     except ValidationError as error:
-        raise CellError(f"{_shown(raw)}: {error.messages[0]}") from error
+        raise CellError(f"{_quoted(raw)}: {error.messages[0]}") from error
     return value
 
 
@@ -623,8 +624,9 @@ class _Importer:
         except DatabaseError as error:
             raise _WriteRefused(rows, error) from error
 
-    def differences(self, line: int, key: str, pairs) -> bool:
-        """Report each (column, stored, given) whose values differ; True when none did."""
+    def same_as_stored(self, line: int, key: str, pairs) -> bool:
+        """Whether what the file gives is what is stored, for each (column, stored, given) of `pairs`;
+        each column that differs is reported on `line`, naming the stored thing as `key`."""
         same = True
         for column, stored, given in pairs:
             if stored != given:
@@ -633,25 +635,32 @@ class _Importer:
                     line,
                     column,
                     _("%(key)s already exists with %(column)s %(stored)s; the file says %(given)s")
-                    % {"key": key, "column": column, "stored": _display(stored), "given": _display(given)},
+                    % {"key": key, "column": column, "stored": _readable(stored), "given": _readable(given)},
                 )
         return same
 
+    def same_where_filled(self, line: int, key: str, stored, values: dict[str, object], pairs) -> bool:
+        """same_as_stored() for the object `stored` and the row's `values`, over the (column, field)
+        `pairs` the row fills: a blank optional column is not compared."""
+        return self.same_as_stored(
+            line,
+            key,
+            [
+                (column, getattr(stored, field), values[column])
+                for column, field in pairs
+                if values[column] not in (None, "")
+            ],
+        )
 
-def _display(value) -> str:
+
+def _readable(value) -> str:
+    """A value read from a cell or stored, for a message comparing values: blanks say so, and times
+    are local."""
     if value is None or value == "":
         return _("(empty)")
     if isinstance(value, datetime):
         return timezone.localtime(value).isoformat(sep=" ")
     return str(value)
-
-
-def _given(stored, values: dict[str, object], pairs) -> list[tuple[str, object, object]]:
-    """(column, stored value, given value) for each (column, field) of `pairs` the row gives a
-    value for, to compare with differences(): blank optional columns are not compared."""
-    return [
-        (column, getattr(stored, field), values[column]) for column, field in pairs if values[column] not in (None, "")
-    ]
 
 
 def _save_paid_amounts(installments: list[Installment], fields: list[str]) -> None:
@@ -769,7 +778,7 @@ class _LoanImporter(_Importer):
                     row.line,
                     "product_code",
                     _("%(code)s is not a product code (known: %(known)s)")
-                    % {"code": _shown(values["product_code"]), "known": ", ".join(sorted(self.products))},
+                    % {"code": _quoted(values["product_code"]), "known": ", ".join(sorted(self.products))},
                 )
                 row_ok = False
             borrower = borrowers.get(national_id)
@@ -781,10 +790,8 @@ class _LoanImporter(_Importer):
                 borrowers[national_id] = borrower
                 new_borrowers.append(borrower)
             else:
-                given = _given(borrower, values, self.BORROWER_FIELDS)
-                row_ok &= self.differences(
-                    row.line, _("the borrower with national ID %(id)s") % {"id": borrower.masked_national_id}, given
-                )
+                label = _("the borrower with national ID %(id)s") % {"id": borrower.masked_national_id}
+                row_ok &= self.same_where_filled(row.line, label, borrower, values, self.BORROWER_FIELDS)
                 if borrower.pk is not None and borrower.pk not in self.borrower_ids_counted:
                     self.borrower_ids_counted.add(borrower.pk)
                     _count(self.result.skipped, Borrower)
@@ -801,7 +808,7 @@ class _LoanImporter(_Importer):
                     )
                 continue
             key = _("account %(account)s") % {"account": account}
-            same = self.differences(
+            same = self.same_as_stored(
                 row.line,
                 key,
                 [
@@ -895,8 +902,7 @@ class _ScheduleImporter(_LoanRowsImporter):
             stored = stored_installments.get((loan.pk, sequence))
             if stored is not None:
                 key = _("installment %(sequence)s of account %(account)s") % {"sequence": sequence, "account": account}
-                given = _given(stored, values, [(name, name) for name in self.DUE_FIELDS])
-                if self.differences(row.line, key, given):
+                if self.same_where_filled(row.line, key, stored, values, [(n, n) for n in self.DUE_FIELDS]):
                     _count(self.result.skipped, Installment)
                 continue
             if values["penalty_due"] is None:
@@ -980,7 +986,7 @@ class _PaymentImporter(_LoanRowsImporter):
             stored = stored_payments.get(key)
             if stored is not None:
                 label = _("payment %(reference)s from %(source)s") % {"reference": key[1], "source": key[0]}
-                same = self.differences(
+                same = self.same_as_stored(
                     row.line,
                     label,
                     [
@@ -1001,7 +1007,7 @@ class _PaymentImporter(_LoanRowsImporter):
                 self.error(
                     row.line,
                     "received_at",
-                    _("%(value)s is in the future") % {"value": _display(values["received_at"])},
+                    _("%(value)s is in the future") % {"value": _readable(values["received_at"])},
                 )
                 continue
             to_record.append((row, loan))
@@ -1146,8 +1152,7 @@ class _ContactImporter(_Importer):
             stored = stored_contacts.get(key)
             if stored is not None:
                 label = _("contact %(value)s") % {"value": values["value"]}
-                given = _given(stored, values, [(name, name) for name in self.COMPARED])
-                if self.differences(row.line, label, given):
+                if self.same_where_filled(row.line, label, stored, values, [(n, n) for n in self.COMPARED]):
                     _count(self.result.skipped, Contact)
                 continue
             new_contacts.append(
