@@ -496,7 +496,7 @@ def portfolio_import(
                 if chunk:
                     importer.process_chunk(chunk)
                 if result.ok:
-                    importer.finish()
+                    _age(importer.loan_ids_to_age)
         except Undecodable as error:
             result.add_error(
                 error.line,
@@ -545,6 +545,8 @@ class _Importer:
         self.columns = COLUMNS[self.kind]
         self.positions: dict[str, int] = {}
         self.width = 0
+        # Stored loans whose schedule or payments changed, aged once the whole file is in.
+        self.loan_ids_to_age: set[int] = set()
 
     def error(self, line: int, column: str, message) -> None:
         self.result.add_error(line, column, message)
@@ -611,9 +613,6 @@ class _Importer:
 
     def process_chunk(self, rows: list[Row]) -> None:
         raise NotImplementedError
-
-    def finish(self) -> None:
-        """Work after the last chunk, run only when there was no error."""
 
     def write(self, rows: list[Row], write: Callable[[], None]) -> None:
         """Run the chunk's inserts in a savepoint, so that a refusal the checks did not foresee
@@ -834,11 +833,7 @@ class _LoanImporter(_Importer):
 
 
 class _LoanRowsImporter(_Importer):
-    """Rows naming a stored loan by account number, whose loans are aged at the end."""
-
-    def __init__(self, result, **kwargs):
-        super().__init__(result, **kwargs)
-        self.touched_loan_ids: set[int] = set()
+    """Rows naming a stored loan by account number."""
 
     def loans_by_account(self, rows: list[Row], *fields: str) -> dict[str, Loan]:
         """The stored loans the chunk's valid rows name, with only `fields` besides the key."""
@@ -854,9 +849,6 @@ class _LoanRowsImporter(_Importer):
             "account_number",
             _("there is no loan %(account)s (import the loans file first)") % {"account": account},
         )
-
-    def finish(self) -> None:
-        _age(self.touched_loan_ids)
 
 
 class _ScheduleImporter(_LoanRowsImporter):
@@ -930,7 +922,7 @@ class _ScheduleImporter(_LoanRowsImporter):
                 balances_recompute(loans=Loan.objects.filter(pk__in=touched))
 
         self.write(rows, write)
-        self.touched_loan_ids |= touched
+        self.loan_ids_to_age |= touched
         _count(self.result.created, Installment, len(new_installments))
 
 
@@ -1070,7 +1062,7 @@ class _PaymentImporter(_LoanRowsImporter):
                 balances_recompute(loans=Loan.objects.filter(pk__in=recorded_loan_ids))
 
         self.write(rows, write)
-        self.touched_loan_ids |= recorded_loan_ids
+        self.loan_ids_to_age |= recorded_loan_ids
         _count(self.result.created, Payment, len(payments))
 
 
