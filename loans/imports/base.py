@@ -1,7 +1,7 @@
 """What every kind of import shares: the result, the reading and checking of rows, and the
 comparison with what is stored."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -38,6 +38,9 @@ class RowError:
 
 @dataclass
 class ImportResult:
+    """What an import of one file did: the rows read and, per model, the objects created and the
+    ones skipped as already stored; or the errors, when nothing was imported."""
+
     kind: str
     encoding: str = ""
     rows: int = 0
@@ -76,6 +79,8 @@ def _count(counter: dict[type, int], model: type, number: int = 1) -> None:
 
 @dataclass
 class Row:
+    """A record's values read by its columns' parsers; not `valid` when a cell could not be read."""
+
     line: int
     values: dict[str, object]
     valid: bool
@@ -90,8 +95,13 @@ class _WriteRefused(Exception):
 
 
 class _Importer:
+    """Reads the header and the rows of one kind of file and hands them over chunk by chunk. A row
+    repeating an earlier row's key (see key_of) is an error; so is one that contradicts what is
+    stored."""
+
     kind: str
     models: tuple[type, ...]  # what it creates, in the order the summary lists them
+    key_column: str  # where a repeated key is reported
 
     def __init__(self, result: ImportResult, *, recorded_by=None):
         self.result = result
@@ -102,6 +112,9 @@ class _Importer:
         self.columns = COLUMNS[self.kind]
         self.positions: dict[str, int] = {}
         self.width = 0
+        # Besides the current chunk, the import keeps only this of the rows before: the line each
+        # key was first seen on.
+        self.key_lines: dict[object, int] = {}
         # Stored loans whose schedule or payments changed, aged once the whole file is in.
         self.loan_ids_to_age: set[int] = set()
 
@@ -168,13 +181,36 @@ class _Importer:
                 row.valid = False
         return row
 
+    def key_of(self, values: dict[str, object]) -> object:
+        """What names the row's object within the file (an account, a payment reference...), or None
+        when a cell of it could not be read."""
+        raise NotImplementedError
+
+    def repeated(self, values: dict[str, object], first: int) -> str:
+        """The error for a row whose key is already on line `first`."""
+        raise NotImplementedError
+
+    def rows_to_import(self, rows: list[Row]) -> Iterator[Row]:
+        """The chunk's valid rows, less those whose key an earlier line has, which are reported."""
+        for row in rows:
+            key = self.key_of(row.values)
+            if key is not None:
+                first = self.key_lines.setdefault(key, row.line)
+                if first != row.line:
+                    self.error(row.line, self.key_column, self.repeated(row.values, first))
+                    continue
+            if row.valid:
+                yield row
+
     def process_chunk(self, rows: list[Row]) -> None:
+        """Check the chunk's rows against what is stored and write the new ones."""
         raise NotImplementedError
 
     def write(self, rows: list[Row], write: Callable[[], None]) -> None:
-        """Run the chunk's inserts in a savepoint, so that a refusal the checks did not foresee
-        (another import inserting the same account meanwhile) is reported, not a traceback."""
+        """Write the chunk. A refusal the checks did not foresee (another import inserting the same
+        account meanwhile) is an error on the chunk's lines, not a traceback."""
         try:
+            # A savepoint: after a refused statement PostgreSQL takes no other until one is rolled back.
             with transaction.atomic():
                 write()
         except DatabaseError as error:

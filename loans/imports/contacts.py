@@ -17,6 +17,7 @@ class _ContactImporter(_Importer):
 
     kind = "contacts"
     models = (Contact,)
+    key_column = "value"
     COMPARED = ("kind", "name", "relation")
     FIELDS = (
         "kind",
@@ -30,9 +31,12 @@ class _ContactImporter(_Importer):
         "source",
     )
 
-    def __init__(self, result, **kwargs):
-        super().__init__(result, **kwargs)
-        self.contact_lines: dict[tuple[str, str], int] = {}
+    def key_of(self, values: dict[str, object]) -> object:
+        key = (values["national_id"], values["value"])
+        return None if None in key else key
+
+    def repeated(self, values: dict[str, object], first: int) -> str:
+        return _("%(value)s of this borrower is already on line %(first)s") % {"value": values["value"], "first": first}
 
     def parse(self, line: int, record: list[str]) -> Row:
         row = super().parse(line, record)
@@ -60,38 +64,26 @@ class _ContactImporter(_Importer):
             ).select_related("borrower")
         }
         new_contacts: list[Contact] = []
-        for row in rows:
+        for row in self.rows_to_import(rows):
             values = row.values
-            key = (values["national_id"], values["value"])
-            if None not in key:
-                first = self.contact_lines.setdefault(key, row.line)
-                if first != row.line:
-                    self.error(
-                        row.line,
-                        "value",
-                        _("%(value)s of this borrower is already on line %(first)s")
-                        % {"value": values["value"], "first": first},
-                    )
-                    continue
-            if not row.valid:
-                continue
             borrower = borrowers.get(values["national_id"])
+            stored = stored_contacts.get((values["national_id"], values["value"]))
             if borrower is None:
                 self.error(
                     row.line,
                     "national_id",
                     _("there is no borrower with this national ID (import the loans file first)"),
                 )
-                continue
-            stored = stored_contacts.get(key)
-            if stored is not None:
-                label = _("contact %(value)s") % {"value": values["value"]}
-                if self.same_where_filled(row.line, label, stored, values, [(n, n) for n in self.COMPARED]):
-                    _count(self.result.skipped, Contact)
-                continue
-            new_contacts.append(
-                Contact(borrower=borrower, value=values["value"], **{name: values[name] for name in self.FIELDS})
-            )
+            elif stored is None:
+                new_contacts.append(
+                    Contact(borrower=borrower, value=values["value"], **{name: values[name] for name in self.FIELDS})
+                )
+            elif self.same_contact(row, stored):
+                _count(self.result.skipped, Contact)
 
         self.write(rows, lambda: Contact.objects.bulk_create(new_contacts))
         _count(self.result.created, Contact, len(new_contacts))
+
+    def same_contact(self, row: Row, stored: Contact) -> bool:
+        label = _("contact %(value)s") % {"value": row.values["value"]}
+        return self.same_where_filled(row.line, label, stored, row.values, [(name, name) for name in self.COMPARED])
