@@ -1,4 +1,5 @@
-"""What the hand-written, set-based portfolio statements need spelt differently per database."""
+"""What the hand-written, set-based portfolio statements need spelt differently per database, and
+the bulk write of installments' paid amounts, which PostgreSQL takes as one UPDATE ... FROM."""
 
 from django.db import connection
 
@@ -36,9 +37,10 @@ class SqlDialect:
 
 
 def save_paid_amounts(installments: list[Installment], fields: list[str]) -> None:
-    """Write the installments' paid amounts, is_paid and paid_on. On PostgreSQL one UPDATE ...
-    FROM (VALUES ...) per batch: bulk_update's CASE WHEN per row and field costs seconds a
-    chunk in Python and in the database, more than everything else a payments chunk does."""
+    """Write `fields` (the paid amounts, is_paid, paid_on) of the installments to the database."""
+    # On PostgreSQL one UPDATE ... FROM (VALUES ...) per 1000: bulk_update's CASE WHEN per row and
+    # field costs seconds a chunk in Python and in the database, more than the rest of a payments
+    # chunk. SQLite keeps bulk_update.
     if connection.vendor != "postgresql":
         Installment.objects.bulk_update(installments, fields, batch_size=500)
         return

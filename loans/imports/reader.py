@@ -1,5 +1,5 @@
-"""Reading a CSV file's records: the encoding, then the lines decoded one at a time, so that an
-error names its line."""
+"""Reading a CSV file's records: bytes read in blocks, decoded line by line so that a decoding
+error names its line, and the csv reader run over those lines."""
 
 import codecs
 import csv
@@ -10,6 +10,8 @@ READ_BLOCK = 64 * 1024
 
 
 class Undecodable(Exception):
+    """The bytes of `line` are not valid in the file's encoding."""
+
     def __init__(self, line: int, error: UnicodeDecodeError):
         super().__init__(line, error)
         self.line = line
@@ -35,8 +37,7 @@ def resolve_encoding(encoding: str, head: bytes) -> str:
 
 
 class _Lines:
-    """The file's lines decoded one at a time, counting lines and bytes as it goes. Splitting the
-    bytes on LF is safe for UTF-8 and GB18030: neither uses the byte 0x0A inside a character."""
+    """The file's lines decoded one at a time, counting lines and bytes as it goes."""
 
     def __init__(self, stream: BinaryIO, head: bytes, encoding: str):
         self.stream = stream
@@ -46,6 +47,8 @@ class _Lines:
         self.bytes_read = 0
 
     def _byte_lines(self) -> Iterator[bytes]:
+        # Splitting the bytes on LF is safe for UTF-8 and GB18030: neither uses the byte 0x0A
+        # inside a character.
         pending = self.head
         while True:
             start = 0
@@ -94,6 +97,8 @@ def _records(lines: _Lines) -> Iterator[tuple[int, list[str]]]:
 
 
 class _BadRecord(Exception):
+    """The record starting on `line` is not valid CSV."""
+
     def __init__(self, line: int, reason: str):
         super().__init__(line, reason)
         self.line = line
