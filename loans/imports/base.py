@@ -246,8 +246,8 @@ class _Importer:
 
 
 def _readable(value) -> str:
-    """A value read from a cell or stored, for a message comparing values: blanks say so, and times
-    are local."""
+    """A value as read or as stored, for a message about what it is (see _quoted for the text as
+    written): "(empty)" for a blank, a time in local time."""
     if value is None or value == "":
         return _("(empty)")
     if isinstance(value, datetime):

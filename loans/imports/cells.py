@@ -23,7 +23,8 @@ class CellError(Exception):
 
 
 def _quoted(raw: str) -> str:
-    """A cell as the file has it, for a message saying it cannot be read: in quotes, cut short."""
+    """A cell's text as the file has it, in quotes and cut at 40 characters, for a message about
+    what was written (see _readable for a value that was read)."""
     return f'"{raw[:40]}…"' if len(raw) > 40 else f'"{raw}"'
 
 
