@@ -1,19 +1,10 @@
-"""The conduct limits: whether the desk may reach a borrower, or someone who knows them, on a
-given contact, channel and moment.
+"""The conduct limits (docs/conduct-limits.md): whether the desk may reach a borrower, or
+someone who knows them, on a given contact, channel and moment. `conduct_check` is the one gate
+every attempt and every automatic send passes; the numbers come from ConductPolicy.current().
 
-`conduct_check` is the one gate: every attempt a collector logs (collection.services.attempt_log)
-and every automatic send passes through it, so no screen or job can get around the limits. The
-limits come from `ConductPolicy.current()`, which admins may tighten; nothing here is hard-coded
-but which channels each limit covers.
-
-Two kinds of rules:
-- standing rules (closed case, case on hold, do-not-contact, wrong number, opt-outs, third
-  parties, the second collector on a visit): waiting does not lift them, so a refusal carries no
-  next allowed time;
-- time-bound rules (quiet hours, unanswered calls per number per day, calls per case in the
-  rolling window, the pause after a conversation): a refusal carries the earliest moment at which
-  the same attempt would pass all of them, the attempts on record staying as they are.
-"""
+Standing rules (`_check_standing`) refuse with no next allowed time; each time-bound rule is one
+function of `_first_time_breach`, and a refusal carries the earliest moment the same attempt
+would pass all of them."""
 
 import dataclasses
 import datetime
@@ -122,32 +113,9 @@ def conduct_check(
     outcome: str | None = None,
     direction: str = OUTBOUND,
 ) -> None:
-    """Raise ConductViolation when the conduct limits forbid this attempt; return None when they
-    allow it. Read-only: the caller records the attempt or the refusal (and holds the locks that
-    make the check hold until it does, see attempt_log).
-
-    - A closed case gets no contact at all; a case on hold gets no outbound contact (the borrower
-      may still call in).
-    - A contact of another borrower is never used for this case. A call, SMS or e-mail must name
-      its contact (CollectionError otherwise): a missing contact would skip the checks below.
-    - Outbound contact never uses a contact marked do-not-contact or wrong, nor a channel the
-      contact opted out of. Inbound attempts (the person reached the desk) are recorded whatever
-      those flags say: the desk did not use the contact.
-    - Third parties (employer, emergency contacts, others) are contacted only while the borrower
-      has lost contact, never by lawyer's letter, and the attempt may end only with an outcome fit
-      for a third party (THIRD_PARTY_OUTCOMES): nothing about the debt is discussed, whoever
-      called whom. `outcome=None` checks before the attempt is made, when its outcome is unknown.
-    - An outbound field visit needs a second collector, different from the first (`by`).
-    - Quiet hours (policy, default 22:00-08:00) in the borrower's own time zone, for outbound
-      calls, messages, e-mail and visits.
-    - Outbound calls: at most `max_unanswered_calls_per_number_per_day` unanswered calls to the
-      same number per calendar day in the borrower's time zone (the next call is refused, whatever
-      its outcome would be); at most `max_calls_per_case_in_window` calls on the case in any
-      rolling `call_window_days`; none within `days_without_calls_after_conversation` days after a
-      conversation with the borrower (inbound ones included), unless the borrower consented to
-      calls after that conversation and the consent still runs at `at`.
-    Inbound attempts are not counted against the limits on calls: they are not the desk's doing.
-    """
+    """Raise ConductViolation when the conduct limits (docs/conduct-limits.md) forbid this
+    attempt; return None when they allow it. `outcome=None` checks before the attempt is made,
+    when its outcome is unknown. Read-only: the caller records the attempt or the refusal."""
     if timezone.is_naive(at):
         raise ValueError("conduct_check needs a time-zone-aware datetime")
     if channel not in ContactChannel.values:

@@ -89,32 +89,12 @@ class PlanningBlock(models.TextChoices):
 
 
 def reminders_plan(*, as_of: datetime.date, now: datetime.datetime | None = None) -> dict[str, int]:
-    """Write the reminders due on `as_of` as outbound messages, each once.
-
-    A case is due for an active step when it is open in the step's stage (a held or closed case is
-    in no working stage, so it gets none), its loan is still overdue, and either it entered the
-    stage `day_offset` days before `as_of` (the desk's calendar day) or, for steps counted in days
-    past due, its loan's DPD is `day_offset`. Steps whose channel is a call task are not messages
-    and are skipped here: they become the collector's call list in a later issue.
-
-    Each message goes to the borrower's own contact for the channel: for SMS the own mobile, for
-    e-mail the e-mail address, neither marked wrong or stale, a verified one first and one that is
-    not do-not-contact or opted out of the channel before one that is (so that dispatch blocks the
-    message with that rule rather than planning losing it); a letter goes to the borrower's postal
-    address. Without one, the message is written as blocked (PlanningBlock) so that supervisors see
-    who could not be reminded; it is not tried again that day.
-
-    The text is the step's template in the desk's language (LANGUAGE_CODE; the Chinese one unless
-    that is English and the step has an English text), rendered with company, hotline,
-    borrower_name, account_tail, days_past_due and overdue_amount as of planning. It is scheduled
-    for the start of the step's send window on `as_of` in the borrower's time zone, or for `now`
-    when that is later but within the window, or for the next day's window start when the window
-    has closed: a late run delays a reminder, it does not drop it.
-
-    Set-based and in batches of PLAN_BATCH_SIZE cases per step; a case already planned for the
-    step and day is not read again, and the unique idempotency key (inserted with ON CONFLICT DO
-    NOTHING) keeps two planners racing from writing it twice. Returns the counts of messages
-    written: queued and blocked (a racing planner may make these overstate, never the rows)."""
+    """Write the reminders due on `as_of` as outbound messages, each once (key "case:step:day").
+    A case is due for an active step when it is open in the step's stage with its loan overdue and
+    entered the stage `day_offset` days before `as_of` (for steps counted in DPD: its loan is
+    `day_offset` days past due). A message goes to the borrower's own contact for the channel,
+    never a third party's; without one it is written blocked (PlanningBlock) for supervisors to
+    see. Call-task steps are not messages and are not planned. Returns the counts written."""
     now = now or timezone.now()
     counts = Counter(queued=0, blocked=0)
     steps = ReminderStep.objects.filter(is_active=True).exclude(channel=ReminderStep.Channel.CALL_TASK)
@@ -125,6 +105,8 @@ def reminders_plan(*, as_of: datetime.date, now: datetime.datetime | None = None
 
 def _plan_step(*, step: ReminderStep, as_of: datetime.date, now: datetime.datetime) -> Counter:
     counts = Counter()
+    # The step's text in the desk's language: the Chinese one, unless the desk speaks English and
+    # the step has an English text; rendered with the loan's figures as of planning.
     language = settings.LANGUAGE_CODE
     use_english = language.startswith("en") and bool(step.template_en)
     template = Template(step.template_en if use_english else step.template_zh)
@@ -190,7 +172,10 @@ def _cases_due(*, step: ReminderStep, as_of: datetime.date) -> QuerySet[Collecti
 
 
 def _own_contacts(*, channel: str) -> QuerySet[Contact]:
-    """The case's borrower's own contacts for the channel, best first."""
+    """The case's borrower's own contacts for the channel, best first: never one marked wrong or
+    stale; a verified one before an unverified one; a usable one before one that is do-not-contact
+    or opted out of the channel (so that dispatch blocks the message with that rule, for
+    supervisors to see, rather than planning losing it)."""
     usable = Q(do_not_contact=False) & Q(**{OPT_OUT_FIELD[channel]: False})
     return (
         Contact.objects.filter(
@@ -265,6 +250,9 @@ def _block(message: OutboundMessage, rule: str, reason: str) -> None:
 def _scheduled_at(
     *, step: ReminderStep, as_of: datetime.date, zone: ZoneInfo, now: datetime.datetime
 ) -> datetime.datetime:
+    """The start of the step's send window on `as_of` in the borrower's time zone; `now` when that
+    is later but within the window; the next day's window start when the window has closed (a late
+    run delays a reminder, it does not drop it)."""
     window_starts = datetime.datetime.combine(as_of, step.send_window_start, tzinfo=zone)
     window_ends = datetime.datetime.combine(as_of, step.send_window_end, tzinfo=zone)
     if now <= window_starts:
@@ -322,34 +310,22 @@ def reminders_plan_due(*, today: datetime.date, now: datetime.datetime | None = 
 
 
 def messages_dispatch(*, now: datetime.datetime | None = None, limit: int | None = None) -> dict[str, int]:
-    """Send the queued messages whose time has come (scheduled_at <= now), oldest first, at most
-    `limit`.
-
-    Each message is claimed with SELECT ... FOR UPDATE SKIP LOCKED and handled in its own
-    transaction, so two dispatchers never send one message twice and a worker killed mid-batch
-    leaves each message either untouched (still queued) or fully handled. For each message:
-    - the conduct limits are checked at send time by attempt_log (acting as the `system` user),
-      which also records the accepted send as a ContactAttempt with outcome "sent" (so the case
-      timeline shows it) or the refusal as a ConductRefusal for the compliance report;
-    - a time-bound refusal (quiet hours in the borrower's zone...) reschedules the message to the
-      moment contact is next allowed: it stays queued, it is not dropped;
-    - a standing refusal (do-not-contact, wrong number, opted out, case on hold or closed...)
-      blocks it with the rule;
-    - then the channel's backend sends it. Sent: status sent, sent_at, the provider's reference.
-      A backend error undoes the recorded attempt, counts the try and reschedules the message
-      after COLLECTION_MESSAGE_RETRY_BASE_SECONDS x 1, 2, 4, 8...; after
-      COLLECTION_MESSAGE_MAX_ATTEMPTS tries, or at once when the backend says trying again cannot
-      help, it is failed, for supervisors to see (messages_failed).
-    The backend is called while the message is locked and before the transaction commits: a
-    worker that dies in between leaves the message queued and it is sent again by the next run
-    (at least once). Every backend gets the idempotency key so that it can drop the repeat.
-    Returns the counts: sent, rescheduled, blocked, retrying, failed."""
+    """Send the queued messages whose time has come, oldest first, at most `limit`. Each passes the
+    conduct limits at send time (as the `system` user, recorded as a contact attempt "sent"): a
+    time-bound refusal (quiet hours...) reschedules it to when contact is next allowed, a standing
+    one (do-not-contact, case on hold...) blocks it with the rule. A backend error is retried after
+    COLLECTION_MESSAGE_RETRY_BASE_SECONDS x 1, 2, 4...; after COLLECTION_MESSAGE_MAX_ATTEMPTS tries,
+    or at once when retrying cannot help, the message is failed. Returns the counts per outcome."""
     now = now or timezone.now()
     system = system_user()
     counts = Counter(sent=0, rescheduled=0, blocked=0, retrying=0, failed=0)
     backends: dict[str, object] = {}
     handled = 0
     while limit is None or handled < limit:
+        # One message per transaction, claimed with SKIP LOCKED: two dispatchers never send one
+        # twice, and a worker killed mid-batch leaves each message queued or fully handled. The
+        # backend is called before the commit, so a worker dying in between sends it again on the
+        # next run (at least once, under the same idempotency key for the backend to drop).
         with transaction.atomic():
             message = (
                 OutboundMessage.objects.select_for_update(skip_locked=True, of=("self",))

@@ -169,7 +169,12 @@ class ReminderStep(models.Model):
     offset_from = models.CharField(
         _("counted from"), max_length=16, choices=OffsetFrom.choices, default=OffsetFrom.STAGE_ENTRY
     )
-    channel = models.CharField(_("channel"), max_length=16, choices=Channel.choices)
+    channel = models.CharField(
+        _("channel"),
+        max_length=16,
+        choices=Channel.choices,
+        help_text=_("A call task sends nothing: it marks the day a collector should call."),
+    )
     template_zh = models.TextField(_("message (Chinese)"), blank=True)
     template_en = models.TextField(_("message (English)"), blank=True)
     send_window_start = models.TimeField(_("send from"), default=datetime.time(9, 0))
@@ -634,11 +639,9 @@ class CaseRouting(models.Model):
 
 
 class JobRun(models.Model):
-    """One run of a scheduled job: when it started and ended, what each step did, what failed.
-
-    A job that must run once a day holds its `lock_key` ("collection_cycle:2026-11-30"): two
-    beats, or a beat and an operator, cannot start it twice; a run whose heartbeat stopped
-    (its worker died) may be taken over by the next one, which finishes the work."""
+    """One run of a scheduled job: when it started and ended, what each step did, what failed. A
+    job that runs once a day holds the day's `lock_key` ("collection_cycle:2026-11-30"; see
+    collection.jobs)."""
 
     class Job(models.TextChoices):
         COLLECTION_CYCLE = "collection_cycle", _("Nightly collection cycle")

@@ -35,35 +35,19 @@ def attempt_log(
     direction: str = OUTBOUND,
     duration_seconds: int | None = None,
 ) -> ContactAttempt:
-    """Record an attempt to reach the borrower or a third party, if the conduct limits allow it.
-
-    The case row, then the contact's row(s), are locked first, so that two collectors calling at
-    once are checked one after the other against the attempts as they are, and cannot both slip
-    under a cap. A refused attempt is recorded as a ConductRefusal (rule, detail, next allowed
-    time) for the compliance report and ConductViolation is raised once that record is
-    committed: the raise does not roll it back. (Inside a caller's own transaction the refusal is
-    part of that transaction: a caller that lets the violation escape its atomic block takes the
-    record down with it, so catch the violation inside it.)
-
-    An accepted attempt changes the world:
-    - a wrong number marks the contact wrong; an outcome of do-not-contact (the person asked not
-      to be contacted again, borrower or third party) marks it do-not-contact;
-    - reaching the right party (a conversation with the borrower on their own contact, or the
-      third party on theirs) marks an unverified or stale contact verified;
-    - a conversation with the borrower (CONVERSATION_OUTCOMES, not on a third party's contact)
-      stamps the case's last right-party contact, and moves a case in reminder to negotiation
-      (logged as a transition by `by`);
-    - a dispute or a hardship claim offers the hold transition: the returned attempt's
-      `offers_hold` is the HoldReason to offer (for a view to propose case_hold with it), or None.
-      The case is not put on hold here: that is the collector's or supervisor's decision.
-    The returned attempt's `case` and `contact` are the rows as the attempt left them; the
-    caller's own copies are left alone and may be stale (a view that goes on to hold the case
-    uses `attempt.case`). (django-fsm's refresh_from_db of a protected field is not safe across
-    threads, so the caller's case is not refreshed here.)
-    """
+    """Record an attempt to reach the borrower or a third party, if the conduct limits allow it;
+    a refused one is kept as a ConductRefusal and raises ConductViolation. What an accepted
+    attempt changes: a wrong number marks the contact wrong, "do not contact" marks it so,
+    reaching the right party verifies it; a conversation with the borrower stamps the case's last
+    right-party contact and moves a case in reminder to negotiation. After a dispute or hardship
+    claim, `attempt.offers_hold` is the hold to offer (the case is not held here). The returned
+    attempt's `case` and `contact` are the rows as it left them; the caller's copies may be stale."""
     if not by.has_perm("collection.add_contactattempt"):
         raise PermissionDenied(_("You may not record contact attempts."))
     violation: ConductViolation | None = None
+    # The case, then the contacts, are locked while the limits are counted (docs/conduct-limits.md).
+    # A refusal is written inside this block and raised after it, so that it is committed: a caller
+    # with its own transaction must catch the violation inside it to keep the refusal.
     with transaction.atomic():
         locked_case = (
             CollectionCase.objects.select_for_update(of=("self",)).select_related("loan__borrower").get(pk=case.pk)

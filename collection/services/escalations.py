@@ -63,16 +63,10 @@ def _require_decider(by: User) -> None:
 def escalation_request_create(
     *, case: CollectionCase, target_stage: str, reason: str, by: User | None = None
 ) -> EscalationRequest:
-    """Ask a supervisor to move the case to a later stage.
-
-    `by` is the collector asking (they need `collection.work_case`); None means a stage rule
-    proposes it, and the reason then names the rule. The reason is required. The target must be a
-    stage the case's transitions lead to from where it is now and that a supervisor decides:
-    escalation from reminder or negotiation, litigation from escalation.
-
-    A case has at most one pending request per target stage (a partial unique constraint):
-    asking again, or two people asking at once, returns the pending request already there
-    rather than failing, and that request keeps its original reason and requester."""
+    """Ask a supervisor to move the case to a later stage, with a reason: `by` is the collector
+    asking, None a stage rule proposing it. The target must be a stage the case may be moved on to
+    from where it is (escalation_targets). Asking again while a request for the same stage is
+    pending returns that request, with its original reason and requester."""
     reason = (reason or "").strip()
     if not reason:
         raise CollectionError(_("An escalation request needs its reason."))
@@ -89,6 +83,8 @@ def escalation_request_create(
         raise CollectionError(
             _("A case in %(stage)s cannot be escalated by a request.") % {"stage": _stage_label(case.stage)}
         )
+    # One pending request per case and target (a partial unique constraint): of two asking at
+    # once, the second gets the first's request.
     pending = EscalationRequest.objects.filter(
         case=case, target_stage=target_stage, status=EscalationRequest.Status.PENDING
     )
@@ -106,14 +102,9 @@ def escalation_request_create(
 
 @transaction.atomic
 def escalation_request_approve(*, request: EscalationRequest, by: User, reason: str = "") -> EscalationRequest:
-    """Approve a pending request: the case moves to the requested stage through its service
-    (`case_escalate`, `case_litigate`) with the approver as the actor and a transition reason
-    naming the request, and the request records who approved it, when and why.
-
-    Only someone who may decide escalations approves (`collection.decide_escalation`). The case
-    is moved as the approver saw it (`request.case`): if someone changed it meanwhile
-    (StaleCase), or the move is no longer possible from where it is (CollectionError), nothing
-    is written, the request stays pending and the error says so."""
+    """Approve a pending request: the case moves to the requested stage through its service, with
+    the approver as the actor and a reason naming the request. If the case changed meanwhile or
+    can no longer make the move, nothing is written and the request stays pending."""
     _require_decider(by)
     _lock_pending(request)
     case = request.case

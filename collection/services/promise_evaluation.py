@@ -108,29 +108,12 @@ def _flag_cases(*, broken_per_case: Counter, attention_case_ids: set[int], now: 
 
 @transaction.atomic
 def promises_evaluate(*, as_of: datetime.date) -> dict[str, int]:
-    """Settle every pending promise and every pending installment of an active repayment plan
-    whose window closed by the start of `as_of` (that is, due two days before `as_of` or earlier).
-
-    A promise is kept when the loan received at least the promised amount from the moment it
-    was promised to the end of the day after its due date (Asia/Shanghai); partially kept when
-    it received something less; broken when nothing arrived. Money that arrives later does not
-    mend it. A broken promise counts toward escalation (the case's broken_promises) and lifts the
-    case to the top of its collector's queue (attention_since); a partially kept one does neither.
-
-    Plan installments are checked the same way, with the plan's payments allocated oldest
-    installment first: installment k is credited with what the loan received from the plan's
-    proposal to the end of k's grace day, less what the earlier installments asked for. So paying
-    ahead carries forward, and a shortfall is made up before the next installment counts. Credit
-    covering the amount: kept; some: partially kept; none: missed. A missed installment counts as
-    a broken promise and breaks the plan. When the last installment is kept (everything the plan
-    asked for has arrived) the plan is completed; when it is only partially kept the plan is
-    broken and the case needs attention, without a broken promise being counted.
-
-    Promises and plans of cases on hold are left pending: a hold stops the case's clocks.
-    Promises of closed cases are still settled (for the desk's figures) but touch no counters.
-    Only pending rows are read, so a second run for the same day changes nothing.
-
-    Returns counts of what this run decided."""
+    """Settle the pending promises and active plans' installments whose window closed by the start
+    of `as_of`. Kept: what was promised arrived in the window; partially kept: something less;
+    broken (a plan installment: missed): nothing. A broken promise or missed installment counts
+    toward escalation and lifts the case to the top of its collector's queue; a missed installment
+    breaks its plan. Cases on hold are left pending (their clocks stop); closed cases' promises
+    are settled but touch no counters. Running it again for the same day changes nothing."""
     if as_of > timezone.localdate():
         raise CollectionError(_("Promises cannot be evaluated as of a day that has not come yet."))
     now = timezone.now()
@@ -253,8 +236,12 @@ def _evaluate_plan(
     broken_per_case: Counter,
     attention: set[int],
 ) -> list[PlanInstallment]:
-    """Settle the plan's installments whose windows have closed, oldest first, ending the plan
-    (completed or broken) when they decide it. Returns the installments settled."""
+    """Settle the plan's installments whose windows have closed, oldest first. Installment k is
+    credited with what the loan received from the plan's proposal to the end of k's grace day, less
+    what the earlier installments asked for: paying ahead carries forward, a shortfall is made up
+    before the next installment counts. The last installment kept completes the plan; only
+    partially kept, it breaks the plan and flags the case without counting a broken promise.
+    Returns the installments settled."""
     evaluated: list[PlanInstallment] = []
     asked_before = ZERO  # what the installments before this one asked for
     for installment in installments:
