@@ -28,7 +28,15 @@ class ContactInline(admin.TabularInline):
 
 @admin.register(Borrower)
 class BorrowerAdmin(admin.ModelAdmin):
-    list_display = ("name", "masked_national_id", "province", "city", "lost_contact", "created_at")
+    list_display = (
+        "name",
+        "masked_national_id",
+        "province",
+        "city",
+        "lost_contact",
+        "lost_contact_since",
+        "created_at",
+    )
     list_filter = ("lost_contact", "province")
     search_fields = ("name", "=national_id", "contacts__value")
     inlines = [ContactInline]

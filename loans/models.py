@@ -38,7 +38,12 @@ class Borrower(models.Model):
     lost_contact = models.BooleanField(
         _("lost contact"), default=False, help_text=_("The borrower cannot be reached on any known contact.")
     )
-    lost_contact_since = models.DateField(_("lost contact since"), null=True, blank=True)
+    lost_contact_since = models.DateField(
+        _("lost contact since"),
+        null=True,
+        blank=True,
+        help_text=_("When the borrower became unreachable; the conduct limits read lost contact, not this date."),
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
@@ -136,7 +141,10 @@ class Product(models.Model):
         decimal_places=6,
         default=Decimal("0.000500"),
         validators=[MinValueValidator(Decimal("0"))],
-        help_text=_("Share of the overdue principal charged per day late, e.g. 0.000500 = 0.05%."),
+        help_text=_(
+            "Share of the overdue principal the core banking system charges per day late, e.g. 0.000500 = 0.05%. "
+            "For reference: the desk does not accrue penalties, it takes them from the schedule."
+        ),
     )
     # Repayment-plan policy: a plan within these limits is active at once; beyond them it waits
     # for a supervisor.
