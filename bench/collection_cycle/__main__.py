@@ -154,9 +154,8 @@ def _rss_now_kb() -> int:
 
 
 def phase_cycle(args: argparse.Namespace) -> dict:
-    from collection.cycle import collection_cycle
-
     from .compare import outcome
+    from .project import collection_cycle
 
     step_seconds: dict[str, float] = {}
     last = time.perf_counter()
@@ -181,14 +180,15 @@ def phase_cycle(args: argparse.Namespace) -> dict:
 def phase_naive(args: argparse.Namespace) -> dict:
     from unittest import mock
 
-    from collection import cycle
-    from collection.cycle import collection_cycle_case_by_case, portfolio_snapshot_take
+    from .project import collection_cycle_case_by_case, portfolio_snapshot_take
 
     # The one-case path's promise step is promises_evaluate over every promise due, whatever the
     # sample, as the cycle's: one pass over the whole portfolio, timed on its own and not
-    # extrapolated per loan (as the snapshot).
+    # extrapolated per loan (as the snapshot). The one-case path calls that step by name in its
+    # own module, so it is wrapped there, wherever the module is.
+    reference = sys.modules[collection_cycle_case_by_case.__module__]
     promises_seconds = 0.0
-    promises = cycle._promises
+    promises = reference._promises
 
     def promises_timed(**kwargs) -> dict[str, int]:
         nonlocal promises_seconds
@@ -200,7 +200,7 @@ def phase_naive(args: argparse.Namespace) -> dict:
 
     sample = sorted(random.Random(f"naive-{args.seed}").sample(range(1, args.loans + 1), min(args.sample, args.loans)))
     started = time.perf_counter()
-    with mock.patch.object(cycle, "_promises", promises_timed):
+    with mock.patch.object(reference, "_promises", promises_timed):
         counts = collection_cycle_case_by_case(as_of=args.as_of, loan_ids=sample, snapshot=False)
     per_loan = time.perf_counter() - started - promises_seconds
     started = time.perf_counter()

@@ -6,6 +6,12 @@
 import datetime
 from zoneinfo import ZoneInfo
 
+from django.contrib.contenttypes.models import ContentType
+from django.db import connection
+from django.utils import timezone
+from django_fsm_log.models import StateLog
+
+from .project import CaseAssignment, CollectionCase, EscalationRequest, PortfolioSnapshot, system_user
 from .sql import execute, insert_sql
 
 DESK_TIME_ZONE = ZoneInfo("Asia/Shanghai")
@@ -35,12 +41,6 @@ class Floor:
     TARGETS = {"escalate": "escalation", "litigate": "litigation"}
 
     def __init__(self, *, as_of: datetime.date):
-        from django.contrib.contenttypes.models import ContentType
-        from django.utils import timezone
-
-        from collection.models import CollectionCase
-        from collection.selectors import system_user
-
         self.as_of = as_of
         self.now = timezone.now()
         self.params = {
@@ -103,8 +103,6 @@ class Floor:
         return {"loans_written": aged}
 
     def _rules(self) -> dict[str, dict]:
-        from django.db import connection
-
         with connection.cursor() as cursor:
             cursor.execute(
                 "SELECT stage, entry_dpd, escalate_at_dpd, escalate_after_broken_promises, "
@@ -114,8 +112,6 @@ class Floor:
             return {row[0]: dict(zip(names, row, strict=True)) for row in cursor.fetchall()}
 
     def open(self) -> dict[str, int]:
-        from collection.models import CollectionCase
-
         reminder = self._rules().get("reminder")
         params = {**self.params, "entry": reminder["entry_dpd"] if reminder and reminder["entry_dpd"] else 1}
         opened = execute(
@@ -134,8 +130,6 @@ class Floor:
         return {"cases_opened": opened}
 
     def allocate(self) -> dict[str, int]:
-        from collection.models import CaseAssignment
-
         params = {**self.params, "reason": "Allocated to the team"}
         assignment = insert_sql(
             CaseAssignment,
@@ -193,8 +187,6 @@ class Floor:
     def _log(self, moved: str, transition: str, target: str) -> str:
         """The transition-log insert for the cases a CTE named `moved` returned (id, source,
         reason)."""
-        from django_fsm_log.models import StateLog
-
         return insert_sql(
             StateLog,
             {
@@ -238,9 +230,6 @@ class Floor:
         cases' too): kept when the loan received at least the amount in the window, partially
         kept when something less, broken when nothing. A broken promise counts on its case and
         flags it for attention (keeping an earlier flag) if the case is in a working stage."""
-        from django.db import connection
-        from django.utils import timezone
-
         if self.as_of > timezone.localdate():  # as the cycle: a day to come leaves promises pending
             return {"skipped_day_to_come": 1}
         params = {
@@ -352,8 +341,6 @@ class Floor:
         return criteria
 
     def _request(self, met: str, reason: str, params: dict) -> int:
-        from collection.models import EscalationRequest
-
         return execute(
             insert_sql(
                 EscalationRequest,
@@ -377,8 +364,6 @@ class Floor:
         )
 
     def snapshot(self) -> dict[str, int]:
-        from loans.models import PortfolioSnapshot
-
         execute("DELETE FROM loans_portfoliosnapshot WHERE as_of = %(as_of)s", self.params)
         rows = execute(
             insert_sql(

@@ -5,6 +5,31 @@
 
 import datetime
 
+from django.contrib.contenttypes.models import ContentType
+from django.core.management.color import no_style
+from django.db import connection, transaction
+from django.db.models import Count
+from django.test.utils import override_settings
+from django.utils import timezone
+
+from .project import (
+    OPEN_STAGES,
+    TEAMS,
+    Borrower,
+    CaseRouting,
+    CollectionCase,
+    Contact,
+    EscalationRequest,
+    Installment,
+    Loan,
+    Payment,
+    PromiseToPay,
+    Team,
+    demo_products,
+    demo_users_ensure,
+    portfolio_refresh_delinquency,
+    system_user,
+)
 from .report import progress_bar
 from .sql import execute, insert_sql
 
@@ -42,8 +67,6 @@ class PortfolioBuilder:
     day before with the desk's own refresh and opens the cases the cycle would have left."""
 
     def __init__(self, *, loans: int, seed: int, as_of: datetime.date):
-        from django.utils import timezone
-
         self.loans, self.seed, self.as_of = loans, seed, as_of
         self.yesterday = as_of - datetime.timedelta(days=1)
         self.now = timezone.now()
@@ -52,13 +75,6 @@ class PortfolioBuilder:
         return {"seed": self.seed, "as_of": self.as_of, "yesterday": self.yesterday, "now": self.now, **more}
 
     def build(self) -> dict[str, int]:
-        from django.core.management.color import no_style
-        from django.db import connection, transaction
-        from django.test.utils import override_settings
-
-        from loans.models import Borrower, Contact, Installment, Loan
-        from loans.services import portfolio_refresh_delinquency
-
         with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
             self.desk = self.desk_ensure()
         self.plan_create()
@@ -90,13 +106,6 @@ class PortfolioBuilder:
     def desk_ensure(self) -> dict:
         """The demo desk's teams and collectors; the credit-card product's cases go to the first
         team, every other product's to the second."""
-        from django.contrib.contenttypes.models import ContentType
-
-        from accounts.models import Team
-        from collection.models import CaseRouting, CollectionCase
-        from collection.selectors import system_user
-        from loans.demo import TEAMS, demo_products, demo_users_ensure
-
         demo_users_ensure(seed=self.seed)
         products = demo_products()
         teams = [Team.objects.get(name=name) for name in TEAMS]
@@ -189,8 +198,6 @@ class PortfolioBuilder:
         )
 
     def chunk_insert(self, low: int, high: int) -> None:
-        from loans.models import Borrower, Contact, Installment, Loan
-
         params = self.params(low=low, high=high, surnames=list(SURNAMES), given_names=list(GIVEN_NAMES))
         numbers = "FROM generate_series(%(low)s, %(high)s - 1) AS n"
         birth = "(DATE '1960-01-01' + (n / 1000)::int)"
@@ -308,8 +315,6 @@ class PortfolioBuilder:
         or two broken promises; open cases of loans paid since (the cycle resolves them);
         resolved cases in the history of current loans; a settled case instead of an open one for
         a few delinquent loans; written-off cases of charged-off loans."""
-        from collection.models import CollectionCase, EscalationRequest, PromiseToPay
-
         desk = self.desk
         params = self.params(
             team_ids=desk["teams"],
@@ -429,9 +434,6 @@ class PortfolioBuilder:
         window). Only payments received before the day are recorded. The payments are not
         allocated to installments: the cycle reads them only to settle promises (the other reader
         of payments, the settle transition's condition, is not part of the cycle)."""
-        from collection.models import PromiseToPay
-        from loans.models import Payment
-
         params = self.params()
         due_days = f"1 + {_draw('c.loan_id', 15, 6)}"
         lead_days = f"2 + {_draw('c.loan_id', 16, 8)}"
@@ -500,11 +502,6 @@ class PortfolioBuilder:
 
 
 def night_before_spread() -> dict[str, int]:
-    from django.db.models import Count
-
-    from collection.models import OPEN_STAGES, CollectionCase
-    from loans.models import Loan
-
     spread = {}
     for status, bucket, count in (
         Loan.objects.values_list("status", "bucket__name")

@@ -3,13 +3,13 @@
 # ruff: noqa: S608 - the statements here are built from this module's own names and numbers;
 # every value from outside (day, seed, ids) is bound as a parameter.
 
+from django.db import connection, models
+
 
 def insert_sql(model, given: dict[str, str], source: str, params: dict, *, suffix: str = "") -> str:
     """INSERT INTO the model's table SELECT ... `source`: the columns in `given` (attname -> SQL
     expression) as given, automatic timestamps as %(now)s, every other column its field default
     (bound in `params`), so that a field added to a model with a default needs no change here."""
-    from django.db import connection, models
-
     columns, values = [], []
     for field in model._meta.concrete_fields:
         if field.attname in given:
@@ -31,8 +31,6 @@ def insert_sql(model, given: dict[str, str], source: str, params: dict, *, suffi
 
 
 def execute(sql: str, params: dict | None = None) -> int:
-    from django.db import connection
-
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.rowcount
