@@ -4,17 +4,14 @@
 # every value from outside (day, seed, ids) is bound as a parameter.
 
 import datetime
-from zoneinfo import ZoneInfo
 
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection
 from django.utils import timezone
 from django_fsm_log.models import StateLog
 
-from .project import CaseAssignment, CollectionCase, EscalationRequest, PortfolioSnapshot, system_user
+from .project import CaseAssignment, CollectionCase, EscalationRequest, PortfolioSnapshot, desk_day_start, system_user
 from .sql import execute, insert_sql
-
-DESK_TIME_ZONE = ZoneInfo("Asia/Shanghai")
 
 
 class Floor:
@@ -328,9 +325,7 @@ class Floor:
             criteria.append((f"c.broken_promises >= {count}", f"Stage rule: {stage} after {count} broken promises."))
         if rule["escalate_after_days_without_contact"] is not None:
             days = int(rule["escalate_after_days_without_contact"])
-            start = datetime.datetime.combine(
-                self.as_of - datetime.timedelta(days=days - 1), datetime.time.min, tzinfo=DESK_TIME_ZONE
-            )
+            start = desk_day_start(self.as_of - datetime.timedelta(days=days - 1))
             cutoff = f"TIMESTAMPTZ '{start.isoformat()}'"
             criteria.append(
                 (

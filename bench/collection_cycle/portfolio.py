@@ -27,6 +27,7 @@ from .project import (
     Team,
     demo_products,
     demo_users_ensure,
+    desk_day_start,
     portfolio_refresh_delinquency,
     system_user,
 )
@@ -434,7 +435,7 @@ class PortfolioBuilder:
         window). Only payments received before the day are recorded. The payments are not
         allocated to installments: the cycle reads them only to settle promises (the other reader
         of payments, the settle transition's condition, is not part of the cycle)."""
-        params = self.params()
+        params = self.params(day_start=desk_day_start(self.as_of))
         due_days = f"1 + {_draw('c.loan_id', 15, 6)}"
         lead_days = f"2 + {_draw('c.loan_id', 16, 8)}"
         promises = execute(
@@ -493,7 +494,7 @@ class PortfolioBuilder:
                         CASE WHEN {kept} THEN p.window_end - interval '1 second' ELSE p.window_end END)
                 ) AS pay(part, amount, received_at)
                 WHERE pay.amount IS NOT NULL
-                    AND pay.received_at < %(as_of)s::date::timestamp AT TIME ZONE 'Asia/Shanghai'""",
+                    AND pay.received_at < %(day_start)s""",
                 params,
             ),
             params,

@@ -13,6 +13,7 @@ from collection.models import (
     PromiseToPay,
 )
 from collection.selectors import system_user
+from config.desk import desk_day_start
 from loans.demo import TEAMS, demo_products, demo_users_ensure
 from loans.models import Borrower, Contact, Installment, Loan, Payment, PortfolioSnapshot
 from loans.services import portfolio_refresh_delinquency
@@ -36,6 +37,7 @@ __all__ = [
     "collection_cycle_case_by_case",
     "demo_products",
     "demo_users_ensure",
+    "desk_day_start",
     "portfolio_refresh_delinquency",
     "portfolio_snapshot_take",
     "system_user",
