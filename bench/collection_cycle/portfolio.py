@@ -32,14 +32,9 @@ from .project import (
     system_user,
 )
 from .report import progress_bar
-from .sql import execute, insert_sql
+from .sql import execute, insert, insert_sql
 
 CHUNK_LOANS = 50_000
-
-
-def _draw(number: str, salt: int, modulo: int) -> str:
-    """A deterministic pseudo-random integer in [0, modulo) for row `number`, from the seed."""
-    return f"mod(hashint8(%(seed)s::bigint * 1000003 + ({number}) * 97 + {salt}) & 2147483647, {modulo})"
 
 
 # What each loan is as of the day: share in thousandths, and the DPD band.
@@ -79,15 +74,7 @@ class PortfolioBuilder:
         with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
             self.desk = self.desk_ensure()
         self.plan_create()
-        with progress_bar("portfolio", self.loans, "loan") as bar:
-            for low in range(1, self.loans + 1, CHUNK_LOANS):
-                high = min(low + CHUNK_LOANS, self.loans + 1)
-                with transaction.atomic():
-                    self.chunk_insert(low, high)
-                bar.update(high - low)
-        with connection.cursor() as cursor:
-            for statement in connection.ops.sequence_reset_sql(no_style(), [Borrower, Contact, Loan, Installment]):
-                cursor.execute(statement)
+        self.loans_insert()
         with progress_bar("ageing the night before", self.loans, "loan") as bar:
             portfolio_refresh_delinquency(as_of=self.yesterday, progress=bar.update)
         with transaction.atomic():
@@ -130,184 +117,38 @@ class PortfolioBuilder:
 
     def plan_create(self) -> None:
         """bench_plan: per loan its state as of the day, product, principal and schedule anchor."""
-        products = self.desk["products"]
-        kinds = []
-        bound = 0
-        for index, (_code, share, _rate, _fee) in enumerate(PRODUCT_MIX):
-            bound += share
-            kinds.append(f"WHEN product_draw < {bound} THEN {index + 1}")
-        states = []
-        bound = 0
-        for name, share, _band in STATES:
-            bound += share
-            states.append(f"WHEN state_draw < {bound} THEN '{name}'")
-        dpd = " ".join(
-            f"WHEN '{name}' THEN {band[0]} + mod(day_draw, {band[1] - band[0] + 1})"
-            for name, _share, band in STATES
-            if band
-        )
+        products = [self.desk["products"][code] for code, *_ in PRODUCT_MIX]
         execute(
-            f"""
-            CREATE UNLOGGED TABLE bench_plan AS
-            WITH drawn AS (
-                SELECT n,
-                    {_draw("n", 1, 1000)} AS state_draw,
-                    {_draw("n", 2, 100)} AS product_draw,
-                    {_draw("n", 3, 491)} AS size_draw,
-                    {_draw("n", 4, 1000000)} AS day_draw,
-                    {_draw("n", 5, 1000000)} AS paid_draw,
-                    {_draw("n", 6, 100)} AS partial_draw
-                FROM generate_series(1, %(loans)s) AS n
-            ), kinded AS (
-                SELECT drawn.*,
-                    CASE {" ".join(states)} END AS state,
-                    CASE {" ".join(kinds)} END AS kind
-                FROM drawn
-            ), sized AS (
-                SELECT kinded.*,
-                    (%(product_ids)s::bigint[])[kind] AS product_id,
-                    (%(graces)s::int[])[kind] AS grace,
-                    (%(rates)s::numeric[])[kind] AS rate,
-                    (%(fees)s::numeric[])[kind] AS fee_rate,
-                    (1000 + size_draw * 100)::numeric(14, 2) AS principal,
-                    CASE state {dpd} END AS dpd,
-                    CASE WHEN state = 'paid_off' THEN 12
-                         WHEN state = 'current' THEN mod(paid_draw, 12)
-                         ELSE mod(paid_draw, 6) END AS paid_through
-                FROM kinded
-            )
-            SELECT n AS loan_id, state, product_id, rate, fee_rate, principal, paid_through,
-                trunc(principal / 12, 2) AS each,
-                LEAST(paid_through + 1, 12) AS anchor_number,
-                CASE WHEN state = 'paid_off' THEN %(as_of)s::date - 1 - mod(day_draw, 400)::int
-                     WHEN state = 'current' THEN %(as_of)s::date - grace + mod(day_draw, 31)::int
-                     ELSE %(as_of)s::date - dpd::int - grace END AS anchor,
-                CASE WHEN state = 'current' THEN partial_draw < 10
-                     WHEN state = 'paid_off' THEN false
-                     ELSE partial_draw < 30 END AS partial,
-                CASE WHEN state = 'M4+' AND partial_draw >= 90 THEN 'charged_off' ELSE 'current' END AS status
-            FROM sized;
-            ALTER TABLE bench_plan ADD PRIMARY KEY (loan_id);
-            """,
+            _PLAN,
             self.params(
                 loans=self.loans,
-                product_ids=[products[code].pk for code, *_ in PRODUCT_MIX],
-                graces=[products[code].grace_days for code, *_ in PRODUCT_MIX],
+                product_ids=[product.pk for product in products],
+                graces=[product.grace_days for product in products],
                 rates=[rate for _code, _share, rate, _fee in PRODUCT_MIX],
                 fees=[fee for _code, _share, _rate, fee in PRODUCT_MIX],
             ),
         )
 
+    def loans_insert(self) -> None:
+        """The plan's loans with their borrowers, contacts and schedules, a chunk per transaction."""
+        with progress_bar("portfolio", self.loans, "loan") as bar:
+            for low in range(1, self.loans + 1, CHUNK_LOANS):
+                high = min(low + CHUNK_LOANS, self.loans + 1)
+                with transaction.atomic():
+                    self.chunk_insert(low, high)
+                bar.update(high - low)
+        # The rows were inserted with their ids: the sequences go on after them.
+        with connection.cursor() as cursor:
+            for statement in connection.ops.sequence_reset_sql(no_style(), [Borrower, Contact, Loan, Installment]):
+                cursor.execute(statement)
+
     def chunk_insert(self, low: int, high: int) -> None:
+        """Loans low to high - 1: a borrower with a mobile number each, 12 installments, the loan."""
         params = self.params(low=low, high=high, surnames=list(SURNAMES), given_names=list(GIVEN_NAMES))
-        numbers = "FROM generate_series(%(low)s, %(high)s - 1) AS n"
-        birth = "(DATE '1960-01-01' + (n / 1000)::int)"
-        first17 = f"('110101' || to_char({birth}, 'YYYYMMDD') || lpad(mod(n, 1000)::text, 3, '0'))"
-        check = (
-            f"substr('10X98765432', 1 + mod((SELECT sum(substr({first17}, i, 1)::int * "
-            f"(ARRAY{list(ID_WEIGHTS)})[i]) FROM generate_series(1, 17) AS i)::int, 11), 1)"
-        )
-        execute(
-            insert_sql(
-                Borrower,
-                {
-                    "id": "n",
-                    "name": "(%(surnames)s::text[])[1 + mod(n, 20)] || (%(given_names)s::text[])[1 + mod(n / 20, 20)]",
-                    "national_id": f"{first17} || {check}",
-                    "date_of_birth": birth,
-                    "province": "'北京市'",
-                    "city": "'北京市'",
-                },
-                numbers,
-                params,
-            ),
-            params,
-        )
-        execute(
-            insert_sql(
-                Contact,
-                {
-                    "id": "n",
-                    "borrower_id": "n",
-                    "kind": "'mobile'",
-                    "value": "'+86' || (13800000000 + n)::text",
-                    "verification": "CASE WHEN mod(n, 10) < 6 THEN 'verified' ELSE 'unverified' END",
-                    "source": "'application'",
-                },
-                numbers,
-                params,
-            ),
-            params,
-        )
-        # Installment k falls due (k - anchor_number) months from the anchor; those before the
-        # anchor number are paid, the anchor's itself partly when the plan says so.
-        paid = "k <= p.paid_through"
-        part = "k = p.paid_through + 1 AND p.partial"
-        execute(
-            insert_sql(
-                Installment,
-                {
-                    "id": "(p.loan_id - 1) * 12 + k",
-                    "loan_id": "p.loan_id",
-                    "sequence": "k",
-                    "due_date": "due",
-                    "principal_due": "principal_due",
-                    "interest_due": "interest_due",
-                    "fees_due": "fees_due",
-                    "penalty_due": "0",
-                    "principal_paid": f"CASE WHEN {paid} THEN principal_due "
-                    f"WHEN {part} THEN round(principal_due / 2, 2) ELSE 0 END",
-                    "interest_paid": f"CASE WHEN {paid} OR ({part}) THEN interest_due ELSE 0 END",
-                    "fees_paid": f"CASE WHEN {paid} OR ({part}) THEN fees_due ELSE 0 END",
-                    "penalty_paid": "0",
-                    "is_paid": paid,
-                    "paid_on": f"CASE WHEN {paid} THEN due END",
-                },
-                """FROM bench_plan p
-                CROSS JOIN generate_series(1, 12) AS k
-                CROSS JOIN LATERAL (SELECT
-                    (p.anchor + (k - p.anchor_number) * interval '1 month')::date AS due,
-                    CASE WHEN k = 12 THEN p.principal - 11 * p.each ELSE p.each END AS principal_due,
-                    round(p.principal * p.rate / 12, 2) AS interest_due,
-                    round(p.principal * p.fee_rate, 2) AS fees_due
-                ) AS amounts
-                WHERE p.loan_id >= %(low)s AND p.loan_id < %(high)s""",
-                params,
-            ),
-            params,
-        )
-        execute(
-            insert_sql(
-                Loan,
-                {
-                    "id": "p.loan_id",
-                    "account_number": "'BL' || lpad(p.loan_id::text, 10, '0')",
-                    "borrower_id": "p.loan_id",
-                    "product_id": "p.product_id",
-                    "principal": "p.principal",
-                    "annual_rate": "p.rate",
-                    "disbursed_on": "(p.anchor - p.anchor_number * interval '1 month')::date",
-                    "term_months": "12",
-                    "status": "p.status",
-                    "outstanding_principal": "s.principal",
-                    "outstanding_interest": "s.interest",
-                    "outstanding_fees": "s.fees",
-                    "outstanding_penalty": "s.penalty",
-                },
-                """FROM bench_plan p JOIN (
-                    SELECT loan_id,
-                        sum(principal_due - principal_paid) AS principal,
-                        sum(interest_due - interest_paid) AS interest,
-                        sum(fees_due - fees_paid) AS fees,
-                        sum(penalty_due - penalty_paid) AS penalty
-                    FROM loans_installment WHERE loan_id >= %(low)s AND loan_id < %(high)s
-                    GROUP BY loan_id
-                ) AS s ON s.loan_id = p.loan_id
-                WHERE p.loan_id >= %(low)s AND p.loan_id < %(high)s""",
-                params,
-            ),
-            params,
-        )
+        insert(Borrower, _BORROWER_COLUMNS, _CHUNK_NUMBERS, params)
+        insert(Contact, _CONTACT_COLUMNS, _CHUNK_NUMBERS, params)
+        insert(Installment, _INSTALLMENT_COLUMNS, _INSTALLMENT_SOURCE, params)
+        insert(Loan, _LOAN_COLUMNS, _LOAN_SOURCE, params)
 
     def cases_insert(self) -> dict[str, int]:
         """The cases the cycle left last night, from the loans as aged then: an open case for
@@ -512,3 +353,153 @@ def night_before_spread() -> dict[str, int]:
         spread[f"{status} {bucket or '-'}"] = count
     spread["open cases"] = CollectionCase.objects.filter(stage__in=OPEN_STAGES).count()
     return spread
+
+
+# ---------------------------------------------------------------------------------------------
+# The rows, as SQL. Every draw comes from the seed and the row's number, so the same N, seed and
+# day give the same rows.
+# ---------------------------------------------------------------------------------------------
+
+
+def _draw(number: str, salt: int, modulo: int) -> str:
+    """A deterministic pseudo-random integer in [0, modulo) for row `number`, from the seed."""
+    return f"mod(hashint8(%(seed)s::bigint * 1000003 + ({number}) * 97 + {salt}) & 2147483647, {modulo})"
+
+
+def _by_share(draw: str, values: list[tuple[int, str]]) -> str:
+    """A CASE giving each value for its share of `draw`'s range, from (share, SQL value) pairs."""
+    arms, bound = [], 0
+    for share, value in values:
+        bound += share
+        arms.append(f"WHEN {draw} < {bound} THEN {value}")
+    return f"CASE {' '.join(arms)} END"
+
+
+# The plan, per loan: its draws; its state and product kind; its amounts, DPD and installments
+# paid; its schedule's anchor (the due date of installment anchor_number).
+_PLAN_DRAWS = f"""SELECT n,
+        {_draw("n", 1, 1000)} AS state_draw,
+        {_draw("n", 2, 100)} AS product_draw,
+        {_draw("n", 3, 491)} AS size_draw,
+        {_draw("n", 4, 1000000)} AS day_draw,
+        {_draw("n", 5, 1000000)} AS paid_draw,
+        {_draw("n", 6, 100)} AS partial_draw
+    FROM generate_series(1, %(loans)s) AS n"""
+_PLAN_STATE = _by_share("state_draw", [(share, f"'{name}'") for name, share, _band in STATES])
+_PLAN_KIND = _by_share("product_draw", [(share, str(kind)) for kind, (_code, share, *_) in enumerate(PRODUCT_MIX, 1)])
+_PLAN_DPD = " ".join(
+    f"WHEN '{name}' THEN {band[0]} + mod(day_draw, {band[1] - band[0] + 1})" for name, _share, band in STATES if band
+)
+_PLAN_SIZES = f"""SELECT kinded.*,
+        (%(product_ids)s::bigint[])[kind] AS product_id,
+        (%(graces)s::int[])[kind] AS grace,
+        (%(rates)s::numeric[])[kind] AS rate,
+        (%(fees)s::numeric[])[kind] AS fee_rate,
+        (1000 + size_draw * 100)::numeric(14, 2) AS principal,
+        CASE state {_PLAN_DPD} END AS dpd,
+        CASE WHEN state = 'paid_off' THEN 12
+             WHEN state = 'current' THEN mod(paid_draw, 12)
+             ELSE mod(paid_draw, 6) END AS paid_through
+    FROM kinded"""
+_PLAN_ROWS = """SELECT n AS loan_id, state, product_id, rate, fee_rate, principal, paid_through,
+        trunc(principal / 12, 2) AS each,
+        LEAST(paid_through + 1, 12) AS anchor_number,
+        CASE WHEN state = 'paid_off' THEN %(as_of)s::date - 1 - mod(day_draw, 400)::int
+             WHEN state = 'current' THEN %(as_of)s::date - grace + mod(day_draw, 31)::int
+             ELSE %(as_of)s::date - dpd::int - grace END AS anchor,
+        CASE WHEN state = 'current' THEN partial_draw < 10
+             WHEN state = 'paid_off' THEN false
+             ELSE partial_draw < 30 END AS partial,
+        CASE WHEN state = 'M4+' AND partial_draw >= 90 THEN 'charged_off' ELSE 'current' END AS status
+    FROM sized"""
+_PLAN = f"""
+    CREATE UNLOGGED TABLE bench_plan AS
+    WITH drawn AS ({_PLAN_DRAWS}),
+        kinded AS (SELECT drawn.*, {_PLAN_STATE} AS state, {_PLAN_KIND} AS kind FROM drawn),
+        sized AS ({_PLAN_SIZES})
+    {_PLAN_ROWS};
+    ALTER TABLE bench_plan ADD PRIMARY KEY (loan_id);
+    """
+
+# Borrower n, born n / 1000 days after 1960-01-01, with a Beijing national id number: 17 digits
+# and the check character.
+_CHUNK_NUMBERS = "FROM generate_series(%(low)s, %(high)s - 1) AS n"
+_BIRTH = "(DATE '1960-01-01' + (n / 1000)::int)"
+_ID_FIRST17 = f"('110101' || to_char({_BIRTH}, 'YYYYMMDD') || lpad(mod(n, 1000)::text, 3, '0'))"
+_ID_CHECK = (
+    f"substr('10X98765432', 1 + mod((SELECT sum(substr({_ID_FIRST17}, i, 1)::int * "
+    f"(ARRAY{list(ID_WEIGHTS)})[i]) FROM generate_series(1, 17) AS i)::int, 11), 1)"
+)
+_BORROWER_COLUMNS = {
+    "id": "n",
+    "name": "(%(surnames)s::text[])[1 + mod(n, 20)] || (%(given_names)s::text[])[1 + mod(n / 20, 20)]",
+    "national_id": f"{_ID_FIRST17} || {_ID_CHECK}",
+    "date_of_birth": _BIRTH,
+    "province": "'北京市'",
+    "city": "'北京市'",
+}
+_CONTACT_COLUMNS = {
+    "id": "n",
+    "borrower_id": "n",
+    "kind": "'mobile'",
+    "value": "'+86' || (13800000000 + n)::text",
+    "verification": "CASE WHEN mod(n, 10) < 6 THEN 'verified' ELSE 'unverified' END",
+    "source": "'application'",
+}
+
+# Installment k falls due (k - anchor_number) months from the anchor; those before the anchor
+# number are paid, the anchor's itself partly when the plan says so.
+_PAID = "k <= p.paid_through"
+_PART = "k = p.paid_through + 1 AND p.partial"
+_INSTALLMENT_COLUMNS = {
+    "id": "(p.loan_id - 1) * 12 + k",
+    "loan_id": "p.loan_id",
+    "sequence": "k",
+    "due_date": "due",
+    "principal_due": "principal_due",
+    "interest_due": "interest_due",
+    "fees_due": "fees_due",
+    "penalty_due": "0",
+    "principal_paid": f"CASE WHEN {_PAID} THEN principal_due WHEN {_PART} THEN round(principal_due / 2, 2) ELSE 0 END",
+    "interest_paid": f"CASE WHEN {_PAID} OR ({_PART}) THEN interest_due ELSE 0 END",
+    "fees_paid": f"CASE WHEN {_PAID} OR ({_PART}) THEN fees_due ELSE 0 END",
+    "penalty_paid": "0",
+    "is_paid": _PAID,
+    "paid_on": f"CASE WHEN {_PAID} THEN due END",
+}
+_INSTALLMENT_SOURCE = """FROM bench_plan p
+    CROSS JOIN generate_series(1, 12) AS k
+    CROSS JOIN LATERAL (SELECT
+        (p.anchor + (k - p.anchor_number) * interval '1 month')::date AS due,
+        CASE WHEN k = 12 THEN p.principal - 11 * p.each ELSE p.each END AS principal_due,
+        round(p.principal * p.rate / 12, 2) AS interest_due,
+        round(p.principal * p.fee_rate, 2) AS fees_due
+    ) AS amounts
+    WHERE p.loan_id >= %(low)s AND p.loan_id < %(high)s"""
+
+# The loan: disbursed a month before its first installment, owing what its schedule has unpaid.
+_LOAN_COLUMNS = {
+    "id": "p.loan_id",
+    "account_number": "'BL' || lpad(p.loan_id::text, 10, '0')",
+    "borrower_id": "p.loan_id",
+    "product_id": "p.product_id",
+    "principal": "p.principal",
+    "annual_rate": "p.rate",
+    "disbursed_on": "(p.anchor - p.anchor_number * interval '1 month')::date",
+    "term_months": "12",
+    "status": "p.status",
+    "outstanding_principal": "s.principal",
+    "outstanding_interest": "s.interest",
+    "outstanding_fees": "s.fees",
+    "outstanding_penalty": "s.penalty",
+}
+_LOAN_SOURCE = """FROM bench_plan p JOIN (
+        SELECT loan_id,
+            sum(principal_due - principal_paid) AS principal,
+            sum(interest_due - interest_paid) AS interest,
+            sum(fees_due - fees_paid) AS fees,
+            sum(penalty_due - penalty_paid) AS penalty
+        FROM loans_installment WHERE loan_id >= %(low)s AND loan_id < %(high)s
+        GROUP BY loan_id
+    ) AS s ON s.loan_id = p.loan_id
+    WHERE p.loan_id >= %(low)s AND p.loan_id < %(high)s"""

@@ -34,3 +34,8 @@ def execute(sql: str, params: dict | None = None) -> int:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.rowcount
+
+
+def insert(model, given: dict[str, str], source: str, params: dict, *, suffix: str = "") -> int:
+    """Run insert_sql's statement; returns the number of rows inserted."""
+    return execute(insert_sql(model, given, source, params, suffix=suffix), params)
