@@ -32,7 +32,7 @@ from .project import (
     system_user,
 )
 from .report import progress_bar
-from .sql import execute, insert, insert_sql
+from .sql import execute, insert
 
 CHUNK_LOANS = 50_000
 
@@ -151,195 +151,25 @@ class PortfolioBuilder:
         insert(Loan, _LOAN_COLUMNS, _LOAN_SOURCE, params)
 
     def cases_insert(self) -> dict[str, int]:
-        """The cases the cycle left last night, from the loans as aged then: an open case for
-        each delinquent loan (reminder or negotiation to DPD 30, then escalation; past 90 some
-        in litigation, some on hold, the rest with a pending litigation request), some with one
-        or two broken promises; open cases of loans paid since (the cycle resolves them);
-        resolved cases in the history of current loans; a settled case instead of an open one for
-        a few delinquent loans; written-off cases of charged-off loans."""
-        desk = self.desk
+        """The cases the cycle left last night, from the loans as aged then, with their broken
+        promises and the pending requests to move escalation cases past DPD 90 to litigation."""
         params = self.params(
-            team_ids=desk["teams"],
-            first_team=desk["collectors"][0],
-            second_team=desk["collectors"][1],
-            cci=desk["products"]["CCI"].pk,
+            team_ids=self.desk["teams"],
+            first_team=self.desk["collectors"][0],
+            second_team=self.desk["collectors"][1],
+            cci=self.desk["products"]["CCI"].pk,
         )
-        kind = _draw("l.id", 10, 1000)
-        stage = f"""CASE
-            WHEN l.status = 'charged_off' THEN 'written_off'
-            WHEN l.status = 'delinquent' AND {kind} < 5 THEN 'settled'
-            WHEN l.status <> 'delinquent' AND {kind} >= 15 THEN 'resolved'
-            WHEN l.status <> 'delinquent' OR l.days_past_due <= 30 THEN
-                CASE WHEN {_draw("l.id", 11, 100)} < 65 THEN 'reminder' ELSE 'negotiation' END
-            WHEN l.days_past_due <= 90 THEN
-                CASE WHEN {_draw("l.id", 11, 100)} < 90 THEN 'escalation' ELSE 'on_hold' END
-            ELSE CASE WHEN {_draw("l.id", 11, 100)} < 60 THEN 'escalation'
-                      WHEN {_draw("l.id", 11, 100)} < 90 THEN 'litigation' ELSE 'on_hold' END
-            END"""
-        # Which loans had a case: every delinquent or charged-off one; of the current and paid-off
-        # ones, 1.5 % with a case still open (paid yesterday) and 3 % with a resolved one.
-        chosen = f"""FROM (
-                SELECT l.*, {stage} AS stage,
-                    CASE WHEN l.product_id = %(cci)s THEN 0 ELSE 1 END AS team_index,
-                    (%(yesterday)s::date - l.days_past_due)::timestamp + interval '9 hours' AS opened_on
-                FROM loans_loan l
-                WHERE l.status IN ('delinquent', 'charged_off')
-                    OR (l.status IN ('current', 'paid_off') AND {kind} < 45)
-            ) AS l"""
-        collectors = (
-            "CASE WHEN l.team_index = 0 "
-            "THEN (%(first_team)s::bigint[])[1 + mod(l.id, cardinality(%(first_team)s::bigint[]))] "
-            "ELSE (%(second_team)s::bigint[])[1 + mod(l.id, cardinality(%(second_team)s::bigint[]))] END"
-        )
-        broken = (
-            f"CASE WHEN l.stage NOT IN ('reminder', 'negotiation') THEN 0 WHEN {_draw('l.id', 12, 100)} < 4 THEN 2 "
-            f"WHEN {_draw('l.id', 12, 100)} < 14 THEN 1 ELSE 0 END"
-        )
-        opened = "l.opened_on - CASE WHEN l.stage = 'resolved' THEN interval '200 days' ELSE interval '0' END"
-        entered = """l.opened_on + CASE l.stage
-                WHEN 'escalation' THEN GREATEST(l.days_past_due - 31, 0)
-                WHEN 'litigation' THEN GREATEST(l.days_past_due - 91, 0)
-                WHEN 'on_hold' THEN GREATEST(l.days_past_due - 40, 0)
-                WHEN 'resolved' THEN -180
-                WHEN 'settled' THEN l.days_past_due / 3
-                WHEN 'written_off' THEN l.days_past_due / 2
-                ELSE 0 END * interval '1 day'"""
-        cases = execute(
-            insert_sql(
-                CollectionCase,
-                {
-                    "loan_id": "l.id",
-                    "stage": "l.stage",
-                    "assigned_to_id": collectors,
-                    "team_id": "(%(team_ids)s::bigint[])[l.team_index + 1]",
-                    "opened_at": opened,
-                    "stage_entered_at": entered,
-                    "closed_at": f"CASE WHEN l.stage IN ('resolved', 'settled', 'written_off') THEN {entered} END",
-                    "held_stage": "CASE WHEN l.stage = 'on_hold' THEN 'escalation' ELSE '' END",
-                    "hold_reason": "CASE WHEN l.stage = 'on_hold' THEN 'hardship' ELSE '' END",
-                    "last_right_party_contact_at": f"""CASE WHEN l.stage = 'negotiation'
-                        THEN %(yesterday)s::date - {_draw("l.id", 13, 10)}::int + interval '10 hours' END""",
-                    "broken_promises": broken,
-                    "settlement_amount": "CASE WHEN l.stage = 'settled' THEN round(l.outstanding_principal / 2, 2) END",
-                    "settlement_agreed_at": "CASE WHEN l.stage = 'settled' THEN l.opened_on END",
-                },
-                chosen,
-                params,
-            ),
-            params,
-        )
-        promises = execute(
-            insert_sql(
-                PromiseToPay,
-                {
-                    "case_id": "c.id",
-                    "amount": "GREATEST(round(l.overdue_amount / 2, 2), 100)",
-                    "due_date": "%(yesterday)s::date - 3 - 7 * k",
-                    "promised_at": "(%(yesterday)s::date - 10 - 7 * k)::timestamp + interval '11 hours'",
-                    "taken_by_id": "c.assigned_to_id",
-                    "status": "'broken'",
-                    "evaluated_at": "(%(yesterday)s::date - 1 - 7 * k)::timestamp + interval '2 hours'",
-                },
-                """FROM collection_collectioncase c JOIN loans_loan l ON l.id = c.loan_id
-                CROSS JOIN LATERAL generate_series(1, c.broken_promises) AS k""",
-                params,
-            ),
-            params,
-        )
-        requests = execute(
-            insert_sql(
-                EscalationRequest,
-                {
-                    "case_id": "c.id",
-                    "target_stage": "'litigation'",
-                    "reason": "'Stage rule: escalation moves on at DPD 91.'",
-                    "status": "'pending'",
-                    "created_at": "%(yesterday)s::timestamp + interval '2 hours'",
-                },
-                """FROM collection_collectioncase c JOIN loans_loan l ON l.id = c.loan_id
-                WHERE c.stage = 'escalation' AND l.days_past_due >= 91""",
-                params,
-            ),
-            params,
-        )
+        cases = insert(CollectionCase, _CASE_COLUMNS, _CASE_LOANS, params)
+        promises = insert(PromiseToPay, _BROKEN_PROMISE_COLUMNS, _BROKEN_PROMISE_CASES, params)
+        requests = insert(EscalationRequest, _REQUEST_COLUMNS, _REQUEST_CASES, params)
         return {"cases": cases, "broken promises": promises, "escalation requests": requests}
 
     def promises_insert(self) -> dict[str, int]:
-        """Pending promises to pay, for the cycle's promise step to settle: one for a fifth of the
-        open cases in negotiation, escalation or on hold (those on hold stay pending), due one to
-        six days before the day (the ones due the day before are not settled yet), promised two to
-        nine days before that. And the loans' payments around each promise's window (from the
-        promise to the end of the day after its due date, Asia/Shanghai): 35 % of the promises get
-        the whole amount (half of them in two payments, at the very start and in the last second
-        of the window), 25 % a part (half of them with the rest just after the window), 40 %
-        nothing in the window (some of them a payment just before the promise or just after the
-        window). Only payments received before the day are recorded. The payments are not
-        allocated to installments: the cycle reads them only to settle promises (the other reader
-        of payments, the settle transition's condition, is not part of the cycle)."""
+        """Pending promises to pay for the cycle's promise step to settle, and the loans' payments
+        in and around their windows, received before the day."""
         params = self.params(day_start=desk_day_start(self.as_of))
-        due_days = f"1 + {_draw('c.loan_id', 15, 6)}"
-        lead_days = f"2 + {_draw('c.loan_id', 16, 8)}"
-        promises = execute(
-            insert_sql(
-                PromiseToPay,
-                {
-                    "case_id": "c.id",
-                    "amount": "GREATEST(round(c.overdue_amount / 2, 2), 100)",
-                    "due_date": "%(as_of)s::date - c.due_days",
-                    "promised_at": "(%(as_of)s::date - c.due_days - c.lead_days)::timestamp "
-                    "AT TIME ZONE 'Asia/Shanghai' + interval '10 hours'",
-                    "taken_by_id": "c.assigned_to_id",
-                },
-                f"""FROM (
-                    SELECT c.id, c.assigned_to_id, l.overdue_amount,
-                        ({due_days})::int AS due_days, ({lead_days})::int AS lead_days
-                    FROM collection_collectioncase c JOIN loans_loan l ON l.id = c.loan_id
-                    WHERE c.stage IN ('negotiation', 'escalation', 'on_hold')
-                        AND {_draw("c.loan_id", 14, 100)} < 20
-                ) AS c""",
-                params,
-            ),
-            params,
-        )
-        kept, partly, two = "p.outcome < 35", "p.outcome >= 35 AND p.outcome < 60", "p.split < 50"
-        payments = execute(
-            insert_sql(
-                Payment,
-                {
-                    "loan_id": "p.loan_id",
-                    "amount": "pay.amount",
-                    "received_at": "pay.received_at",
-                    "channel": "CASE WHEN pay.part = 1 THEN 'app' ELSE 'bank_transfer' END",
-                    "source": "'bench'",
-                    "reference": "'bench-' || p.id || '-' || pay.part",
-                    "recorded_by_id": "NULL",
-                },
-                f"""FROM (
-                    SELECT p.id, p.amount, p.promised_at, c.loan_id,
-                        (p.due_date + 2)::timestamp AT TIME ZONE 'Asia/Shanghai' AS window_end,
-                        {_draw("c.loan_id", 17, 100)} AS outcome, {_draw("c.loan_id", 18, 100)} AS split
-                    FROM collection_promisetopay p JOIN collection_collectioncase c ON c.id = p.case_id
-                    WHERE p.status = 'pending'
-                ) AS p
-                CROSS JOIN LATERAL (VALUES
-                    (1, CASE WHEN {kept} AND {two} THEN round(p.amount / 2, 2)
-                             WHEN {kept} THEN p.amount
-                             WHEN {partly} THEN round(p.amount * 0.4, 2)
-                             WHEN p.split < 30 THEN p.amount END,
-                        CASE WHEN {kept} AND {two} THEN p.promised_at
-                             WHEN p.outcome < 60 THEN p.promised_at + interval '1 day'
-                             ELSE p.promised_at - interval '1 second' END),
-                    (2, CASE WHEN {kept} AND {two} THEN p.amount - round(p.amount / 2, 2)
-                             WHEN {partly} AND {two} THEN p.amount - round(p.amount * 0.4, 2)
-                             WHEN p.outcome >= 60 AND p.split >= 70 THEN p.amount END,
-                        CASE WHEN {kept} THEN p.window_end - interval '1 second' ELSE p.window_end END)
-                ) AS pay(part, amount, received_at)
-                WHERE pay.amount IS NOT NULL
-                    AND pay.received_at < %(day_start)s""",
-                params,
-            ),
-            params,
-        )
+        promises = insert(PromiseToPay, _PENDING_PROMISE_COLUMNS, _PENDING_PROMISE_CASES, params)
+        payments = insert(Payment, _PAYMENT_COLUMNS, _PAYMENT_SOURCE, params)
         return {"pending promises": promises, "payments": payments}
 
 
@@ -503,3 +333,145 @@ _LOAN_SOURCE = """FROM bench_plan p JOIN (
         GROUP BY loan_id
     ) AS s ON s.loan_id = p.loan_id
     WHERE p.loan_id >= %(low)s AND p.loan_id < %(high)s"""
+
+# The cases the cycle left last night: an open case for each delinquent loan (reminder or
+# negotiation to DPD 30, then escalation; past 90 some in litigation, some on hold, the rest
+# escalation with a pending litigation request), some with one or two broken promises; open cases
+# of loans paid since (the cycle resolves them); resolved cases in the history of current loans;
+# a settled case instead of an open one for a few delinquent loans; written-off cases of
+# charged-off loans.
+_CASE_KIND = _draw("l.id", 10, 1000)
+_CASE_STAGE = f"""CASE
+    WHEN l.status = 'charged_off' THEN 'written_off'
+    WHEN l.status = 'delinquent' AND {_CASE_KIND} < 5 THEN 'settled'
+    WHEN l.status <> 'delinquent' AND {_CASE_KIND} >= 15 THEN 'resolved'
+    WHEN l.status <> 'delinquent' OR l.days_past_due <= 30 THEN
+        CASE WHEN {_draw("l.id", 11, 100)} < 65 THEN 'reminder' ELSE 'negotiation' END
+    WHEN l.days_past_due <= 90 THEN
+        CASE WHEN {_draw("l.id", 11, 100)} < 90 THEN 'escalation' ELSE 'on_hold' END
+    ELSE CASE WHEN {_draw("l.id", 11, 100)} < 60 THEN 'escalation'
+              WHEN {_draw("l.id", 11, 100)} < 90 THEN 'litigation' ELSE 'on_hold' END
+    END"""
+# Which loans had a case: every delinquent or charged-off one; of the current and paid-off ones,
+# 1.5 % with a case still open (paid yesterday) and 3 % with a resolved one.
+_CASE_LOANS = f"""FROM (
+        SELECT l.*, {_CASE_STAGE} AS stage,
+            CASE WHEN l.product_id = %(cci)s THEN 0 ELSE 1 END AS team_index,
+            (%(yesterday)s::date - l.days_past_due)::timestamp + interval '9 hours' AS opened_on
+        FROM loans_loan l
+        WHERE l.status IN ('delinquent', 'charged_off')
+            OR (l.status IN ('current', 'paid_off') AND {_CASE_KIND} < 45)
+    ) AS l"""
+_CASE_COLLECTOR = (
+    "CASE WHEN l.team_index = 0 "
+    "THEN (%(first_team)s::bigint[])[1 + mod(l.id, cardinality(%(first_team)s::bigint[]))] "
+    "ELSE (%(second_team)s::bigint[])[1 + mod(l.id, cardinality(%(second_team)s::bigint[]))] END"
+)
+_CASE_BROKEN_PROMISES = (
+    f"CASE WHEN l.stage NOT IN ('reminder', 'negotiation') THEN 0 WHEN {_draw('l.id', 12, 100)} < 4 THEN 2 "
+    f"WHEN {_draw('l.id', 12, 100)} < 14 THEN 1 ELSE 0 END"
+)
+_CASE_OPENED = "l.opened_on - CASE WHEN l.stage = 'resolved' THEN interval '200 days' ELSE interval '0' END"
+_CASE_ENTERED = """l.opened_on + CASE l.stage
+        WHEN 'escalation' THEN GREATEST(l.days_past_due - 31, 0)
+        WHEN 'litigation' THEN GREATEST(l.days_past_due - 91, 0)
+        WHEN 'on_hold' THEN GREATEST(l.days_past_due - 40, 0)
+        WHEN 'resolved' THEN -180
+        WHEN 'settled' THEN l.days_past_due / 3
+        WHEN 'written_off' THEN l.days_past_due / 2
+        ELSE 0 END * interval '1 day'"""
+_CASE_COLUMNS = {
+    "loan_id": "l.id",
+    "stage": "l.stage",
+    "assigned_to_id": _CASE_COLLECTOR,
+    "team_id": "(%(team_ids)s::bigint[])[l.team_index + 1]",
+    "opened_at": _CASE_OPENED,
+    "stage_entered_at": _CASE_ENTERED,
+    "closed_at": f"CASE WHEN l.stage IN ('resolved', 'settled', 'written_off') THEN {_CASE_ENTERED} END",
+    "held_stage": "CASE WHEN l.stage = 'on_hold' THEN 'escalation' ELSE '' END",
+    "hold_reason": "CASE WHEN l.stage = 'on_hold' THEN 'hardship' ELSE '' END",
+    "last_right_party_contact_at": f"""CASE WHEN l.stage = 'negotiation'
+        THEN %(yesterday)s::date - {_draw("l.id", 13, 10)}::int + interval '10 hours' END""",
+    "broken_promises": _CASE_BROKEN_PROMISES,
+    "settlement_amount": "CASE WHEN l.stage = 'settled' THEN round(l.outstanding_principal / 2, 2) END",
+    "settlement_agreed_at": "CASE WHEN l.stage = 'settled' THEN l.opened_on END",
+}
+# A case's broken promises, a week apart, the last due ten days before the day.
+_BROKEN_PROMISE_COLUMNS = {
+    "case_id": "c.id",
+    "amount": "GREATEST(round(l.overdue_amount / 2, 2), 100)",
+    "due_date": "%(yesterday)s::date - 3 - 7 * k",
+    "promised_at": "(%(yesterday)s::date - 10 - 7 * k)::timestamp + interval '11 hours'",
+    "taken_by_id": "c.assigned_to_id",
+    "status": "'broken'",
+    "evaluated_at": "(%(yesterday)s::date - 1 - 7 * k)::timestamp + interval '2 hours'",
+}
+_BROKEN_PROMISE_CASES = """FROM collection_collectioncase c JOIN loans_loan l ON l.id = c.loan_id
+    CROSS JOIN LATERAL generate_series(1, c.broken_promises) AS k"""
+_REQUEST_COLUMNS = {
+    "case_id": "c.id",
+    "target_stage": "'litigation'",
+    "reason": "'Stage rule: escalation moves on at DPD 91.'",
+    "status": "'pending'",
+    "created_at": "%(yesterday)s::timestamp + interval '2 hours'",
+}
+_REQUEST_CASES = """FROM collection_collectioncase c JOIN loans_loan l ON l.id = c.loan_id
+    WHERE c.stage = 'escalation' AND l.days_past_due >= 91"""
+
+# A pending promise for a fifth of the open cases in negotiation, escalation or on hold (those on
+# hold stay pending), due one to six days before the day (those due the day before are not
+# settled yet), promised two to nine days before that.
+_PENDING_PROMISE_COLUMNS = {
+    "case_id": "c.id",
+    "amount": "GREATEST(round(c.overdue_amount / 2, 2), 100)",
+    "due_date": "%(as_of)s::date - c.due_days",
+    "promised_at": "(%(as_of)s::date - c.due_days - c.lead_days)::timestamp "
+    "AT TIME ZONE 'Asia/Shanghai' + interval '10 hours'",
+    "taken_by_id": "c.assigned_to_id",
+}
+_PENDING_PROMISE_CASES = f"""FROM (
+        SELECT c.id, c.assigned_to_id, l.overdue_amount,
+            (1 + {_draw("c.loan_id", 15, 6)})::int AS due_days, (2 + {_draw("c.loan_id", 16, 8)})::int AS lead_days
+        FROM collection_collectioncase c JOIN loans_loan l ON l.id = c.loan_id
+        WHERE c.stage IN ('negotiation', 'escalation', 'on_hold')
+            AND {_draw("c.loan_id", 14, 100)} < 20
+    ) AS c"""
+
+# The loan's payments around each pending promise's window (from the promise to the end of the
+# day after its due date, in the desk's time zone): 35 % of the promises get the whole amount
+# (half of them in two payments, at the very start and in the last second of the window), 25 % a
+# part (half of them with the rest just after the window), 40 % nothing in the window (some of
+# them a payment just before the promise or just after the window). The payments are not
+# allocated to installments: the cycle reads them only to settle promises.
+_KEPT, _PARTLY, _TWO = "p.outcome < 35", "p.outcome >= 35 AND p.outcome < 60", "p.split < 50"
+_PAYMENT_PARTS = f"""(VALUES
+        (1, CASE WHEN {_KEPT} AND {_TWO} THEN round(p.amount / 2, 2)
+                 WHEN {_KEPT} THEN p.amount
+                 WHEN {_PARTLY} THEN round(p.amount * 0.4, 2)
+                 WHEN p.split < 30 THEN p.amount END,
+            CASE WHEN {_KEPT} AND {_TWO} THEN p.promised_at
+                 WHEN p.outcome < 60 THEN p.promised_at + interval '1 day'
+                 ELSE p.promised_at - interval '1 second' END),
+        (2, CASE WHEN {_KEPT} AND {_TWO} THEN p.amount - round(p.amount / 2, 2)
+                 WHEN {_PARTLY} AND {_TWO} THEN p.amount - round(p.amount * 0.4, 2)
+                 WHEN p.outcome >= 60 AND p.split >= 70 THEN p.amount END,
+            CASE WHEN {_KEPT} THEN p.window_end - interval '1 second' ELSE p.window_end END)
+    ) AS pay(part, amount, received_at)"""
+_PAYMENT_COLUMNS = {
+    "loan_id": "p.loan_id",
+    "amount": "pay.amount",
+    "received_at": "pay.received_at",
+    "channel": "CASE WHEN pay.part = 1 THEN 'app' ELSE 'bank_transfer' END",
+    "source": "'bench'",
+    "reference": "'bench-' || p.id || '-' || pay.part",
+    "recorded_by_id": "NULL",
+}
+_PAYMENT_SOURCE = f"""FROM (
+        SELECT p.id, p.amount, p.promised_at, c.loan_id,
+            (p.due_date + 2)::timestamp AT TIME ZONE 'Asia/Shanghai' AS window_end,
+            {_draw("c.loan_id", 17, 100)} AS outcome, {_draw("c.loan_id", 18, 100)} AS split
+        FROM collection_promisetopay p JOIN collection_collectioncase c ON c.id = p.case_id
+        WHERE p.status = 'pending'
+    ) AS p
+    CROSS JOIN LATERAL {_PAYMENT_PARTS}
+    WHERE pay.amount IS NOT NULL AND pay.received_at < %(day_start)s"""
