@@ -5,7 +5,6 @@
 
 import datetime
 
-from django.contrib.contenttypes.models import ContentType
 from django.core.management.color import no_style
 from django.db import connection, transaction
 from django.db.models import Count
@@ -29,7 +28,6 @@ from .project import (
     demo_users_ensure,
     desk_day_start,
     portfolio_refresh_delinquency,
-    system_user,
 )
 from .report import progress_bar
 from .sql import execute, insert
@@ -111,8 +109,6 @@ class PortfolioBuilder:
             "products": products,
             "teams": [team.pk for team in teams],
             "collectors": collectors,
-            "system": system_user().pk,
-            "case_type": ContentType.objects.get_for_model(CollectionCase).pk,
         }
 
     def plan_create(self) -> None:
