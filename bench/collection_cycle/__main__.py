@@ -38,7 +38,10 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--sample", type=_positive, default=2_000, help="Loans the naive path works on (default 2000).")
     parser.add_argument(
-        "--database-name", default=None, help="Name of the benchmark's database (default <DATABASE_URL's>_bench)."
+        "--database-name",
+        default=None,
+        help="Name of the benchmark's database (default bench_collection_cycle_ and 8 random hex digits, new "
+        "each run); the phases' copies add _cycle, _floor and _naive.",
     )
     parser.add_argument("--keep", action="store_true", help="Keep the databases afterwards.")
     # Internal: a child process runs one phase on one database.
@@ -61,11 +64,11 @@ def main(argv: list[str] | None = None) -> int:
         return phase_main(args)
     try:
         server = Server.from_environment()
+        databases = server.run_databases(args.database_name)
     except BenchError as error:
         print(f"bench.collection_cycle: {error}", file=sys.stderr)
         return 2
-    base = args.database_name or f"{server.database}_bench"
-    databases = {"build": base, "cycle": f"{base}_cycle", "floor": f"{base}_floor", "naive": f"{base}_naive"}
+    base = databases["build"]
     sample = min(args.sample, args.loans)
     print(
         f"bench.collection_cycle: {args.loans:,} loans, seed {args.seed}, as of {args.as_of}, "

@@ -1,6 +1,7 @@
 """The PostgreSQL server the benchmark builds its databases on."""
 
 import os
+import secrets
 import time
 from urllib.parse import urlsplit
 
@@ -35,6 +36,20 @@ class Server:
                 "databases on that PostgreSQL server (the role needs CREATEDB)"
             )
         return cls(url)
+
+    def run_databases(self, name: str | None = None) -> dict[str, str]:
+        """The run's databases by phase: `name` for the build, by default bench_collection_cycle_
+        and 8 random hex digits, new each run, and `<name>_cycle`, `_floor`, `_naive` for the copies.
+        Refuses the names it must never drop: test_* (the test runs') and DATABASE_URL's own."""
+        base = name or f"bench_collection_cycle_{secrets.token_hex(4)}"
+        databases = {"build": base, **{phase: f"{base}_{phase}" for phase in ("cycle", "floor", "naive")}}
+        if base.startswith("test_"):
+            raise BenchError(f"--database-name {base}: names starting with test_ are the test runs' databases")
+        if self.database in databases.values():
+            raise BenchError(f"--database-name {base}: the run would drop DATABASE_URL's database {self.database}")
+        if len(databases["cycle"].encode()) > 63:  # PostgreSQL would cut the names short
+            raise BenchError(f"--database-name {base}: too long for PostgreSQL's 63 bytes once _cycle is added")
+        return databases
 
     def url_for(self, database: str) -> str:
         return self.parts._replace(path=f"/{database}").geturl()
