@@ -1,4 +1,5 @@
-"""The command: a database per phase, a child process per phase, the report."""
+"""The command: builds the portfolio, runs each phase in a child process on its own copy of it,
+prints the figures. The method is described in the package's docstring."""
 
 import argparse
 import datetime
@@ -19,6 +20,7 @@ from .server import BenchError, Server
 PROJECT_DIR = Path(__file__).resolve().parent.parent.parent
 RESULT_MARK = "BENCH-RESULT "
 PHASES = ("build", "cycle", "floor", "naive")
+# The default night: today in the desk's time zone (settings.TIME_ZONE), which the parent reads without Django.
 DESK_TIME_ZONE = ZoneInfo("Asia/Shanghai")
 
 
@@ -133,6 +135,7 @@ def run_phase(phase: str, database: str, server: Server, args: argparse.Namespac
 
 
 def phase_main(args: argparse.Namespace) -> int:
+    """Run one phase in this process, the child, and print its result as one line after RESULT_MARK."""
     # Django is set up here, in the child, pointed at the phase's database (DATABASE_URL); the
     # development settings with debug off, so that no query is kept in memory.
     os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.local"
@@ -149,6 +152,7 @@ def phase_main(args: argparse.Namespace) -> int:
 
 
 def _rss_now_kb() -> int:
+    """The resident memory now, in kB."""
     try:
         pages = int(Path("/proc/self/statm").read_text().split()[1])
     except OSError:
@@ -156,7 +160,21 @@ def _rss_now_kb() -> int:
     return pages * os.sysconf("SC_PAGE_SIZE") // 1024
 
 
+def phase_build(args: argparse.Namespace) -> dict:
+    """Migrate the phase's database and build the portfolio in it."""
+    from django.core.management import call_command
+
+    from .portfolio import PortfolioBuilder, night_before_spread
+
+    started = time.perf_counter()
+    call_command("migrate", verbosity=0, interactive=False)
+    rows = PortfolioBuilder(loans=args.loans, seed=args.seed, as_of=args.as_of).build()
+    seconds = time.perf_counter() - started
+    return {"seconds": seconds, "rows": rows, "spread": night_before_spread()}
+
+
 def phase_cycle(args: argparse.Namespace) -> dict:
+    """Run the desk's nightly cycle, timing each step."""
     from .compare import outcome
     from .project import collection_cycle
 
@@ -180,7 +198,27 @@ def phase_cycle(args: argparse.Namespace) -> dict:
     return {"seconds": seconds, "counts": counts, "step_seconds": step_seconds, "outcome": outcome()}
 
 
+def phase_floor(args: argparse.Namespace) -> dict:
+    """Run the floor's steps in one transaction, timing each."""
+    from django.db import transaction
+
+    from .compare import outcome
+    from .floor import Floor
+
+    floor = Floor(as_of=args.as_of)
+    step_seconds, counts = {}, {}
+    started = time.perf_counter()
+    with transaction.atomic():
+        for step, run in floor.steps():
+            step_started = time.perf_counter()
+            counts[step] = run()
+            step_seconds[step] = time.perf_counter() - step_started
+    seconds = time.perf_counter() - started
+    return {"seconds": seconds, "counts": counts, "step_seconds": step_seconds, "outcome": outcome()}
+
+
 def phase_naive(args: argparse.Namespace) -> dict:
+    """Run the one-case path on a sample of loans, and its whole-portfolio passes once."""
     from unittest import mock
 
     from .project import collection_cycle_case_by_case, portfolio_snapshot_take
@@ -210,40 +248,6 @@ def phase_naive(args: argparse.Namespace) -> dict:
     counts["snapshot"] = {"snapshot_rows": portfolio_snapshot_take(as_of=args.as_of)}
     once = promises_seconds + time.perf_counter() - started
     return {"seconds": per_loan, "seconds_once": once, "counts": counts}
-
-
-def phase_floor(args: argparse.Namespace) -> dict:
-    from .compare import outcome
-    from .floor import Floor
-
-    floor = Floor(as_of=args.as_of)
-    step_seconds, counts = {}, {}
-    started = time.perf_counter()
-    with _transaction():
-        for step, run in floor.steps():
-            step_started = time.perf_counter()
-            counts[step] = run()
-            step_seconds[step] = time.perf_counter() - step_started
-    seconds = time.perf_counter() - started
-    return {"seconds": seconds, "counts": counts, "step_seconds": step_seconds, "outcome": outcome()}
-
-
-def phase_build(args: argparse.Namespace) -> dict:
-    from django.core.management import call_command
-
-    from .portfolio import PortfolioBuilder, night_before_spread
-
-    started = time.perf_counter()
-    call_command("migrate", verbosity=0, interactive=False)
-    rows = PortfolioBuilder(loans=args.loans, seed=args.seed, as_of=args.as_of).build()
-    seconds = time.perf_counter() - started
-    return {"seconds": seconds, "rows": rows, "spread": night_before_spread()}
-
-
-def _transaction():
-    from django.db import transaction
-
-    return transaction.atomic()
 
 
 if __name__ == "__main__":

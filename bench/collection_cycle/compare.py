@@ -1,9 +1,8 @@
-"""Whether the cycle and the floor left the same rows."""
+"""What a phase left in its database, and whether the cycle and the floor left the same."""
 
 
 def report_outcomes(cycle: dict, floor: dict) -> None:
-    """Whether the cycle and the floor left the same portfolio, cases, logs and snapshot: the
-    floor is only a floor if it did the same work."""
+    """Print whether the cycle and the floor left the same rows and, where not, what each left."""
     differing = [name for name in cycle if cycle[name] != floor.get(name)]
     if differing:
         print(f"outcome: cycle and floor DIFFER in {', '.join(differing)}")

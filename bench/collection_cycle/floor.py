@@ -15,21 +15,9 @@ from .sql import execute, insert_sql
 
 
 class Floor:
-    """The nightly cycle's work done by hand-written SQL statements over whole tables, in the
-    cycle's order: age every loan; open a case for each delinquent loan at or past the reminder
-    stage's entry DPD with no open case (nor one that ended settled, written off or closed);
-    allocate unassigned open cases round-robin, largest overdue amount first, over the routed
-    team's collectors, least loaded first, with an assignment row each; resolve open cases whose
-    loan is current or paid off; settle the pending promises due two days before the day or
-    earlier of cases not on hold against the loan's payments in their windows, counting broken
-    ones toward escalation and flagging their working cases for attention; apply the stage rules
-    (DPD, broken promises, days without contact) stage by stage, moving cases or, where the next
-    stage needs approval, filing an escalation request; a transition-log row for each move; the
-    snapshot per product and bucket. Thresholds come from the stage rules and the bucket table,
-    as the cycle reads them.
-
-    Repayment plans are left out: the benchmark's portfolio has none, so the cycle's promise
-    step finds no plan installment to settle either."""
+    """The nightly cycle's work for a day as hand-written SQL statements over whole tables, step
+    by step in the cycle's order; thresholds are read from the stage rules and the bucket table,
+    as the cycle reads them."""
 
     OPEN_STAGES = ("reminder", "negotiation", "escalation", "litigation", "on_hold")
     FINAL_ENDINGS = ("settled", "written_off", "closed")
@@ -50,6 +38,7 @@ class Floor:
         }
 
     def steps(self):
+        """The steps in the cycle's order, as (name, callable returning its counts)."""
         return [
             ("refresh", self.refresh),
             ("open", self.open),
@@ -61,6 +50,7 @@ class Floor:
         ]
 
     def refresh(self) -> dict[str, int]:
+        """Age every loan as of the day: oldest unpaid due date, DPD, overdue amount, status, bucket."""
         remaining = " + ".join(f"i.{c}_due - i.{c}_paid" for c in ("principal", "interest", "fees", "penalty"))
         aged = execute(
             f"""
@@ -100,6 +90,7 @@ class Floor:
         return {"loans_written": aged}
 
     def _rules(self) -> dict[str, dict]:
+        """The stage rules by stage."""
         with connection.cursor() as cursor:
             cursor.execute(
                 "SELECT stage, entry_dpd, escalate_at_dpd, escalate_after_broken_promises, "
@@ -109,6 +100,8 @@ class Floor:
             return {row[0]: dict(zip(names, row, strict=True)) for row in cursor.fetchall()}
 
     def open(self) -> dict[str, int]:
+        """Open a case for each delinquent loan at or past the reminder stage's entry DPD that has
+        no open case, nor one that ended settled, written off or closed."""
         reminder = self._rules().get("reminder")
         params = {**self.params, "entry": reminder["entry_dpd"] if reminder and reminder["entry_dpd"] else 1}
         opened = execute(
@@ -127,6 +120,8 @@ class Floor:
         return {"cases_opened": opened}
 
     def allocate(self) -> dict[str, int]:
+        """Allocate the unassigned open cases round-robin, largest overdue amount first, over the
+        routed team's collectors, least loaded first, with an assignment row each."""
         params = {**self.params, "reason": "Allocated to the team"}
         assignment = insert_sql(
             CaseAssignment,
@@ -182,8 +177,7 @@ class Floor:
         return {"cases_allocated": allocated}
 
     def _log(self, moved: str, transition: str, target: str) -> str:
-        """The transition-log insert for the cases a CTE named `moved` returned (id, source,
-        reason)."""
+        """The transition-log insert for the cases a CTE named `moved` returned (id, source, reason)."""
         return insert_sql(
             StateLog,
             {
@@ -201,6 +195,7 @@ class Floor:
         )
 
     def resolve(self) -> dict[str, int]:
+        """Resolve the open cases whose loan is current or paid off."""
         resolved = execute(
             f"""
             WITH candidates AS (
@@ -222,11 +217,9 @@ class Floor:
         return {"cases_resolved": resolved}
 
     def promises(self) -> dict[str, int]:
-        """Settle each pending promise whose window (from the promise to the end of the day after
-        its due date, Asia/Shanghai) closed by the start of the day, of a case not on hold (closed
-        cases' too): kept when the loan received at least the amount in the window, partially
-        kept when something less, broken when nothing. A broken promise counts on its case and
-        flags it for attention (keeping an earlier flag) if the case is in a working stage."""
+        """Settle the pending promises, of cases not on hold, whose window (from the promise to the
+        end of the day after its due date) closed by the start of the day, by what the loan received
+        in it; a broken one counts on its case and flags a working case for attention."""
         if self.as_of > timezone.localdate():  # as the cycle: a day to come leaves promises pending
             return {"skipped_day_to_come": 1}
         params = {
@@ -280,6 +273,8 @@ class Floor:
         }
 
     def stage_rules(self) -> dict[str, int]:
+        """Apply each working stage's rule (DPD, broken promises, days without contact): move the
+        cases that meet it, or file an escalation request where the next stage needs approval."""
         rules = self._rules()
         counts = {}
         for stage in self.WORKING_STAGES:
@@ -312,6 +307,7 @@ class Floor:
         return {name: count for name, count in counts.items() if count}
 
     def _criteria(self, rule: dict, stage: str) -> list[tuple[str, str]]:
+        """A rule's criteria as (SQL condition, reason) pairs."""
         criteria = []
         if rule["escalate_at_dpd"] is not None:
             criteria.append(
@@ -336,6 +332,8 @@ class Floor:
         return criteria
 
     def _request(self, met: str, reason: str, params: dict) -> int:
+        """File an escalation request for the stage's cases that meet the rule, unless one is pending or
+        was rejected since the case entered the stage."""
         return execute(
             insert_sql(
                 EscalationRequest,
@@ -359,6 +357,7 @@ class Floor:
         )
 
     def snapshot(self) -> dict[str, int]:
+        """Replace the day's portfolio snapshot: per product and bucket."""
         execute("DELETE FROM loans_portfoliosnapshot WHERE as_of = %(as_of)s", self.params)
         rows = execute(
             insert_sql(

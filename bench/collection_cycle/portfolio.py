@@ -1,4 +1,4 @@
-"""The benchmark's portfolio, built with SQL, and the cases the cycle left the night before."""
+"""The benchmark's portfolio, built with SQL, and what the cycle left the night before."""
 
 # ruff: noqa: S608 - the statements here are built from this module's own names and numbers;
 # every value from outside (day, seed, ids) is bound as a parameter.
@@ -56,9 +56,8 @@ ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 
 
 class PortfolioBuilder:
-    """Builds the benchmark's portfolio with INSERT ... SELECT generate_series statements, a
-    chunk of loans per transaction, so that memory stays flat whatever N; then ages it as of the
-    day before with the desk's own refresh and opens the cases the cycle would have left."""
+    """Builds the benchmark's portfolio for a day in the current database: the desk, the loans, their
+    ageing as of the day before and what the cycle left that night."""
 
     def __init__(self, *, loans: int, seed: int, as_of: datetime.date):
         self.loans, self.seed, self.as_of = loans, seed, as_of
@@ -69,6 +68,7 @@ class PortfolioBuilder:
         return {"seed": self.seed, "as_of": self.as_of, "yesterday": self.yesterday, "now": self.now, **more}
 
     def build(self) -> dict[str, int]:
+        """Build it all; returns the rows made, by kind."""
         with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
             self.desk = self.desk_ensure()
         self.plan_create()
@@ -170,6 +170,7 @@ class PortfolioBuilder:
 
 
 def night_before_spread() -> dict[str, int]:
+    """The loans by status and bucket, and the open cases, as the build left them."""
     spread = {}
     for status, bucket, count in (
         Loan.objects.values_list("status", "bucket__name")
