@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 
 
 class BenchError(Exception):
-    pass
+    """A run that cannot go on: the message says why."""
 
 
 class Server:

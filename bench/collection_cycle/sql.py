@@ -28,6 +28,7 @@ def insert_sql(model, given: dict[str, str], source: str, params: dict, *, suffi
 
 
 def execute(sql: str, params: dict | None = None) -> int:
+    """Run one statement; returns the number of rows it touched."""
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.rowcount
