@@ -79,6 +79,14 @@ def test_the_benchmark_refuses_a_database_name_it_must_not_drop(name, url_databa
     assert f"--database-name {name}: " in completed.stderr
 
 
+def test_every_name_the_benchmark_takes_from_the_desk_is_where_it_looks():
+    from bench.collection_cycle import project
+
+    assert all(getattr(project, name) is not None for name in project.__all__)
+    # The naive phase times the one-case path's promise step, which that path calls by name in its module.
+    assert hasattr(sys.modules[project.collection_cycle_case_by_case.__module__], "_promises")
+
+
 def test_the_benchmark_refuses_a_database_that_is_not_postgresql():
     completed = bench("--loans", "10", database_url="sqlite:///var/bench.sqlite3", timeout=60)
 
