@@ -26,22 +26,19 @@ def bench(*arguments: str, database_url: str, timeout: int) -> subprocess.Comple
     )
 
 
-@pytest.mark.postgres
-def test_the_benchmark_reports_each_phase_and_ends_with_the_ratio():
+def server_url(database: str) -> str:
+    """The URL of `database` on the tests' PostgreSQL server, with the tests' credentials."""
     settings = connection.settings_dict
     credentials = f"{quote(settings['USER'], safe='')}:{quote(settings['PASSWORD'] or '', safe='')}"
-    server = f"{settings['HOST'] or 'localhost'}:{settings['PORT'] or 5432}"
-    database = f"{settings['NAME']}_benchtest_{os.getpid()}"
+    return f"postgres://{credentials}@{settings['HOST'] or 'localhost'}:{settings['PORT'] or 5432}/{database}"
+
+
+@pytest.mark.postgres
+def test_the_benchmark_reports_each_phase_and_ends_with_the_ratio():
+    import psycopg
 
     completed = bench(
-        "--loans",
-        "300",
-        "--sample",
-        "50",
-        "--database-name",
-        database,
-        database_url=f"postgres://{credentials}@{server}/{settings['NAME']}",
-        timeout=600,
+        "--loans", "300", "--sample", "50", database_url=server_url(connection.settings_dict["NAME"]), timeout=600
     )
 
     assert completed.returncode == 0, completed.stdout + completed.stderr
@@ -54,6 +51,40 @@ def test_the_benchmark_reports_each_phase_and_ends_with_the_ratio():
     assert outcome.startswith("outcome: cycle and floor leave the same "), completed.stdout
     assert "promise rows" in outcome and "transition log" in outcome, outcome
     assert re.match(r"^ratio cycle/floor: \d+\.\d\d$", lines[-1]), lines[-1]
+    # It worked in databases named for this run alone, and dropped them.
+    database = re.search(r"; database (\S+) on ", lines[0]).group(1)
+    assert re.fullmatch(r"bench_collection_cycle_[0-9a-f]{8}", database), lines[0]
+    with psycopg.connect(server_url("postgres")) as admin:
+        left = admin.execute("SELECT datname FROM pg_database WHERE datname LIKE %s", [f"{database}%"]).fetchall()
+    assert left == []
+
+
+@pytest.mark.parametrize(
+    ("name", "url_database"),
+    [
+        ("test_desk", "desk"),  # the test runs' databases
+        ("test_desk_bench_benchtest", "desk"),
+        ("desk", "desk"),  # DATABASE_URL's own
+        ("desk", "desk_cycle"),  # ... as one of the phases' copies
+        ("b" * 58, "desk"),  # cut short by PostgreSQL once _cycle is added
+    ],
+)
+def test_the_benchmark_refuses_a_database_name_it_must_not_drop(name, url_database):
+    # Refused before connecting: the server's port is never reached.
+    completed = bench(
+        "--loans", "10", "--database-name", name, database_url=f"postgres://u:p@127.0.0.1:1/{url_database}", timeout=60
+    )
+
+    assert completed.returncode == 2, completed.stdout + completed.stderr
+    assert f"--database-name {name}: " in completed.stderr
+
+
+def test_every_name_the_benchmark_takes_from_the_desk_is_where_it_looks():
+    from bench.collection_cycle import project
+
+    assert all(getattr(project, name) is not None for name in project.__all__)
+    # The naive phase times the one-case path's promise step, which that path calls by name in its module.
+    assert hasattr(sys.modules[project.collection_cycle_case_by_case.__module__], "_promises")
 
 
 def test_the_benchmark_refuses_a_database_that_is_not_postgresql():

@@ -1,0 +1,48 @@
+"""What the benchmark prints: progress on stderr, a block of figures per phase on stdout."""
+
+import sys
+
+
+def progress_bar(description: str, total: int | None, unit: str):
+    from tqdm import tqdm
+
+    return tqdm(
+        total=total, desc=description, unit=unit, unit_scale=True, file=sys.stderr, mininterval=0.5, leave=False
+    )
+
+
+def _megabytes(kilobytes: int) -> str:
+    return f"{kilobytes / 1024:,.0f} MB"
+
+
+def _memory(result: dict) -> str:
+    return f"peak RSS {_megabytes(result['peak_rss_kb'])}, RSS after {_megabytes(result['rss_after_kb'])}"
+
+
+def report_build(result: dict, loans: int) -> None:
+    rows = ", ".join(f"{count:,} {name}" for name, count in result["rows"].items())
+    print(f"build   {result['seconds']:8.1f} s  {loans / result['seconds']:>10,.0f} loans/s  {_memory(result)}")
+    print(f"        {rows}")
+    print("        the night before: " + ", ".join(f"{name} {count:,}" for name, count in result["spread"].items()))
+
+
+def extrapolated(result: dict, *, loans: int, sample: int) -> float:
+    """The naive path's time for the whole portfolio: its per-loan work scaled up, its
+    whole-portfolio passes (the promise step, the snapshot) once."""
+    return result["seconds"] * loans / sample + result.get("seconds_once", 0.0)
+
+
+def report_phase(phase: str, result: dict, *, loans: int, sample: int) -> None:
+    seconds = result["seconds"]
+    if phase == "naive":
+        whole = extrapolated(result, loans=loans, sample=sample)
+        print(
+            f"naive   {whole:8.1f} s  {loans / whole:>10,.0f} loans/s  {_memory(result)}  "
+            f"(extrapolated from {sample:,} loans in {seconds:.1f} s, plus the promise step and the snapshot once)"
+        )
+    else:
+        print(f"{phase:<7} {seconds:8.1f} s  {loans / seconds:>10,.0f} loans/s  {_memory(result)}")
+    for step, counts in result["counts"].items():
+        shown = ", ".join(f"{name} {count:,}" for name, count in counts.items())
+        timing = f" [{result['step_seconds'][step]:.1f} s]" if step in result.get("step_seconds", {}) else ""
+        print(f"        {step}{timing}: {shown or '-'}")
