@@ -1,11 +1,12 @@
-"""`manage.py seed_demo`: fill an empty database with a demo desk (see loans.demo)."""
+"""`manage.py seed_demo`: fill an empty database with a demo desk (see demo.seed)."""
 
 from datetime import date
 
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
-from loans import demo
+from demo.people import demo_logins_path, demo_logins_table, demo_logins_write
+from demo.seed import demo_desk_seed, portfolio_counts, today
 
 
 def _positive(value: str) -> int:
@@ -36,7 +37,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, loans, seed, as_of, if_empty, verbosity, **options):
-        counts = demo.portfolio_counts()
+        counts = portfolio_counts()
         if counts["loans"] or counts["borrowers"]:
             if if_empty:
                 self.stdout.write(
@@ -44,7 +45,7 @@ class Command(BaseCommand):
                     if counts["loans"]
                     else f"database already has {counts['borrowers']} borrowers, not seeding"
                 )
-                logins_file = demo.demo_logins_path()
+                logins_file = demo_logins_path()
                 if logins_file.exists():
                     self.stdout.write(logins_file.read_text(encoding="utf-8"))
                 return
@@ -53,9 +54,9 @@ class Command(BaseCommand):
                 "seed_demo only seeds an empty portfolio, so that two demo portfolios never mix: use a fresh "
                 "database, or pass --if-empty to skip seeding when data exists."
             )
-        as_of = as_of or demo.today()
-        summary, logins = demo.demo_desk_seed(loans=loans, seed=seed, as_of=as_of, progress=verbosity >= 1)
-        path = demo.demo_logins_write(logins, seed=seed, as_of=as_of)
+        as_of = as_of or today()
+        summary, logins = demo_desk_seed(loans=loans, seed=seed, as_of=as_of, progress=verbosity >= 1)
+        path = demo_logins_write(logins, seed=seed, as_of=as_of)
 
         if verbosity >= 1:
             rows = ", ".join(f"{count} {name}" for name, count in summary.rows.items())
@@ -68,5 +69,5 @@ class Command(BaseCommand):
         # The desk opens with its work in place: cases opened and allocated to the demo collectors.
         call_command("run_collection_cycle", "--as-of", as_of.isoformat(), verbosity=verbosity, stdout=self.stdout)
         self.stdout.write("")
-        self.stdout.write(demo.demo_logins_table(logins))
+        self.stdout.write(demo_logins_table(logins))
         self.stdout.write(f"(written to {path})")
