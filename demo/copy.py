@@ -10,7 +10,20 @@ from datetime import UTC, datetime
 from functools import cached_property
 
 from django.db import connection, models
+from django_fsm_log.models import StateLog
 
+from collection.models import (
+    CallConsent,
+    CaseAssignment,
+    CollectionCase,
+    ConductRefusal,
+    ContactAttempt,
+    EscalationRequest,
+    OutboundMessage,
+    PlanInstallment,
+    PromiseToPay,
+    RepaymentPlan,
+)
 from loans.models import Borrower, Contact, Installment, Loan, Payment, PaymentAllocation
 
 ZERO_YUAN = "0.00"
@@ -283,3 +296,173 @@ def bulk_load(cursor, models_loaded: Sequence[type[models.Model]]):
     # Back to Django's default for the rest of an enclosing transaction: foreign keys deferred.
     cursor.execute("SET CONSTRAINTS ALL DEFERRED")
     cursor.execute("ANALYZE " + ", ".join(quote(table) for table in tables))
+
+
+# --- the worked history: cases and what the desk did with them ---------------------------------
+
+CASES = Table(
+    CollectionCase,
+    (
+        "id",
+        "loan",
+        "stage",
+        "assigned_to",
+        "team",
+        "opened_at",
+        "stage_entered_at",
+        "closed_at",
+        "held_stage",
+        "hold_reason",
+        "last_right_party_contact_at",
+        "broken_promises",
+        "attention_since",
+        "settlement_amount",
+        "settlement_agreed_at",
+        "close_reason",
+    ),
+)
+ASSIGNMENTS = Table(
+    CaseAssignment,
+    ("id", "case", "assigned_to", "previous", "team", "assigned_by", "assigned_at", "reason"),
+    free_text=("reason",),
+)
+TRANSITIONS = Table(
+    StateLog,
+    ("id", "timestamp", "by", "source_state", "state", "transition", "content_type", "object_id", "description"),
+    free_text=("description",),
+)
+ATTEMPTS = Table(
+    ContactAttempt,
+    (
+        "id",
+        "case",
+        "contact",
+        "channel",
+        "direction",
+        "attempted_at",
+        "duration_seconds",
+        "outcome",
+        "note",
+        "collector",
+        "second_collector",
+        "created_at",
+    ),
+    free_text=("note",),
+)
+REFUSALS = Table(
+    ConductRefusal,
+    (
+        "id",
+        "case",
+        "contact",
+        "channel",
+        "attempted_at",
+        "attempted_by",
+        "rule",
+        "detail",
+        "next_allowed_at",
+        "created_at",
+    ),
+    free_text=("detail",),
+)
+CONSENTS = Table(CallConsent, ("id", "case", "given_at", "valid_until", "note", "recorded_by"), free_text=("note",))
+PROMISES = Table(
+    PromiseToPay,
+    ("id", "case", "amount", "due_date", "promised_at", "taken_by", "attempt", "status", "amount_paid", "evaluated_at"),
+)
+PLANS = Table(
+    RepaymentPlan,
+    (
+        "id",
+        "case",
+        "status",
+        "total_amount",
+        "waived_penalty",
+        "policy_breaches",
+        "proposed_by",
+        "proposed_at",
+        "decided_by",
+        "decided_at",
+        "decision_reason",
+        "cancelled_by",
+        "cancelled_at",
+        "cancel_reason",
+    ),
+    free_text=("policy_breaches", "decision_reason", "cancel_reason"),
+)
+PLAN_INSTALLMENTS = Table(
+    PlanInstallment, ("id", "plan", "sequence", "due_date", "amount", "amount_paid", "status", "evaluated_at")
+)
+ESCALATION_REQUESTS = Table(
+    EscalationRequest,
+    (
+        "id",
+        "case",
+        "target_stage",
+        "requested_by",
+        "reason",
+        "status",
+        "decided_by",
+        "decided_at",
+        "decision_reason",
+        "created_at",
+    ),
+    free_text=("reason", "decision_reason"),
+)
+MESSAGES = Table(
+    OutboundMessage,
+    (
+        "id",
+        "case",
+        "contact",
+        "step",
+        "channel",
+        "language",
+        "recipient",
+        "body",
+        "scheduled_at",
+        "status",
+        "attempts",
+        "last_error",
+        "blocked_rule",
+        "sent_at",
+        "provider_reference",
+        "idempotency_key",
+        "created_at",
+        "updated_at",
+    ),
+    free_text=("body", "last_error"),
+)
+HISTORY_TABLES = (
+    CASES,
+    ASSIGNMENTS,
+    TRANSITIONS,
+    ATTEMPTS,
+    REFUSALS,
+    CONSENTS,
+    PROMISES,
+    PLANS,
+    PLAN_INSTALLMENTS,
+    ESCALATION_REQUESTS,
+    MESSAGES,
+)
+HISTORY_MODELS = tuple(table.model for table in HISTORY_TABLES)
+HISTORY_NAMES = dict(
+    zip(
+        HISTORY_TABLES,
+        (
+            "cases",
+            "assignments",
+            "transitions",
+            "attempts",
+            "refusals",
+            "consents",
+            "promises",
+            "plans",
+            "plan installments",
+            "escalation requests",
+            "messages",
+        ),
+        strict=True,
+    )
+)

@@ -8,8 +8,9 @@ same primary keys."""
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from math import gcd
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from faker import Faker
@@ -54,6 +55,10 @@ from .products import (
     ProductProfile,
 )
 from .schedule import add_months, months_between, schedule_amounts
+from .timeline import NEVER, LoanFacts, PaymentFact
+
+if TYPE_CHECKING:
+    from .history import DeskHistory
 
 DEMO_SOURCE = "demo"
 # No loan is disbursed more than this many months before the as-of day.
@@ -92,8 +97,12 @@ def _coprime_multiplier(rng: random.Random, modulus: int) -> int:
 
 @dataclass
 class Chunk:
-    rows: dict[Table, list[tuple]] = field(default_factory=lambda: {table: [] for table in PORTFOLIO_TABLES})
+    tables: Sequence[Table] = PORTFOLIO_TABLES
+    rows: dict[Table, list[tuple]] = field(init=False)
     loans: int = 0
+
+    def __post_init__(self):
+        self.rows = {table: [] for table in self.tables}
 
 
 @dataclass
@@ -194,7 +203,16 @@ class _Contacts:
 class PortfolioGenerator:
     """Produces borrowers with their contacts and loans, one borrower at a time, as rows."""
 
-    def __init__(self, *, seed: int, as_of: date, products: dict[str, Product], now: datetime):
+    def __init__(
+        self,
+        *,
+        seed: int,
+        as_of: date,
+        products: dict[str, Product],
+        now: datetime,
+        history: "DeskHistory | None" = None,
+    ):
+        self.history = history
         self.rng = random.Random(seed)
         self.as_of = as_of
         self.now = utc_text(now)
@@ -267,8 +285,12 @@ class PortfolioGenerator:
 
     def _moment_text(self, day: date) -> str:
         """_moment as utc_text, made directly: 08:00-22:00 in Beijing is 00:00-14:00 UTC that day."""
+        return self._moment_seconds(day)[0]
+
+    def _moment_seconds(self, day: date) -> tuple[str, int]:
+        """_moment_text, and its seconds after midnight UTC."""
         seconds = int(self.rng.random() * 14 * 3600)
-        return f"{day.isoformat()} {seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}+00:00"
+        return f"{day.isoformat()} {seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}+00:00", seconds
 
     # --- people ---
 
@@ -322,37 +344,40 @@ class PortfolioGenerator:
         borrower_id = self.ids.borrower
         self.ids.borrower += 1
         loan_count = min(max_loans, 1 if rng.random() < 0.82 else (2 if rng.random() < 0.78 else 3))
-        worst_dpd, first_disbursed = 0, None
+        worst_dpd, first_disbursed, facts = 0, None, []
         for _ in range(loan_count):
-            disbursed_on, dpd = self.loan(chunk, borrower_id)
+            disbursed_on, dpd, loan_facts = self.loan(chunk, borrower_id)
             worst_dpd = max(worst_dpd, dpd)
             first_disbursed = disbursed_on if first_disbursed is None else min(first_disbursed, disbursed_on)
+            facts.append(loan_facts)
         applied_at = self._moment(first_disbursed - timedelta(days=self.between(1, 7)))
         applied_text = utc_text(applied_at)
 
         # Borrowers long in arrears are the ones the desk has lost.
         lost_contact = worst_dpd > 60 and rng.random() < 0.35
         lost_contact_since = self.as_of - timedelta(days=self.between(5, worst_dpd - 30)) if lost_contact else None
-        chunk.rows[BORROWERS].append(
-            (
-                borrower_id,
-                name,
-                national_id,
-                born,
-                city.province,
-                city.name,
-                address,
-                time_zone,
-                lost_contact,
-                lost_contact_since,
-                applied_text,
-                applied_text,
-            )
+        row = (
+            borrower_id,
+            name,
+            national_id,
+            born,
+            city.province,
+            city.name,
+            address,
+            time_zone,
+            lost_contact,
+            lost_contact_since,
+            applied_text,
+            applied_text,
         )
+        chunk.rows[BORROWERS].append(row)
         contacts = _Contacts(self, borrower_id, applied_at)
         self._own_contacts(contacts, city, lost_contact)
         self._email(contacts)
         self._relatives(contacts, surname, male, born)
+        if self.history is not None:
+            # The desk's work on the borrower's cases, which may change what it knows of the contacts.
+            self.history.borrower(chunk.rows, borrower=row, contacts=contacts.records, loans=facts)
         chunk.rows[CONTACTS] += contacts.rows()
 
     # --- contacts ---
@@ -552,10 +577,12 @@ class PortfolioGenerator:
         due: list[list[int]],
         texts: list[tuple[str, ...]],
         payments: list[_PaymentDay],
+        facts: list[PaymentFact] | None,
     ) -> tuple[list[date | None], list[int] | None]:
         """The payments and their allocations, oldest installment first and within one penalty,
-        fees, interest, principal, as payment_record allocates. Returns the day each installment
-        was paid in full, and what the part payment put on each component of the open one."""
+        fees, interest, principal, as payment_record allocates (and, for the history, each payment
+        as `facts`). Returns the day each installment was paid in full, and what the part payment
+        put on each component of the open one."""
         ids = self.ids
         paid_on: list[date | None] = [None] * len(due)
         part_paid = None
@@ -594,8 +621,11 @@ class PortfolioGenerator:
                         allocation_id += 1
                         part_paid[component] = share
                         left -= share
-            received_at = self._moment_text(payment.day)
+            received_at, seconds = self._moment_seconds(payment.day)
             day = payment.day
+            if facts is not None:
+                moment = datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(seconds=seconds)
+                facts.append(PaymentFact(payment_id, day.toordinal(), moment, total))
             payment_rows.append(
                 (
                     payment_id,
@@ -611,8 +641,9 @@ class PortfolioGenerator:
         ids.allocation = allocation_id
         return paid_on, part_paid
 
-    def loan(self, chunk: Chunk, borrower_id: int) -> tuple[date, int]:
-        """One loan with its schedule and payments, into chunk. Returns (disbursed on, target DPD)."""
+    def loan(self, chunk: Chunk, borrower_id: int) -> tuple[date, int, LoanFacts | None]:
+        """One loan with its schedule and payments, into chunk. Returns its disbursement date, its
+        target DPD and, when the history is written, what the history needs of it."""
         terms = self._terms(PROFILES[self._pick(self.profile_weights)])
         term = terms.term
         due_dates = [add_months(terms.disbursed_on, month) for month in range(1, term + 1)]
@@ -626,10 +657,30 @@ class PortfolioGenerator:
         payments = self._payment_days(terms, due_dates, due)
         fee_text = yuan(terms.monthly_fee)
         texts = [(yuan(owed[0]), fee_text, yuan(owed[2]), yuan(owed[3])) for owed in due]
-        paid_on, part_paid = self._payment_rows(chunk, loan_id, first_installment_id, due, texts, payments)
+        facts = [] if self.history is not None else None
+        paid_on, part_paid = self._payment_rows(chunk, loan_id, first_installment_id, due, texts, payments, facts)
         self._installment_rows(chunk, loan_id, first_installment_id, terms, due_dates, due, texts, paid_on, part_paid)
-        self._loan_row(chunk, loan_id, borrower_id, terms)
-        return terms.disbursed_on, terms.days_past_due
+        account_number = self._loan_row(chunk, loan_id, borrower_id, terms)
+        if facts is None:
+            return terms.disbursed_on, terms.days_past_due, None
+        part = payments[-1] if payments and payments[-1].part else None
+        return (
+            terms.disbursed_on,
+            terms.days_past_due,
+            LoanFacts(
+                loan_id=loan_id,
+                borrower_id=borrower_id,
+                product=terms.product,
+                account_number=account_number,
+                due_days=[due_day.toordinal() for due_day in due_dates],
+                totals=[sum(owed) for owed in due],
+                paid_days=[day.toordinal() if day else NEVER for day in paid_on],
+                payments=facts,
+                part_installment=part and part.first,
+                part_amount=part.part if part else 0,
+                part_day=part.day.toordinal() if part else NEVER,
+            ),
+        )
 
     @staticmethod
     def _installment_rows(
@@ -666,14 +717,16 @@ class PortfolioGenerator:
                 )
             )
 
-    def _loan_row(self, chunk: Chunk, loan_id: int, borrower_id: int, terms: _Terms) -> None:
-        """The loan itself; its balances and ageing are left to the portfolio services."""
+    def _loan_row(self, chunk: Chunk, loan_id: int, borrower_id: int, terms: _Terms) -> str:
+        """The loan itself; its balances and ageing are left to the portfolio services. Returns
+        its account number."""
         disbursed_on = terms.disbursed_on
         created_at = self._moment_text(disbursed_on)
+        account_number = f"{terms.profile.account_prefix}{disbursed_on.year}{disbursed_on.month:02d}{loan_id:010d}"
         chunk.rows[LOANS].append(
             (
                 loan_id,
-                f"{terms.profile.account_prefix}{disbursed_on.year}{disbursed_on.month:02d}{loan_id:010d}",
+                account_number,
                 borrower_id,
                 terms.product.pk,
                 yuan(terms.principal_fen),
@@ -692,6 +745,7 @@ class PortfolioGenerator:
             )
         )
         chunk.loans += 1
+        return account_number
 
 
 def _late_fee(owed: list[int], *, days_late: int, penalty_rate: int) -> None:

@@ -13,17 +13,19 @@ import time
 from dataclasses import dataclass
 from datetime import date
 
+from django.conf import settings
 from django.core.management.color import no_style
 from django.db import connection, transaction
 from django.db.models import Count
-from django.utils import timezone
+from django.utils import timezone, translation
 from tqdm import tqdm
 
 from loans.models import Borrower, Loan
 from loans.services import balances_recompute, portfolio_refresh_delinquency
 
-from .copy import PORTFOLIO_MODELS, PORTFOLIO_TABLES, RowWriter, bulk_load
+from .copy import HISTORY_MODELS, HISTORY_TABLES, PORTFOLIO_MODELS, PORTFOLIO_TABLES, RowWriter, bulk_load
 from .generator import DESK_ZONE, Chunk, PortfolioGenerator
+from .history import DeskHistory
 from .people import DemoLogin, demo_users_ensure
 from .products import demo_products
 
@@ -62,10 +64,11 @@ def _progress(description: str, total: int, enabled: bool, unit: str = "loan") -
     )
 
 
-def portfolio_seed(*, loans: int, seed: int, as_of: date, progress: bool = False) -> SeedSummary:
-    """Write a demo portfolio of `loans` loans into an empty portfolio, then age it as of `as_of`
-    with balances_recompute and portfolio_refresh_delinquency. Runs in the caller's transaction
-    (demo_desk_seed wraps everything in one)."""
+def portfolio_seed(*, loans: int, seed: int, as_of: date, progress: bool = False, history: bool = True) -> SeedSummary:
+    """Write a demo portfolio of `loans` loans into an empty portfolio, with the desk's worked
+    history of the days before `as_of` (demo.history) unless `history` is False, then age it as
+    of `as_of` with balances_recompute and portfolio_refresh_delinquency. Runs in the caller's
+    transaction (demo_desk_seed wraps everything in one)."""
     if loans < 1:
         raise ValueError("the demo portfolio needs at least one loan")
     # Primary keys start at 1 in every table: that is only right in an empty portfolio.
@@ -73,13 +76,21 @@ def portfolio_seed(*, loans: int, seed: int, as_of: date, progress: bool = False
         raise ValueError("the demo portfolio only goes into an empty portfolio")
     seconds = {}
     started = time.monotonic()
-    generator = PortfolioGenerator(seed=seed, as_of=as_of, products=demo_products(), now=timezone.now())
-    with connection.cursor() as cursor:
-        with bulk_load(cursor, PORTFOLIO_MODELS):
-            with RowWriter(cursor, PORTFOLIO_TABLES) as writer, _progress("portfolio", loans, progress) as bar:
+    tables, models_loaded = PORTFOLIO_TABLES, PORTFOLIO_MODELS
+    desk_history = None
+    if history:
+        desk_history = DeskHistory(seed=seed, as_of=as_of)
+        tables, models_loaded = tables + HISTORY_TABLES, models_loaded + HISTORY_MODELS
+    generator = PortfolioGenerator(
+        seed=seed, as_of=as_of, products=demo_products(), now=timezone.now(), history=desk_history
+    )
+    # The history's notes and reasons are written in the desk's language, as the services write theirs.
+    with connection.cursor() as cursor, translation.override(settings.LANGUAGE_CODE):
+        with bulk_load(cursor, models_loaded):
+            with RowWriter(cursor, tables) as writer, _progress("portfolio", loans, progress) as bar:
                 left = loans
                 while left:
-                    chunk = Chunk()
+                    chunk = Chunk(tables)
                     while chunk.loans < CHUNK_LOANS and chunk.loans < left:
                         generator.borrower(chunk, max_loans=left - chunk.loans)
                     writer.write(chunk.rows)
@@ -87,7 +98,7 @@ def portfolio_seed(*, loans: int, seed: int, as_of: date, progress: bool = False
                     bar.update(chunk.loans)
             seconds["generate and write"] = time.monotonic() - started
             started = time.monotonic()
-        for statement in connection.ops.sequence_reset_sql(no_style(), list(PORTFOLIO_MODELS)):
+        for statement in connection.ops.sequence_reset_sql(no_style(), list(models_loaded)):
             cursor.execute(statement)
     seconds["keys and indexes"] = time.monotonic() - started
 
@@ -113,6 +124,8 @@ def portfolio_seed(*, loans: int, seed: int, as_of: date, progress: bool = False
         "payments": ids.payment - 1,
         "allocations": ids.allocation - 1,
     }
+    if desk_history is not None:
+        rows.update(desk_history.desk.rows_written())
     buckets = [
         (row["bucket__name"] or "-", row["count"])
         for row in Loan.objects.exclude(status=Loan.Status.PAID_OFF)
