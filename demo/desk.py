@@ -88,8 +88,11 @@ class Desk:
         self.steps = self._steps()
         self.dpd_steps = any(step.counted_from_dpd for step in self.steps)
         self.steps_by_stage: dict[str, list[Step]] = {}
+        self.entry_offsets: dict[str, set[int]] = {}  # days after entering a stage on which a step is due
         for step in self.steps:
             self.steps_by_stage.setdefault(step.stage, []).append(step)
+            if not step.counted_from_dpd:
+                self.entry_offsets.setdefault(step.stage, set()).add(step.day_offset)
         self.collectors, self.legal_officer = self._people()
         self.system = system_user().pk
         self.case_type = ContentType.objects.get_for_model(CollectionCase).pk

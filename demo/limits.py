@@ -13,6 +13,7 @@ import dataclasses
 import datetime
 from bisect import bisect_left
 from collections import defaultdict
+from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
 from collection.conduct import QUIET_HOURS_CHANNELS, conduct_check
@@ -35,7 +36,7 @@ class Refusal:
 @dataclasses.dataclass(frozen=True)
 class _Breach:
     rule: str
-    message: str
+    describe: Callable[[], str]  # the words, made only for a refusal that is recorded
     until: datetime.datetime
 
 
@@ -136,7 +137,10 @@ class CaseLedger:
                 break
             candidate = later.until
         again = texts.ALLOWED_AGAIN % {"when": texts.local_moment(candidate, self.zone)}
-        return Refusal(breach.rule, f"{breach.message} {again}", candidate)
+        return Refusal(breach.rule, f"{breach.describe()} {again}", candidate)
+
+    def call_allowed(self, *, value: str, at: datetime.datetime) -> bool:
+        return self._first_breach(value, at) is None
 
     def message_is_quiet(self, channel: str, at: datetime.datetime) -> bool:
         return channel in QUIET_HOURS_CHANNELS and self.policy.is_quiet(at.astimezone(self.zone).time())
@@ -156,22 +160,28 @@ class CaseLedger:
         until = datetime.datetime.combine(local.date(), policy.quiet_end, tzinfo=zone)
         if until <= local:
             until = datetime.datetime.combine(local.date() + DAY, policy.quiet_end, tzinfo=zone)
-        message = texts.QUIET_HOURS % {
-            "start": f"{policy.quiet_start:%H:%M}",
-            "end": f"{policy.quiet_end:%H:%M}",
-            "local": texts.local_moment(at, zone),
-        }
-        return _Breach("quiet_hours", message, until)
+
+        def describe() -> str:
+            return texts.QUIET_HOURS % {
+                "start": f"{policy.quiet_start:%H:%M}",
+                "end": f"{policy.quiet_end:%H:%M}",
+                "local": texts.local_moment(at, zone),
+            }
+
+        return _Breach("quiet_hours", describe, until)
 
     def _unanswered(self, value: str, at: datetime.datetime) -> _Breach | None:
         cap, count = self.policy.unanswered_per_number, self.borrower.unanswered_on(value, at)
         if count < cap:
             return None
         day = at.astimezone(self.zone).date()
-        message = texts.UNANSWERED_CALLS % {"count": count, "number": value, "day": day.isoformat(), "cap": cap}
+
+        def describe() -> str:
+            return texts.UNANSWERED_CALLS % {"count": count, "number": value, "day": day.isoformat(), "cap": cap}
+
         return _Breach(
             "unanswered_calls_per_number",
-            message,
+            describe,
             datetime.datetime.combine(day + DAY, datetime.time(0), tzinfo=self.zone),
         )
 
@@ -182,8 +192,11 @@ class CaseLedger:
         full = [start for start in starts if bisect_left(calls, start + window) - bisect_left(calls, start) >= cap]
         if not full:
             return None
-        message = texts.CALLS_PER_CASE % {"cap": cap, "days": window.days}
-        return _Breach("calls_per_case_window", message, max(full) + window)
+
+        def describe() -> str:
+            return texts.CALLS_PER_CASE % {"cap": cap, "days": window.days}
+
+        return _Breach("calls_per_case_window", describe, max(full) + window)
 
     def _after_conversation(self, value: str, at: datetime.datetime) -> _Breach | None:
         pause = self.policy.pause
@@ -195,5 +208,8 @@ class CaseLedger:
         last = recent[-1]
         if any(last <= given <= at < until for given, until in self.consents):
             return None
-        message = texts.AFTER_CONVERSATION % {"when": texts.local_moment(last, self.zone), "days": pause.days}
-        return _Breach("after_conversation", message, last + pause)
+
+        def describe() -> str:
+            return texts.AFTER_CONVERSATION % {"when": texts.local_moment(last, self.zone), "days": pause.days}
+
+        return _Breach("after_conversation", describe, last + pause)

@@ -56,12 +56,12 @@ def plan(borrower, day: int, *, after_night: bool) -> None:
     if not after_night:
         borrower.messages = []
     desk = borrower.desk
-    steps = desk.steps_by_stage
+    steps, offsets = desk.steps_by_stage, desk.entry_offsets
     for case in borrower.cases:
         if case.stage not in steps or case.days_past_due <= 0:
             continue
-        if after_night and not desk.dpd_steps and case.stage_entered_day != day:
-            continue  # the cycle changed nothing that makes a step due today
+        if not desk.dpd_steps and (day - case.stage_entered_day) not in offsets[case.stage]:
+            continue  # no step of the stage is due this many days after entering it
         for step in steps[case.stage]:
             if _due(case, step, day) and not any(
                 message.case is case and message.step is step for message in borrower.messages

@@ -20,8 +20,8 @@ def var_dir(settings, tmp_path):
 @pytest.fixture(scope="module")
 def worked_desk(django_db_setup, django_db_blocker, tmp_path_factory):
     """A desk seeded once for the module (with the nightly cycle of the day, as seed_demo runs
-    it), rolled back when the module is done; its tests read it inside their own transactions.
-    Returns the command's output."""
+    it), rolled back when the module is done; its tests (which also take `db`) read it inside
+    their own transactions. Returns the command's output."""
     from django.conf import settings
 
     with django_db_blocker.unblock(), transaction.atomic():

@@ -18,9 +18,10 @@ def _positive(value: str) -> int:
 
 class Command(BaseCommand):
     help = (
-        "Seed a realistic demo portfolio (borrowers, contacts, loans, schedules, payments) and the demo "
-        "users, run the collection cycle for the day so that the collectors have their cases, then print "
-        "their logins. Same --seed and --as-of, same data. Only into an empty portfolio."
+        "Seed a realistic demo portfolio (borrowers, contacts, loans, schedules, payments), the demo users, "
+        "and the desk's work of the 60 days before the day (cases, calls, reminders, promises, plans, "
+        "decisions), run the collection cycle for the day, then print the logins. Same --seed and --as-of, "
+        "same data. Only into an empty portfolio."
     )
 
     def add_arguments(self, parser):
@@ -66,7 +67,7 @@ class Command(BaseCommand):
             self.stdout.write("Loans by status: " + ", ".join(f"{name} {count}" for name, count in summary.statuses))
             timing = ", ".join(f"{phase} {seconds:.1f} s" for phase, seconds in summary.seconds.items())
             self.stdout.write(f"Took {timing}.")
-        # The desk opens with its work in place: cases opened and allocated to the demo collectors.
+        # The history covers the nights and days before the as-of day; its nightly cycle goes on from there.
         call_command("run_collection_cycle", "--as-of", as_of.isoformat(), verbosity=verbosity, stdout=self.stdout)
         self.stdout.write("")
         self.stdout.write(demo_logins_table(logins))
