@@ -19,9 +19,18 @@ history draws from its own random stream, so the portfolio is the same with or w
 
 import dataclasses
 import datetime
+from zoneinfo import ZoneInfo
 
-from collection.models import CLOSED_STAGES, EscalationRequest, PlanInstallment, PromiseToPay, RepaymentPlan, Stage
-from loans.models import Contact
+from collection.models import (
+    CLOSED_STAGES,
+    CollectionCase,
+    EscalationRequest,
+    PlanInstallment,
+    PromiseToPay,
+    RepaymentPlan,
+    Stage,
+)
+from loans.models import Borrower, Contact, Loan
 
 from . import texts
 from .copy import CASES, ESCALATION_REQUESTS, PLAN_INSTALLMENTS, PLANS, PROMISES, utc_text, yuan
@@ -228,11 +237,8 @@ class CaseStory:
     def pending_request(self, target: str) -> Request | None:
         return next((r for r in self.requests if r.target == target and r.status == "pending"), None)
 
-    def model(self):
+    def model(self) -> CollectionCase:
         """The case as a CollectionCase in memory, for conduct_check."""
-        from collection.models import CollectionCase
-        from loans.models import Borrower, Loan
-
         borrower = Borrower(
             pk=self.borrower.id, lost_contact=self.borrower.lost_contact, time_zone=self.borrower.zone.key
         )
@@ -623,8 +629,6 @@ class BorrowerHistory:
     flags an attempt on one case may change for the others."""
 
     def __init__(self, desk: Desk, rows: Rows, borrower: tuple, contacts: list[list], episodes: list[Episode]):
-        from zoneinfo import ZoneInfo
-
         self.desk = desk
         self.rows = rows
         self.id = borrower[0]
@@ -654,7 +658,7 @@ class BorrowerHistory:
         return next((contact for contact in self.contacts if contact.kind == Contact.Kind.MOBILE), None)
 
     def run(self) -> None:
-        from . import reminders, work
+        from . import reminders, work  # they build on the case story of this module
 
         desk = self.desk
         waiting = list(self.cases)  # in the order they open

@@ -1,9 +1,12 @@
 """The reminders of the seeded days, as collection.messaging plans and sends them: a due reminder
-step becomes an outbound message at the day's first dispatch run (and at the run after the
-nightly cycle for a case the cycle made due), planned for the step's send window in the
-borrower's time zone, and sent by the dispatch run of that time through the conduct limits as
-the `system` user: sent (with its contact attempt), blocked (with the conduct refusal, or by
-planning when the borrower has no usable contact), or failed by the SMS gateway."""
+step becomes an outbound message at the day's first dispatch run (00:00, before the nightly
+cycle, so a case the cycle closes that night still gets it planned, and the dispatch blocks it),
+or at the run after the cycle for a case the cycle made due; it is planned for the step's send
+window in the borrower's time zone and sent by the dispatch run of that time through the
+conduct limits as the `system` user: sent (with its contact attempt), blocked (with the conduct
+refusal, or by planning when the borrower has no usable contact), or failed by the SMS gateway.
+A step due on the very day a case enters its stage by day (a collector's move) is not planned:
+the desk's steps start the day after."""
 
 import dataclasses
 import datetime
