@@ -3,21 +3,34 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.utils.translation import gettext_lazy as _
 
 from .models import Team, User
-from .roles import ROLE_LABELS
+
+
+def _family_name_first(fieldsets):
+    """Django's user fieldsets with the family name (last_name) before the given name, as names
+    are written on the desk (朱建国)."""
+    reordered = []
+    for title, options in fieldsets:
+        fields = tuple(options["fields"])
+        if "first_name" in fields and "last_name" in fields:
+            fields = tuple(name for name in fields if name != "last_name")
+            fields = fields[: fields.index("first_name")] + ("last_name",) + fields[fields.index("first_name") :]
+        reordered.append((title, {**options, "fields": fields}))
+    return tuple(reordered)
 
 
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
     list_display = ("username", "last_name", "first_name", "email", "roles", "is_active", "is_staff")
     list_filter = ("groups", "is_active", "is_staff", "teams")
-    fieldsets = DjangoUserAdmin.fieldsets + ((_("Desk"), {"fields": ("phone_extension",)}),)
+    search_fields = ("username", "last_name", "first_name", "email")
+    fieldsets = _family_name_first(DjangoUserAdmin.fieldsets) + ((_("Desk"), {"fields": ("phone_extension",)}),)
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("groups")
 
     @admin.display(description=_("roles"))
     def roles(self, obj: User) -> str:
-        return ", ".join(str(ROLE_LABELS.get(group.name, group.name)) for group in obj.groups.all())
+        return ", ".join(obj.role_names)
 
 
 @admin.register(Team)

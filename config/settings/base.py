@@ -33,6 +33,9 @@ INSTALLED_APPS = [
     "loans",
     "collection",
     "legal",
+    # Last: the demo desk sits above every business app (it writes users, the portfolio and its
+    # worked history, and runs the nightly cycle).
+    "demo",
 ]
 
 MIDDLEWARE = [

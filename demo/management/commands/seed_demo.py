@@ -1,11 +1,12 @@
-"""`manage.py seed_demo`: fill an empty database with a demo desk (see loans.demo)."""
+"""`manage.py seed_demo`: fill an empty database with a demo desk (see demo.seed)."""
 
 from datetime import date
 
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
-from loans import demo
+from demo.people import demo_logins_path, demo_logins_table, demo_logins_write
+from demo.seed import demo_desk_seed, portfolio_counts, today
 
 
 def _positive(value: str) -> int:
@@ -17,9 +18,10 @@ def _positive(value: str) -> int:
 
 class Command(BaseCommand):
     help = (
-        "Seed a realistic demo portfolio (borrowers, contacts, loans, schedules, payments) and the demo "
-        "users, run the collection cycle for the day so that the collectors have their cases, then print "
-        "their logins. Same --seed and --as-of, same data. Only into an empty portfolio."
+        "Seed a realistic demo portfolio (borrowers, contacts, loans, schedules, payments), the demo users, "
+        "and the desk's work of the 60 days before the day (cases, calls, reminders, promises, plans, "
+        "decisions), run the collection cycle for the day, then print the logins. Same --seed and --as-of, "
+        "same data. Only into an empty portfolio."
     )
 
     def add_arguments(self, parser):
@@ -36,7 +38,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, loans, seed, as_of, if_empty, verbosity, **options):
-        counts = demo.portfolio_counts()
+        counts = portfolio_counts()
         if counts["loans"] or counts["borrowers"]:
             if if_empty:
                 self.stdout.write(
@@ -44,7 +46,7 @@ class Command(BaseCommand):
                     if counts["loans"]
                     else f"database already has {counts['borrowers']} borrowers, not seeding"
                 )
-                logins_file = demo.demo_logins_path()
+                logins_file = demo_logins_path()
                 if logins_file.exists():
                     self.stdout.write(logins_file.read_text(encoding="utf-8"))
                 return
@@ -53,9 +55,9 @@ class Command(BaseCommand):
                 "seed_demo only seeds an empty portfolio, so that two demo portfolios never mix: use a fresh "
                 "database, or pass --if-empty to skip seeding when data exists."
             )
-        as_of = as_of or demo.today()
-        summary, logins = demo.demo_desk_seed(loans=loans, seed=seed, as_of=as_of, progress=verbosity >= 1)
-        path = demo.demo_logins_write(logins, seed=seed, as_of=as_of)
+        as_of = as_of or today()
+        summary, logins = demo_desk_seed(loans=loans, seed=seed, as_of=as_of, progress=verbosity >= 1)
+        path = demo_logins_write(logins, seed=seed, as_of=as_of)
 
         if verbosity >= 1:
             rows = ", ".join(f"{count} {name}" for name, count in summary.rows.items())
@@ -65,8 +67,8 @@ class Command(BaseCommand):
             self.stdout.write("Loans by status: " + ", ".join(f"{name} {count}" for name, count in summary.statuses))
             timing = ", ".join(f"{phase} {seconds:.1f} s" for phase, seconds in summary.seconds.items())
             self.stdout.write(f"Took {timing}.")
-        # The desk opens with its work in place: cases opened and allocated to the demo collectors.
+        # The history covers the nights and days before the as-of day; its nightly cycle goes on from there.
         call_command("run_collection_cycle", "--as-of", as_of.isoformat(), verbosity=verbosity, stdout=self.stdout)
         self.stdout.write("")
-        self.stdout.write(demo.demo_logins_table(logins))
+        self.stdout.write(demo_logins_table(logins))
         self.stdout.write(f"(written to {path})")

@@ -14,9 +14,16 @@ from django.core.management.base import CommandError
 from django.core.validators import validate_email
 from django.db import connection
 from django.db.models import Count, F, Q
+from django.utils import timezone
 
 from accounts.models import Team
-from loans import demo
+from demo.copy import HISTORY_MODELS, PORTFOLIO_MODELS
+from demo.generator import MAX_HISTORY_MONTHS
+from demo.people import DEMO_USERS
+from demo.places import MOBILE_PREFIXES
+from demo.products import EQUAL_INSTALLMENT, EQUAL_PRINCIPAL
+from demo.schedule import schedule_amounts
+from demo.seed import demo_desk_seed
 from loans.models import Borrower, Contact, Installment, Loan, Payment, PaymentAllocation, Product
 from loans.phones import normalise_phone
 from loans.services import payment_record
@@ -28,13 +35,6 @@ LOANS = 300
 SEED = 7
 PART_PAID = Q(principal_paid__gt=0) | Q(interest_paid__gt=0) | Q(fees_paid__gt=0) | Q(penalty_paid__gt=0)
 PHONE_KINDS = {kind for kind in Contact.Kind.values if kind != Contact.Kind.EMAIL}
-
-
-@pytest.fixture(autouse=True)
-def var_dir(settings, tmp_path):
-    """The demo logins file goes to a temporary var/, never the developer's."""
-    settings.VAR_DIR = tmp_path
-    return tmp_path
 
 
 def seed_demo(*args, loans=LOANS, seed=SEED, as_of=AS_OF) -> str:
@@ -83,7 +83,7 @@ def fingerprint() -> dict[str, str]:
     """A digest of every portfolio row, primary keys included, leaving out the timestamps the
     database or the clock sets (created_at, updated_at)."""
     digests = {}
-    for model in demo.PORTFOLIO_MODELS:
+    for model in PORTFOLIO_MODELS:
         names = [f.attname for f in model._meta.concrete_fields if f.name not in ("created_at", "updated_at")]
         digest = hashlib.sha256()
         for row in model.objects.order_by("pk").values_list(*names):
@@ -97,7 +97,7 @@ def logins_in(output: str) -> dict[str, str]:
     logins = {}
     for line in output.splitlines():
         parts = line.split()
-        if len(parts) == 4 and parts[0] in {username for username, _role, _team in demo.DEMO_USERS}:
+        if len(parts) == 4 and parts[0] in {username for username, _role, _team in DEMO_USERS}:
             logins[parts[0]] = parts[3]
     return logins
 
@@ -147,12 +147,17 @@ def test_the_desk_opens_with_cases_allocated_to_the_demo_collectors(seeded):
     delinquent = Loan.objects.filter(status=Loan.Status.DELINQUENT, days_past_due__gte=1)
     assert open_cases.count() == delinquent.count() > 0
     assert not open_cases.filter(assigned_to__isnull=True).exists()
-    collectors = {username for username, role, _team in demo.DEMO_USERS if role == "collector"}
+    collectors = {username for username, role, _team in DEMO_USERS if role == "collector"}
     assert set(open_cases.values_list("assigned_to__username", flat=True)) == collectors
     run = JobRun.objects.get(job=JobRun.Job.COLLECTION_CYCLE)
     assert run.status == JobRun.Status.SUCCEEDED
-    assert run.counts["open"]["cases_opened"] == open_cases.count()
-    assert f"开立案件 {open_cases.count():,}" in output  # the cycle's summary, in the desk's language
+    # The worked history opened the cases of the nights before; the cycle opens those of loans
+    # that reached DPD 1 on the day itself.
+    day_starts = datetime.datetime.combine(AS_OF, datetime.time(0), tzinfo=timezone.get_default_timezone())
+    opened_today = open_cases.filter(opened_at__gte=day_starts)
+    assert run.counts["open"]["cases_opened"] == opened_today.count()
+    assert set(opened_today.values_list("loan__days_past_due", flat=True)) <= {1}
+    assert f"开立案件 {opened_today.count():,}" in output  # the cycle's summary, in the desk's language
 
 
 def test_seeds_loans_of_the_three_products(seeded):
@@ -171,7 +176,7 @@ def test_seeds_loans_of_the_three_products(seeded):
         assert not loans.filter(Q(principal__lt=low) | Q(principal__gt=high)).exists()
         assert set(loans.values_list("term_months", flat=True)) <= terms
         assert not loans.filter(disbursed_on__gt=AS_OF).exists()
-        assert not loans.filter(disbursed_on__lt=AS_OF - datetime.timedelta(days=demo.MAX_HISTORY_MONTHS * 31)).exists()
+        assert not loans.filter(disbursed_on__lt=AS_OF - datetime.timedelta(days=MAX_HISTORY_MONTHS * 31)).exists()
 
 
 def test_every_loan_has_a_monthly_schedule_whose_principal_adds_up_to_the_loan_principal(seeded):
@@ -348,14 +353,14 @@ def test_borrowers_have_valid_unique_national_ids_and_contacts_in_e164_some_of_t
 
 
 def test_the_schedule_arithmetic_is_exact_to_the_fen():
-    for method in (demo.EQUAL_INSTALLMENT, demo.EQUAL_PRINCIPAL):
-        rows = demo.schedule_amounts(
+    for method in (EQUAL_INSTALLMENT, EQUAL_PRINCIPAL):
+        rows = schedule_amounts(
             principal_fen=10_000_00, term_months=12, annual_rate=1800, monthly_fee_fen=0, method=method
         )
         assert sum(principal for principal, _interest, _fees in rows) == 10_000_00
         assert rows[0][1] == 150_00  # 1.5% of 10,000 yuan in the first month
-    level = demo.schedule_amounts(
-        principal_fen=10_000_00, term_months=12, annual_rate=1800, monthly_fee_fen=0, method=demo.EQUAL_INSTALLMENT
+    level = schedule_amounts(
+        principal_fen=10_000_00, term_months=12, annual_rate=1800, monthly_fee_fen=0, method=EQUAL_INSTALLMENT
     )
     # 10,000 yuan at 18% over 12 months: 916.80 a month, the last one absorbing the rounding.
     assert {principal + interest for principal, interest, _fees in level[:-1]} == {916_80}
@@ -383,6 +388,32 @@ def test_one_seed_always_seeds_the_same_rows_and_another_seed_other_rows(db):
     assert logins_in(other_output) != logins_in(first_output)
 
 
+def history_fingerprint() -> dict[str, str]:
+    """A digest of every row of the worked history, primary keys and times included."""
+    digests = {}
+    for model in HISTORY_MODELS:
+        names = [f.attname for f in model._meta.concrete_fields]
+        digest = hashlib.sha256()
+        for row in model.objects.order_by("pk").values_list(*names):
+            digest.update(repr(row).encode())
+        digests[model.__name__] = digest.hexdigest()
+    return digests
+
+
+def test_one_seed_always_writes_the_same_worked_history_and_another_seed_another(db):
+    demo_desk_seed(loans=LOANS, seed=SEED, as_of=AS_OF)
+    first = history_fingerprint()
+
+    portfolio_flush()
+    demo_desk_seed(loans=LOANS, seed=SEED, as_of=AS_OF)
+    again = history_fingerprint()
+    portfolio_flush()
+    demo_desk_seed(loans=LOANS, seed=SEED + 1, as_of=AS_OF)
+
+    assert again == first
+    assert all(history_fingerprint()[name] != first[name] for name in first)
+
+
 def test_primary_keys_start_at_one_and_the_sequences_continue_after_them(seeded):
     assert Loan.objects.order_by("pk").values_list("pk", flat=True)[0] == 1
     assert max(Loan.objects.values_list("pk", flat=True)) == LOANS
@@ -398,7 +429,7 @@ def test_primary_keys_start_at_one_and_the_sequences_continue_after_them(seeded)
 @pytest.mark.postgres
 def test_keys_and_indexes_taken_off_for_the_load_are_all_back(db):
     def schema():
-        tables = [model._meta.db_table for model in demo.PORTFOLIO_MODELS]
+        tables = [model._meta.db_table for model in PORTFOLIO_MODELS + HISTORY_MODELS]
         with connection.cursor() as cursor:
             cursor.execute(
                 "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint "
@@ -454,7 +485,7 @@ def test_if_empty_seeds_an_empty_database(db):
     output = seed_demo("--if-empty", loans=20)
 
     assert Loan.objects.count() == 20
-    assert len(logins_in(output)) == len(demo.DEMO_USERS)
+    assert len(logins_in(output)) == len(DEMO_USERS)
 
 
 # --- the logins ---
@@ -464,7 +495,7 @@ def test_prints_the_logins_writes_them_for_make_run_and_they_log_in(seeded, var_
     printed = logins_in(seeded)
     written = logins_in((var_dir / "demo_logins.txt").read_text(encoding="utf-8"))
 
-    assert set(printed) == {username for username, _role, _team in demo.DEMO_USERS}
+    assert set(printed) == {username for username, _role, _team in DEMO_USERS}
     assert written == printed
     assert "Open loans by bucket: M0" in seeded
     for username, password in printed.items():
@@ -494,5 +525,5 @@ def test_rejects_a_non_positive_number_of_loans(db):
 def test_a_demo_phone_prefix_libphonenumber_does_not_know_would_be_caught():
     with pytest.raises(ValidationError):
         normalise_phone("+8614912345678")
-    for prefix in demo.MOBILE_PREFIXES:
+    for prefix in MOBILE_PREFIXES:
         assert normalise_phone(f"+86{prefix}00000000") == f"+86{prefix}00000000"
