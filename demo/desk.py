@@ -16,8 +16,13 @@ from django.utils import timezone
 
 from accounts import roles
 from accounts.models import Team, User
-from collection.models import WORKING_STAGES, CollectionCase, ReminderStep, Stage, StageRule
+from collection.cycle import resolve_reasons
+from collection.machine import WORKING_STAGES, Stage
+from collection.models import CollectionCase, ReminderStep
 from collection.selectors import system_user
+from collection.services import ALLOCATION_REASON
+from collection.stage_rules import reminder_entry_dpd, rule_criteria, rule_move, stage_rules_in_force
+from loans.models import Contact
 
 from .copy import (
     ASSIGNMENTS,
@@ -37,14 +42,9 @@ from .people import TEAMS
 # How far back the desk's work is written: contact attempts, reminders, promises, plans,
 # decisions and reassignments of the last HISTORY_DAYS days before the as-of day.
 HISTORY_DAYS = 60
+# The contacts reminders and calls may use: neither wrong nor stale.
+USABLE = (Contact.Verification.VERIFIED.value, Contact.Verification.UNVERIFIED.value)
 CENT = Decimal("0.01")
-
-# Where a stage rule moves a case on, and by which transition (the case machine's supervised moves).
-RULE_MOVES = {
-    Stage.REMINDER: ("escalate", Stage.ESCALATION),
-    Stage.NEGOTIATION: ("escalate", Stage.ESCALATION),
-    Stage.ESCALATION: ("litigate", Stage.LITIGATION),
-}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,13 +76,21 @@ class Desk:
     """The desk as the history sees it, and the keys and rows it writes."""
 
     def __init__(self, *, seed: int, as_of: datetime.date):
+        self._texts: dict[int, str] = {}
         self.rng = random.Random(f"demo-history-{seed}")
         self.as_of = as_of.toordinal()
         self.first_day = self.as_of - HISTORY_DAYS
         self.zone = timezone.get_default_timezone()
-        self.rules = {rule.stage: rule for rule in StageRule.objects.all()}
-        reminder_rule = self.rules.get(Stage.REMINDER)
-        self.entry_dpd = reminder_rule.entry_dpd if reminder_rule and reminder_rule.entry_dpd is not None else 1
+        self.rules = stage_rules_in_force()
+        self.entry_dpd = reminder_entry_dpd()
+        # Where a stage rule moves a case on, and by which transition; each criterion's reason.
+        self.rule_moves = {stage: rule_move(stage) for stage in WORKING_STAGES if rule_move(stage) is not None}
+        self.rule_reasons = {
+            stage: {criterion.code: criterion.reason for criterion in rule_criteria(rule, as_of=as_of)}
+            for stage, rule in self.rules.items()
+        }
+        self.resolve_reasons = resolve_reasons()
+        self.allocation_reason = self.text(ALLOCATION_REASON)
         self.policy = Policy.current()
         self.language = settings.LANGUAGE_CODE
         self.steps = self._steps()
@@ -103,7 +111,6 @@ class Desk:
         self.stage_labels = {stage.value: str(stage.label) for stage in Stage}
         self._midnights: dict[tuple[int, str], datetime.datetime] = {}
         self._nights: dict[int, datetime.datetime] = {}
-        self._texts: dict[int, str] = {}
 
     def _steps(self) -> list[Step]:
         english = self.language.startswith("en")

@@ -58,7 +58,7 @@ from .schedule import add_months, months_between, schedule_amounts
 from .timeline import NEVER, LoanFacts, PaymentFact
 
 if TYPE_CHECKING:
-    from .history import DeskHistory
+    from .borrowers import DeskHistory
 
 DEMO_SOURCE = "demo"
 # No loan is disbursed more than this many months before the as-of day.

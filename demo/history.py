@@ -19,23 +19,15 @@ history draws from its own random stream, so the portfolio is the same with or w
 
 import dataclasses
 import datetime
-from zoneinfo import ZoneInfo
 
-from collection.models import (
-    CLOSED_STAGES,
-    CollectionCase,
-    EscalationRequest,
-    PlanInstallment,
-    PromiseToPay,
-    RepaymentPlan,
-    Stage,
-)
+from collection.machine import CLOSED_STAGES, Stage
+from collection.models import CollectionCase, EscalationRequest, PlanInstallment, PromiseToPay, RepaymentPlan
 from loans.models import Borrower, Contact, Loan
 
 from . import texts
 from .copy import CASES, ESCALATION_REQUESTS, PLAN_INSTALLMENTS, PLANS, PROMISES, utc_text, yuan
-from .desk import RULE_MOVES, Collector, Desk, Rows, working
-from .limits import BorrowerLedger, CaseLedger
+from .desk import Collector, Desk, Rows, working
+from .limits import CaseLedger
 from .timeline import Episode, LoanFacts
 
 PROMISE_EVALUATED_AFTER = datetime.timedelta(seconds=45)  # the cycle's promise step, after its start
@@ -45,7 +37,6 @@ WORKDAY_START, WORKDAY_END = 9 * 3600 + 1800, 19 * 3600 + 1800
 THIRD_PARTY_KINDS = frozenset(Contact.THIRD_PARTY_KINDS)
 WALK = (Stage.REMINDER, Stage.NEGOTIATION, Stage.ESCALATION, Stage.LITIGATION)
 LIVE_PLAN_STATUSES = (RepaymentPlan.Status.PENDING_APPROVAL, RepaymentPlan.Status.ACTIVE)
-USABLE = (Contact.Verification.VERIFIED.value, Contact.Verification.UNVERIFIED.value)
 
 
 class ContactState:
@@ -185,9 +176,10 @@ class Request:
 
 
 class CaseStory:
-    """One case, played night by night and day by day."""
+    """One case, played night by night and day by day, within its borrower's history
+    (demo.borrowers.BorrowerHistory)."""
 
-    def __init__(self, borrower: "BorrowerHistory", episode: Episode, case_id: int, block: tuple[int, int]):
+    def __init__(self, borrower, episode: Episode, case_id: int, block: tuple[int, int]):
         self.borrower = borrower
         self.desk: Desk = borrower.desk
         self.rows: Rows = borrower.rows
@@ -262,7 +254,7 @@ class CaseStory:
         for request in self.requests:
             if request.status == "pending" and request.decide_on is not None:
                 wake = min(wake, max(day + 1, request.decide_on))
-        rule, move = self.desk.rules.get(self.stage), RULE_MOVES.get(self.stage)
+        rule, move = self.desk.rules.get(self.stage), self.desk.rule_moves.get(self.stage)
         if rule is None or move is None:
             return wake
         target_rule = self.desk.rules.get(move[1])
@@ -302,13 +294,13 @@ class CaseStory:
             team=self.collector.team_id,
             by=desk.system,
             at=at,
-            reason=desk.text(texts.ALLOCATED),
+            reason=desk.allocation_reason,
         )
         self.unreachable = not self.borrower.lost_contact and desk.rng.random() < 0.04
 
     def _resolve(self, day: int, at: datetime.datetime) -> None:
-        reason = texts.RESOLVED_PAID_OFF if self.loan.is_paid_off(day) else texts.RESOLVED_CURRENT
-        self.move("resolve", Stage.RESOLVED, at=at, by=self.desk.system, reason=self.desk.text(reason))
+        status = Loan.Status.PAID_OFF if self.loan.is_paid_off(day) else Loan.Status.CURRENT
+        self.move("resolve", Stage.RESOLVED, at=at, by=self.desk.system, reason=self.desk.resolve_reasons[status])
 
     def _settle(self, day: int, at: datetime.datetime) -> None:
         """Promises and plan installments whose window closed by the start of `day`, as
@@ -370,7 +362,7 @@ class CaseStory:
         for stage in WALK:
             if self.stage != stage:
                 continue
-            rule, move = self.desk.rules.get(stage), RULE_MOVES.get(stage)
+            rule, move = self.desk.rules.get(stage), self.desk.rule_moves.get(stage)
             if rule is None or move is None:
                 continue
             reason = self._rule_met(rule, day)
@@ -386,22 +378,19 @@ class CaseStory:
 
     def _rule_met(self, rule, day: int) -> str | None:
         """The reason of the first of the rule's criteria met on `day`, as the cycle words it."""
-        stage = self.desk.stage_labels[rule.stage]
+        reasons = self.desk.rule_reasons[rule.stage]
         if rule.escalate_at_dpd is not None and self.days_past_due >= rule.escalate_at_dpd:
-            return self.desk.text(texts.RULE_REASONS["dpd"]) % {"stage": stage, "dpd": rule.escalate_at_dpd}
+            return reasons["dpd"]
         if (
             rule.escalate_after_broken_promises is not None
             and self.broken_promises >= rule.escalate_after_broken_promises
         ):
-            return self.desk.text(texts.RULE_REASONS["broken_promises"]) % {
-                "stage": stage,
-                "count": rule.escalate_after_broken_promises,
-            }
+            return reasons["broken_promises"]
         days = rule.escalate_after_days_without_contact
         if days is not None:
             cutoff = self.desk.moment(day - days + 1, 0)
             if (self.last_right_party_contact_at or self.opened_at) < cutoff:
-                return self.desk.text(texts.RULE_REASONS["days_without_contact"]) % {"stage": stage, "days": days}
+                return reasons["days_without_contact"]
         return None
 
     def _may_propose(self, target: str) -> bool:
@@ -452,7 +441,7 @@ class CaseStory:
 
     def _decide_request(self, request: Request, day: int) -> None:
         rng, at = self.desk.rng, self._morning_moment(day)
-        source_stages = [stage for stage, (_name, target) in RULE_MOVES.items() if target == request.target]
+        source_stages = [stage for stage, (_name, target) in self.desk.rule_moves.items() if target == request.target]
         if self.stage not in source_stages:
             if request.requested_by is not None:  # overtaken: the collector takes the request back
                 request.status, request.decided_by, request.decided_at = "withdrawn", request.requested_by, at
@@ -463,7 +452,7 @@ class CaseStory:
         if approve:
             choices = texts.ESCALATION_APPROVALS if collector_asked else texts.LITIGATION_APPROVALS
             reason = str(rng.choice(choices))
-            name = RULE_MOVES[self.stage][0]
+            name = self.desk.rule_moves[self.stage][0]
             why = reason or request.reason
             self.move(
                 name,
@@ -622,89 +611,3 @@ class CaseStory:
                     part.evaluated_at and utc_text(part.evaluated_at),
                 )
             )
-
-
-class BorrowerHistory:
-    """A borrower's cases, played together day by day: they share the borrower's contacts, whose
-    flags an attempt on one case may change for the others."""
-
-    def __init__(self, desk: Desk, rows: Rows, borrower: tuple, contacts: list[list], episodes: list[Episode]):
-        self.desk = desk
-        self.rows = rows
-        self.id = borrower[0]
-        self.name = borrower[1]
-        self.postal_address = f"{borrower[4]}{borrower[5]}{borrower[6]}"
-        self.zone = ZoneInfo(borrower[7])
-        self.lost_contact = borrower[8]
-        self.lost_since = borrower[9].toordinal() if borrower[9] else None
-        self.contacts = [ContactState(record, self.id) for record in contacts]
-        self.ledger = BorrowerLedger(self.zone)
-        episodes = sorted(episodes, key=lambda episode: (episode.open_day, episode.loan.loan_id))
-        span = (WORKDAY_END - WORKDAY_START) // len(episodes)
-        self.cases = [
-            CaseStory(
-                self, episode, desk.next_id(CASES), (WORKDAY_START + k * span, WORKDAY_START + (k + 1) * span - 600)
-            )
-            for k, episode in enumerate(episodes)
-        ]
-
-    def local(self, day: int, seconds: int) -> datetime.datetime:
-        return self.desk.moment(day, seconds, self.zone)
-
-    def is_lost_on(self, day: int) -> bool:
-        return self.lost_contact and self.lost_since is not None and day >= self.lost_since
-
-    def own_mobile(self) -> ContactState | None:
-        return next((contact for contact in self.contacts if contact.kind == Contact.Kind.MOBILE), None)
-
-    def run(self) -> None:
-        from . import reminders, work  # they build on the case story of this module
-
-        desk = self.desk
-        waiting = list(self.cases)  # in the order they open
-        live: list[CaseStory] = []
-        for day in range(waiting[0].episode.open_day, desk.as_of):
-            while waiting and waiting[0].episode.open_day == day:
-                live.append(waiting.pop(0))
-            in_window = day >= desk.first_day
-            if not in_window:
-                # Before the window only the nightly moves and their decisions happen: a case
-                # sleeps until the first day one of them may.
-                for case in live:
-                    if day >= case.wakes_on:
-                        case.night(day)
-                        case.morning(day)
-                        case.wakes_on = case.next_event_day(day)
-                continue
-            reminders.plan(self, day, after_night=False)
-            for case in live:
-                case.night(day)
-            reminders.plan(self, day, after_night=True)
-            for case in live:
-                case.morning(day)
-            reminders.dispatch(self, day)
-            for case in live:
-                work.day(case, day)
-            # A closed case with nothing left to settle has no more nights.
-            live = [case for case in live if case.is_open or case.pending_promise or case.live_plan]
-        for case in self.cases:
-            case.finish()
-
-
-class DeskHistory:
-    """The entry point for the generator: the history of each borrower, as their rows are made."""
-
-    def __init__(self, *, seed: int, as_of: datetime.date):
-        self.desk = Desk(seed=seed, as_of=as_of)
-
-    def borrower(self, rows: dict, *, borrower: tuple, contacts: list[list], loans: list[LoanFacts]) -> None:
-        desk = self.desk
-        episodes = [
-            episode
-            for loan in loans
-            for episode in loan.episodes(
-                first_night=desk.first_day, last_night=desk.as_of - 1, entry_dpd=desk.entry_dpd
-            )
-        ]
-        if episodes:
-            BorrowerHistory(desk, Rows(desk, rows), borrower, contacts, episodes).run()

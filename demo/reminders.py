@@ -19,7 +19,7 @@ from loans.models import Contact
 
 from . import texts
 from .copy import MESSAGES, utc_text, yuan
-from .desk import Step
+from .desk import USABLE, Step
 from .limits import standing_refusal
 
 QUEUED, SENT, FAILED, BLOCKED = (
@@ -115,8 +115,6 @@ def _refreshed_on(case, day: int, planned_at: datetime.datetime) -> int:
 def _own_contact(borrower, channel: str):
     """The borrower's own contact for the channel, neither wrong nor stale; one that is not
     do-not-contact or opted out first, then a verified one first (as planning orders them)."""
-    from .history import USABLE
-
     kind = CONTACT_KIND[channel]
     candidates = [c for c in borrower.contacts if c.kind == kind and c.verification in USABLE]
     candidates.sort(

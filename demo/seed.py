@@ -23,9 +23,9 @@ from tqdm import tqdm
 from loans.models import Borrower, Loan
 from loans.services import balances_recompute, portfolio_refresh_delinquency
 
+from .borrowers import DeskHistory
 from .copy import HISTORY_MODELS, HISTORY_TABLES, PORTFOLIO_MODELS, PORTFOLIO_TABLES, RowWriter, bulk_load
 from .generator import DESK_ZONE, Chunk, PortfolioGenerator
-from .history import DeskHistory
 from .people import DemoLogin, demo_users_ensure
 from .products import demo_products
 

@@ -88,17 +88,9 @@ PLAN_REJECTIONS = (_("The first payment is too small: ask for at least the polic
 
 # --- what the desk's services write (same msgids as theirs) ------------------------------------
 
-ALLOCATED = _("Allocated to the team")
 REACHED = _("The borrower was reached: %(outcome)s")
 PLAN_AGREED = _("Repayment plan of %(total)s agreed")
 REQUEST_APPROVED = _("Escalation request #%(number)s approved: %(reason)s")
-RULE_REASONS = {
-    "dpd": _("Stage rule: %(stage)s moves on at DPD %(dpd)s."),
-    "broken_promises": _("Stage rule: %(stage)s moves on after %(count)s broken promises."),
-    "days_without_contact": _("Stage rule: %(stage)s moves on after %(days)s days without right-party contact."),
-}
-RESOLVED_PAID_OFF = _("Nightly cycle: the loan is paid off.")
-RESOLVED_CURRENT = _("Nightly cycle: the loan is current again.")
 TERM_BREACH = _("Term: the plan runs %(months)s months from its first to its last payment; the product allows %(max)s.")
 FIRST_PAYMENT_BREACH = _(
     "First payment: %(first)s is less than %(share)s%% of the plan's %(total)s (at least %(min)s)."

@@ -8,7 +8,8 @@ import datetime
 
 from dateutil.relativedelta import relativedelta
 
-from collection.models import CONVERSATION_OUTCOMES, ContactAttempt, ContactChannel, Outcome, RepaymentPlan, Stage
+from collection.machine import Stage
+from collection.models import CONVERSATION_OUTCOMES, ContactAttempt, ContactChannel, Outcome, RepaymentPlan
 from loans.models import Contact
 
 from . import texts

@@ -13,10 +13,9 @@ from django.utils import timezone
 from django_fsm_log.models import StateLog
 
 from accounts.models import User
+from collection.machine import CLOSED_STAGES, WORKING_STAGES, Stage
 from collection.models import (
-    CLOSED_STAGES,
     CONVERSATION_OUTCOMES,
-    WORKING_STAGES,
     CallConsent,
     CaseAssignment,
     CollectionCase,
@@ -28,7 +27,6 @@ from collection.models import (
     PlanInstallment,
     PromiseToPay,
     RepaymentPlan,
-    Stage,
     StageRule,
 )
 from collection.selectors import system_user

@@ -140,7 +140,8 @@ def test_seeds_two_teams_a_legal_officer_and_an_admin_in_their_role_groups(seede
 def test_the_desk_opens_with_cases_allocated_to_the_demo_collectors(seeded):
     """seed_demo ends with the collection cycle for the day: every delinquent loan past the
     reminder threshold has an open case, and each is with a demo collector of a team."""
-    from collection.models import OPEN_STAGES, CollectionCase, JobRun
+    from collection.machine import OPEN_STAGES
+    from collection.models import CollectionCase, JobRun
 
     output = seeded
     open_cases = CollectionCase.objects.filter(stage__in=OPEN_STAGES)
