@@ -51,7 +51,7 @@ class ConductRule(models.TextChoices):
     WRONG_NUMBER = "wrong_number", gettext_lazy("Wrong contact")
     OPTED_OUT = "opted_out", gettext_lazy("Opted out of the channel")
     THIRD_PARTY_NOT_ALLOWED = "third_party_not_allowed", gettext_lazy("Third party while the borrower is reachable")
-    THIRD_PARTY_CHANNEL = "third_party_channel", gettext_lazy("ContactChannel not for third parties")
+    THIRD_PARTY_CHANNEL = "third_party_channel", gettext_lazy("Channel not for third parties")
     THIRD_PARTY_OUTCOME = "third_party_outcome", gettext_lazy("Outcome not for third parties")
     VISIT_NEEDS_SECOND_COLLECTOR = (
         "visit_needs_second_collector",
