@@ -7,6 +7,7 @@ small demo desk of its own: SQLite and Celery's filesystem transport in a tempor
 as on a laptop, whatever DATABASE_URL and REDIS_URL say (tests/config/make_run_settings.py). The
 desk is seeded by the first start and kept by the later ones, as `make run` keeps var/."""
 
+import contextlib
 import datetime
 import os
 import re
@@ -71,6 +72,27 @@ def desk_env(desk_dir: Path, **extra: str) -> dict[str, str]:
     return env
 
 
+@contextlib.contextmanager
+def _ctrl_c_as_in_a_terminal():
+    """Start children with SIGINT and SIGQUIT at their default, as a terminal starts `make run`.
+    A test run started in the background (`pytest &` from a script) ignores them, and a signal
+    ignored when a shell starts can never be trapped by it: the children would inherit that. A
+    signal this process handles is reset to its default in the child when it execs."""
+    saved = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGQUIT)}
+    for number, handler in saved.items():
+        if handler == signal.SIG_IGN:
+            signal.signal(number, signal.default_int_handler if number == signal.SIGINT else _quit_handler)
+    try:
+        yield
+    finally:
+        for number, handler in saved.items():
+            signal.signal(number, handler)
+
+
+def _quit_handler(number, frame):  # pragma: no cover - only while a child is being started
+    raise KeyboardInterrupt
+
+
 class MakeRun:
     """`make run` in a process group of its own, its output in a log file."""
 
@@ -78,7 +100,7 @@ class MakeRun:
         self.port = free_port()
         self.env = desk_env(desk_dir, **extra_env)
         self.log_path = desk_dir / f"make-run-{self.port}.log"
-        with self.log_path.open("wb") as log:
+        with self.log_path.open("wb") as log, _ctrl_c_as_in_a_terminal():
             self.make = subprocess.Popen(  # noqa: S603
                 [
                     "make",
