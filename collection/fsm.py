@@ -252,10 +252,6 @@ class Machine:
         lines += [f"    {state} --> [*]" for state in self.states() if state not in leaving]
         return "\n".join(lines) + "\n"
 
-    def documented_mermaid(self) -> str | None:
-        """The diagram the machine's document shows, or None."""
-        return mermaid_block(self.doc.read_text(encoding="utf-8")) if self.doc.exists() else None
-
 
 _MERMAID_BLOCK = re.compile(r"```mermaid\n(.*?)```", re.DOTALL)
 
