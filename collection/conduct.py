@@ -36,7 +36,14 @@ from .models import (
     Outcome,
 )
 
-__all__ = ["ConductRule", "conduct_check", "QUIET_HOURS_CHANNELS"]
+__all__ = [
+    "QUIET_HOURS_CHANNELS",
+    "ConductRule",
+    "ContactRecord",
+    "RecordedContacts",
+    "conduct_check",
+    "in_quiet_hours",
+]
 
 OUTBOUND = ContactAttempt.Direction.OUTBOUND
 
@@ -74,9 +81,77 @@ CHANNELS_NEEDING_A_CONTACT = frozenset(OPT_OUT_FIELD)
 # A lawyer's letter is about the debt by its nature: sent to a third party it would disclose it.
 THIRD_PARTY_FORBIDDEN_CHANNELS = frozenset({ContactChannel.LAWYER_LETTER})
 
+# The values conduct_check accepts (read once: an enum's `values` is made anew at each read).
+_CHANNELS = frozenset(ContactChannel.values)
+_DIRECTIONS = frozenset(ContactAttempt.Direction.values)
+_OUTCOMES = frozenset(Outcome.values)
+
 # Each time-bound rule moves the candidate time strictly forward, so the search for the next
 # allowed moment ends; the bound only guards against a pathological history.
 _MAX_SEARCH_STEPS = 64
+
+
+class ContactRecord:
+    """What the time-bound rules read of the contact recorded before an attempt. The desk's record
+    is the database (RecordedContacts); a caller that writes its attempts later, as the demo's
+    history does, keeps its own and passes it to conduct_check."""
+
+    def unanswered_calls(self, *, number: str, since: datetime.datetime, until: datetime.datetime) -> int:
+        """Outbound calls to `number` (on anyone's contact list) left unanswered in [since, until)."""
+        raise NotImplementedError
+
+    def calls(self, *, case, after: datetime.datetime, before: datetime.datetime) -> list[datetime.datetime]:
+        """The case's outbound calls strictly between `after` and `before`, in time order."""
+        raise NotImplementedError
+
+    def last_conversation(self, *, case, after: datetime.datetime, at: datetime.datetime) -> datetime.datetime | None:
+        """The case's latest conversation with the borrower in (after, at]."""
+        raise NotImplementedError
+
+    def consented(self, *, case, since: datetime.datetime, at: datetime.datetime) -> bool:
+        """Whether the borrower asked to be called after `since` (and by `at`), for a period running at `at`."""
+        raise NotImplementedError
+
+
+class RecordedContacts(ContactRecord):
+    """The contact recorded in the database: contact attempts and call consents."""
+
+    def unanswered_calls(self, *, number, since, until):
+        return ContactAttempt.objects.filter(
+            contact__value=number,
+            channel=ContactChannel.CALL,
+            direction=OUTBOUND,
+            outcome__in=UNANSWERED_OUTCOMES,
+            attempted_at__gte=since,
+            attempted_at__lt=until,
+        ).count()
+
+    def calls(self, *, case, after, before):
+        return sorted(
+            ContactAttempt.objects.filter(
+                case=case,
+                channel=ContactChannel.CALL,
+                direction=OUTBOUND,
+                attempted_at__gt=after,
+                attempted_at__lt=before,
+            ).values_list("attempted_at", flat=True)
+        )
+
+    def last_conversation(self, *, case, after, at):
+        return (
+            ContactAttempt.objects.filter(
+                case=case, outcome__in=CONVERSATION_OUTCOMES, attempted_at__gt=after, attempted_at__lte=at
+            )
+            # With the borrower: a visit or letter may be logged without a contact; a refusal by an
+            # employer is not a conversation with the borrower.
+            .filter(Q(contact__isnull=True) | ~Q(contact__kind__in=Contact.THIRD_PARTY_KINDS))
+            .order_by("-attempted_at")
+            .values_list("attempted_at", flat=True)
+            .first()
+        )
+
+    def consented(self, *, case, since, at):
+        return CallConsent.objects.filter(case=case, given_at__gte=since, given_at__lte=at, valid_until__gt=at).exists()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -89,6 +164,7 @@ class _Attempt:
     direction: str
     policy: ConductPolicy
     zone: ZoneInfo
+    record: ContactRecord
 
     @property
     def is_outbound_call(self) -> bool:
@@ -112,17 +188,21 @@ def conduct_check(
     second_collector=None,
     outcome: str | None = None,
     direction: str = OUTBOUND,
+    policy: ConductPolicy | None = None,
+    record: ContactRecord | None = None,
 ) -> None:
     """Raise ConductViolation when the conduct limits (docs/conduct-limits.md) forbid this
     attempt; return None when they allow it. `outcome=None` checks before the attempt is made,
-    when its outcome is unknown. Read-only: the caller records the attempt or the refusal."""
+    when its outcome is unknown. The limits are the desk's policy and the contact recorded in the
+    database unless `policy` and `record` say otherwise. Read-only: the caller records the
+    attempt or the refusal."""
     if timezone.is_naive(at):
         raise ValueError("conduct_check needs a time-zone-aware datetime")
-    if channel not in ContactChannel.values:
+    if channel not in _CHANNELS:
         raise ValueError(f"unknown channel {channel!r}")
-    if direction not in ContactAttempt.Direction.values:
+    if direction not in _DIRECTIONS:
         raise ValueError(f"unknown direction {direction!r}")
-    if outcome is not None and outcome not in Outcome.values:
+    if outcome is not None and outcome not in _OUTCOMES:
         raise ValueError(f"unknown outcome {outcome!r}")
 
     if contact is None and channel in CHANNELS_NEEDING_A_CONTACT:
@@ -146,8 +226,9 @@ def conduct_check(
         contact=contact,
         channel=channel,
         direction=direction,
-        policy=ConductPolicy.current(),
+        policy=policy or ConductPolicy.current(),
         zone=ZoneInfo(borrower.time_zone),
+        record=record or RecordedContacts(),
     )
     breach = _first_time_breach(attempt, at)
     if breach is None:
@@ -264,16 +345,22 @@ def _next_allowed(attempt: _Attempt, breach: _Breach) -> datetime.datetime:
     return candidate
 
 
+def in_quiet_hours(policy: ConductPolicy, local_time: datetime.time) -> bool:
+    """Whether `local_time` (in the borrower's zone) falls in the policy's quiet hours. They usually
+    wrap midnight (22:00-08:00); an admin may also set them within a day."""
+    start, end = policy.quiet_hours_start, policy.quiet_hours_end
+    if start == end:
+        return False
+    return (local_time >= start or local_time < end) if start > end else (start <= local_time < end)
+
+
 def _quiet_hours(attempt: _Attempt, at: datetime.datetime) -> _Breach | None:
     policy = attempt.policy
     start, end = policy.quiet_hours_start, policy.quiet_hours_end
-    if attempt.direction != OUTBOUND or attempt.channel not in QUIET_HOURS_CHANNELS or start == end:
+    if attempt.direction != OUTBOUND or attempt.channel not in QUIET_HOURS_CHANNELS:
         return None
     local = at.astimezone(attempt.zone)
-    now = local.time()
-    # Quiet hours usually wrap midnight (22:00-08:00); an admin may also set them within a day.
-    quiet = (now >= start or now < end) if start > end else (start <= now < end)
-    if not quiet:
+    if not in_quiet_hours(policy, local.time()):
         return None
     until = datetime.datetime.combine(local.date(), end, tzinfo=attempt.zone)
     if until <= local:
@@ -295,14 +382,7 @@ def _unanswered_calls_per_number(attempt: _Attempt, at: datetime.datetime) -> _B
     next_day_starts = desk_day_start(day + datetime.timedelta(days=1), attempt.zone)
     # The same number, whichever borrower's contact list it is on (an employer's switchboard may
     # be on several): the limit protects whoever answers it.
-    unanswered = ContactAttempt.objects.filter(
-        contact__value=attempt.contact.value,
-        channel=ContactChannel.CALL,
-        direction=OUTBOUND,
-        outcome__in=UNANSWERED_OUTCOMES,
-        attempted_at__gte=day_starts,
-        attempted_at__lt=next_day_starts,
-    ).count()
+    unanswered = attempt.record.unanswered_calls(number=attempt.contact.value, since=day_starts, until=next_day_starts)
     if unanswered < cap:
         return None
     return _Breach(
@@ -321,15 +401,7 @@ def _calls_per_case_window(attempt: _Attempt, at: datetime.datetime) -> _Breach 
     # Attempts may be logged after the fact, so the window is looked at on both sides of `at`:
     # every window [start, start + window) that would hold the new call must hold fewer than
     # `cap` calls already. The fullest such window starts at a recorded call or at `at` itself.
-    calls = sorted(
-        ContactAttempt.objects.filter(
-            case=attempt.case,
-            channel=ContactChannel.CALL,
-            direction=OUTBOUND,
-            attempted_at__gt=at - window,
-            attempted_at__lt=at + window,
-        ).values_list("attempted_at", flat=True)
-    )
+    calls = attempt.record.calls(case=attempt.case, after=at - window, before=at + window)
     starts = [call for call in calls if call <= at] + [at]
     full = [start for start in starts if bisect_left(calls, start + window) - bisect_left(calls, start) >= cap]
     if not full:
@@ -348,26 +420,8 @@ def _after_conversation(attempt: _Attempt, at: datetime.datetime) -> _Breach | N
     pause = datetime.timedelta(days=attempt.policy.days_without_calls_after_conversation)
     if not pause:
         return None
-    last_conversation = (
-        ContactAttempt.objects.filter(
-            case=attempt.case,
-            outcome__in=CONVERSATION_OUTCOMES,
-            attempted_at__gt=at - pause,
-            attempted_at__lte=at,
-        )
-        # With the borrower: a visit or letter may be logged without a contact; a refusal by an
-        # employer is not a conversation with the borrower.
-        .filter(Q(contact__isnull=True) | ~Q(contact__kind__in=Contact.THIRD_PARTY_KINDS))
-        .order_by("-attempted_at")
-        .values_list("attempted_at", flat=True)
-        .first()
-    )
-    if last_conversation is None:
-        return None
-    consented = CallConsent.objects.filter(
-        case=attempt.case, given_at__gte=last_conversation, given_at__lte=at, valid_until__gt=at
-    ).exists()
-    if consented:
+    last_conversation = attempt.record.last_conversation(case=attempt.case, after=at - pause, at=at)
+    if last_conversation is None or attempt.record.consented(case=attempt.case, since=last_conversation, at=at):
         return None
     return _Breach(
         ConductRule.AFTER_CONVERSATION,

@@ -18,7 +18,7 @@ from accounts import roles
 from accounts.models import Team, User
 from collection.cycle import resolve_reasons
 from collection.machine import WORKING_STAGES, Stage
-from collection.models import CollectionCase, ReminderStep
+from collection.models import CollectionCase, ConductPolicy, ReminderStep
 from collection.selectors import system_user
 from collection.services import ALLOCATION_REASON
 from collection.stage_rules import reminder_entry_dpd, rule_criteria, rule_move, stage_rules_in_force
@@ -36,7 +36,6 @@ from .copy import (
     utc_text,
     yuan,
 )
-from .limits import Policy
 from .people import TEAMS
 
 # How far back the desk's work is written: contact attempts, reminders, promises, plans,
@@ -91,7 +90,7 @@ class Desk:
         }
         self.resolve_reasons = resolve_reasons()
         self.allocation_reason = self.text(ALLOCATION_REASON)
-        self.policy = Policy.current()
+        self.policy = ConductPolicy.current()
         self.language = settings.LANGUAGE_CODE
         self.steps = self._steps()
         self.dpd_steps = any(step.counted_from_dpd for step in self.steps)

@@ -21,13 +21,20 @@ import dataclasses
 import datetime
 
 from collection.machine import CLOSED_STAGES, Stage
-from collection.models import CollectionCase, EscalationRequest, PlanInstallment, PromiseToPay, RepaymentPlan
+from collection.models import (
+    CollectionCase,
+    ContactChannel,
+    EscalationRequest,
+    PlanInstallment,
+    PromiseToPay,
+    RepaymentPlan,
+)
 from loans.models import Borrower, Contact, Loan
 
 from . import texts
 from .copy import CASES, ESCALATION_REQUESTS, PLAN_INSTALLMENTS, PLANS, PROMISES, utc_text, yuan
 from .desk import Collector, Desk, Rows, working
-from .limits import CaseLedger
+from .limits import CaseLedger, Refusal, conduct_refusal
 from .timeline import Episode, LoanFacts
 
 PROMISE_EVALUATED_AFTER = datetime.timedelta(seconds=45)  # the cycle's promise step, after its start
@@ -50,6 +57,7 @@ class ContactState:
     def __init__(self, record: list, borrower_id: int):
         self.record = record
         self.borrower_id = borrower_id
+        self._model: Contact | None = None
 
     @property
     def id(self) -> int:
@@ -105,9 +113,15 @@ class ContactState:
         for name, value in fields.items():
             self.record[getattr(self, name.upper())] = value
         self.record[self.UPDATED_AT] = utc_text(at)
+        self._model = None
 
     def model(self) -> Contact:
-        """The row as a Contact in memory, for conduct_check."""
+        """The row as a Contact in memory, for conduct_check (made again once the row changes)."""
+        if self._model is None:
+            self._model = self._made_model()
+        return self._model
+
+    def _made_model(self) -> Contact:
         record = self.record
         return Contact(
             pk=record[self.ID],
@@ -207,6 +221,7 @@ class CaseStory:
         self.calls_back_on: int | None = None  # the day the borrower calls back after an SMS
         self.callback: tuple[int, datetime.datetime] | None = None  # a call the borrower asked for
         self.wakes_on = episode.open_day  # before the window: the next night anything may happen
+        self._models: dict[str, CollectionCase] = {}
 
     # --- state ---
 
@@ -230,11 +245,29 @@ class CaseStory:
         return next((r for r in self.requests if r.target == target and r.status == "pending"), None)
 
     def model(self) -> CollectionCase:
-        """The case as a CollectionCase in memory, for conduct_check."""
+        """The case as a CollectionCase in memory, for conduct_check (one per stage it is in)."""
+        model = self._models.get(self.stage)
+        if model is None:
+            loan = next(iter(self._models.values())).loan if self._models else self._loan_model()
+            model = self._models[self.stage] = CollectionCase(pk=self.id, loan=loan, stage=self.stage)
+        return model
+
+    def _loan_model(self) -> Loan:
         borrower = Borrower(
             pk=self.borrower.id, lost_contact=self.borrower.lost_contact, time_zone=self.borrower.zone.key
         )
-        return CollectionCase(pk=self.id, loan=Loan(pk=self.loan.loan_id, borrower=borrower), stage=self.stage)
+        return Loan(pk=self.loan.loan_id, borrower=borrower)
+
+    def call_refusal(self, contact: ContactState, at: datetime.datetime) -> Refusal | None:
+        """conduct_check's refusal of an outbound call to `contact` at `at`, or None."""
+        return conduct_refusal(
+            case=self.model(),
+            contact=contact.model(),
+            channel=ContactChannel.CALL,
+            at=at,
+            policy=self.desk.policy,
+            record=self.ledger,
+        )
 
     def move(self, name: str, target: str, *, at: datetime.datetime, by: int, reason: str) -> None:
         """Run transition `name`: its log row (actor, reason, source, target, time) and what

@@ -5,9 +5,6 @@ as the services render them.
 Strings the collection services also use keep their msgid here, so they read the same in the
 seeded rows as in the rows the desk writes itself."""
 
-import datetime
-from zoneinfo import ZoneInfo
-
 from django.utils.translation import gettext_lazy as _
 
 from collection.models import Outcome
@@ -97,20 +94,3 @@ FIRST_PAYMENT_BREACH = _(
 )
 NO_USABLE_CONTACT = _("The borrower has no usable %(kind)s of their own (third parties are never sent reminders).")
 GATEWAY_REFUSED = _("The SMS gateway answered %(status)s: %(detail)s")
-
-# The refusals of the time-bound conduct limits, as collection.conduct words them.
-QUIET_HOURS = _("No contact between %(start)s and %(end)s in the borrower's time zone: it is %(local)s there.")
-UNANSWERED_CALLS = _(
-    "%(count)s calls to %(number)s went unanswered on %(day)s (the borrower's day): at most %(cap)s a day."
-)
-CALLS_PER_CASE = _("This case already has %(cap)s calls within %(days)s days: at most %(cap)s.")
-AFTER_CONVERSATION = _(
-    "The desk spoke with the borrower at %(when)s: no calls for %(days)s days after a conversation "
-    "unless the borrower asked to be called (record the consent)."
-)
-ALLOWED_AGAIN = _("Contact is allowed again from %(when)s.")
-
-
-def local_moment(moment: datetime.datetime, zone: ZoneInfo) -> str:
-    """A moment as the conduct refusals show it: local time and the zone's name."""
-    return f"{moment.astimezone(zone):%Y-%m-%d %H:%M:%S} ({zone.key})"

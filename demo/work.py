@@ -80,9 +80,10 @@ def _session(case: CaseStory, today: int, *, at: datetime.datetime | None = None
     contact = borrower.own_mobile() if callback else _contact_to_call(case, today, at)
     if contact is None or not contact.callable():
         return
-    if not case.ledger.call_allowed(value=contact.value, at=at):
+    refusal = case.call_refusal(contact, at)
+    if refusal is not None:
         if rng.random() < (0.3 if case.unreachable else 0.06):  # the collector tries anyway
-            _record_refusal(case, contact, at, case.ledger.call_refusal(value=contact.value, at=at))
+            _record_refusal(case, contact, at, refusal)
         if rng.random() < 0.5:
             _text(case, at + datetime.timedelta(minutes=3))
         return
@@ -92,7 +93,7 @@ def _session(case: CaseStory, today: int, *, at: datetime.datetime | None = None
         if (
             again < borrower.local(today, end)
             and borrower.ledger.unanswered_on(contact.value, again) < UNANSWERED_A_DAY
-            and case.ledger.call_allowed(value=contact.value, at=again)
+            and case.call_refusal(contact, again) is None
         ):
             _call(case, contact, again)
 
@@ -142,11 +143,10 @@ def _early_call(case: CaseStory, today: int) -> None:
     mobile = borrower.own_mobile()
     if mobile is None or not mobile.callable():
         return
-    end = policy.quiet_end.hour * HOUR + policy.quiet_end.minute * 60
+    end = policy.quiet_hours_end.hour * HOUR + policy.quiet_hours_end.minute * 60
     at = borrower.local(today, end - 300 - int(case.desk.rng.random() * 1200))
     if case.ledger.message_is_quiet(ContactChannel.CALL, at):
-        refusal = case.ledger.call_refusal(value=mobile.value, at=at)
-        _record_refusal(case, mobile, at, refusal)
+        _record_refusal(case, mobile, at, case.call_refusal(mobile, at))
 
 
 def _record_refusal(case: CaseStory, contact: ContactState | None, at: datetime.datetime, refusal) -> None:
