@@ -30,10 +30,12 @@ from django.core.mail import EmailMessage, make_msgid
 from django.utils import timezone, translation
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from .models import ContactChannel
 
 __all__ = [
+    "GATEWAY_REFUSED",
     "ChannelError",
     "ConsoleSmsBackend",
     "EmailChannel",
@@ -45,6 +47,9 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+# What a send the SMS gateway refused says.
+GATEWAY_REFUSED = gettext_lazy("The SMS gateway answered %(status)s: %(detail)s")
 
 
 class ChannelError(Exception):
@@ -172,7 +177,7 @@ class HttpSmsGateway(SmsBackend):
             detail = error.read()[:200].decode("utf-8", "replace")
             permanent = 400 <= error.code < 500 and error.code not in self.RETRYABLE_CLIENT_ERRORS
             raise ChannelError(
-                _("The SMS gateway answered %(status)s: %(detail)s") % {"status": error.code, "detail": detail},
+                GATEWAY_REFUSED % {"status": error.code, "detail": detail},
                 permanent=permanent,
             ) from error
         except (urllib.error.URLError, TimeoutError, OSError) as error:

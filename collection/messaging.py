@@ -35,6 +35,7 @@ from .services.attempts import attempt_log
 
 __all__ = [
     "DISPATCH_STEPS",
+    "NO_OWN_CONTACT",
     "PlanningBlock",
     "messages_dispatch",
     "messages_failed",
@@ -74,6 +75,11 @@ DISPATCH_STEPS = (
             "failed": gettext_lazy("failed"),
         },
     ),
+)
+
+
+NO_OWN_CONTACT = gettext_lazy(
+    "The borrower has no usable %(kind)s of their own (third parties are never sent reminders)."
 )
 
 
@@ -228,8 +234,7 @@ def _planned_message(
             _block(
                 message,
                 PlanningBlock.NO_CONTACT,
-                _("The borrower has no usable %(kind)s of their own (third parties are never sent reminders).")
-                % {"kind": Contact.Kind(CONTACT_KIND[step.channel]).label},
+                NO_OWN_CONTACT % {"kind": Contact.Kind(CONTACT_KIND[step.channel]).label},
             )
     else:
         address = row["loan__borrower__address"].strip()

@@ -29,6 +29,8 @@ from collection.models import (
     PromiseToPay,
     RepaymentPlan,
 )
+from collection.services.escalations import REQUEST_APPROVED_REASON
+from collection.services.plans import PLAN_AGREED_REASON
 from loans.models import Borrower, Contact, Loan
 
 from . import texts
@@ -492,7 +494,7 @@ class CaseStory:
                 request.target,
                 at=at,
                 by=supervisor,
-                reason=self.desk.text(texts.REQUEST_APPROVED) % {"number": request.id, "reason": why},
+                reason=self.desk.text(REQUEST_APPROVED_REASON) % {"number": request.id, "reason": why},
             )
             request.status = EscalationRequest.Status.APPROVED
             if request.target == Stage.LITIGATION and self.desk.legal_officer:
@@ -516,7 +518,7 @@ class CaseStory:
 
     def plan_activated(self, plan: Plan, *, at: datetime.datetime, by: int) -> None:
         """An agreed plan takes an escalated case back to negotiation, and a case in reminder on to it."""
-        reason = self.desk.text(texts.PLAN_AGREED) % {"total": yuan(plan.total)}
+        reason = self.desk.text(PLAN_AGREED_REASON) % {"total": yuan(plan.total)}
         if self.stage == Stage.ESCALATION:
             self.move("de_escalate", Stage.NEGOTIATION, at=at, by=by, reason=reason)
         elif self.stage == Stage.REMINDER:

@@ -14,10 +14,11 @@ import datetime
 from django.conf import settings
 from django.template import Context
 
+from collection.channels import GATEWAY_REFUSED
+from collection.messaging import NO_OWN_CONTACT
 from collection.models import ContactAttempt, ContactChannel, OutboundMessage, Outcome
 from loans.models import Contact
 
-from . import texts
 from .copy import MESSAGES, utc_text, yuan
 from .desk import USABLE, Step
 from .limits import standing_refusal
@@ -101,7 +102,7 @@ def _planned(borrower, case, step: Step, day: int, planned_at: datetime.datetime
     if contact is None:
         kind = Contact.Kind(CONTACT_KIND[step.channel]).label
         message.status, message.blocked_rule = BLOCKED, "no_contact"
-        message.last_error = str(texts.NO_USABLE_CONTACT % {"kind": kind})
+        message.last_error = str(NO_OWN_CONTACT % {"kind": kind})
     else:
         message.contact, message.recipient = contact, contact.value
     return message
@@ -168,7 +169,7 @@ def _send(borrower, message: Message, at: datetime.datetime) -> None:
         return
     if message.step.channel == ContactChannel.SMS and rng.random() < GATEWAY_FAILURES:
         detail = '{"code":"isv.MOBILE_NUMBER_ILLEGAL"}'
-        message.status, message.last_error = FAILED, str(texts.GATEWAY_REFUSED % {"status": 400, "detail": detail})
+        message.status, message.last_error = FAILED, str(GATEWAY_REFUSED % {"status": 400, "detail": detail})
         return
     borrower.rows.attempt(
         case_id=case.id,

@@ -82,15 +82,3 @@ LITIGATION_REJECTIONS = (
 )
 PLAN_APPROVALS = (_("Approved: the borrower's hardship is documented."),)
 PLAN_REJECTIONS = (_("The first payment is too small: ask for at least the policy's share."),)
-
-# --- what the desk's services write (same msgids as theirs) ------------------------------------
-
-REACHED = _("The borrower was reached: %(outcome)s")
-PLAN_AGREED = _("Repayment plan of %(total)s agreed")
-REQUEST_APPROVED = _("Escalation request #%(number)s approved: %(reason)s")
-TERM_BREACH = _("Term: the plan runs %(months)s months from its first to its last payment; the product allows %(max)s.")
-FIRST_PAYMENT_BREACH = _(
-    "First payment: %(first)s is less than %(share)s%% of the plan's %(total)s (at least %(min)s)."
-)
-NO_USABLE_CONTACT = _("The borrower has no usable %(kind)s of their own (third parties are never sent reminders).")
-GATEWAY_REFUSED = _("The SMS gateway answered %(status)s: %(detail)s")

@@ -6,15 +6,15 @@ limits refuse, recorded as attempt_log records them."""
 
 import datetime
 
-from dateutil.relativedelta import relativedelta
-
 from collection.machine import Stage
 from collection.models import CONVERSATION_OUTCOMES, ContactAttempt, ContactChannel, Outcome, RepaymentPlan
-from loans.models import Contact
+from collection.services.attempts import REACHED_REASON
+from collection.services.plans import plan_policy_breaches
+from loans.models import ZERO, Contact
 
 from . import texts
 from .copy import PLAN_INSTALLMENTS, PLANS, PROMISES, utc_text, yuan
-from .desk import CENT, money, working
+from .desk import money, working
 from .history import LOGGED_AFTER, CaseStory, ContactState, Plan, PlanPart, Promise
 from .limits import standing_refusal
 
@@ -294,7 +294,7 @@ def _logged(
             Stage.NEGOTIATION,
             at=ended,
             by=case.collector.id,
-            reason=case.desk.text(texts.REACHED) % {"outcome": label},
+            reason=case.desk.text(REACHED_REASON) % {"outcome": label},
         )
     _after_conversation(case, outcome, ended, attempt_id, promise_terms)
 
@@ -417,7 +417,12 @@ def _propose_plan(case: CaseStory, at: datetime.datetime, *, stretched: bool) ->
     else:
         schedule = _plan_ahead(rng, today, overdue, outstanding, stretched=stretched)
     total = sum(amount for _day, amount in schedule)
-    breaches = _policy_breaches(loan.product, schedule, total)
+    breaches = plan_policy_breaches(
+        product=loan.product,
+        outstanding_penalty=ZERO,
+        schedule=[(datetime.date.fromordinal(day), money(amount)) for day, amount in schedule],
+        waiver=ZERO,
+    )
     plan = Plan(
         id=desk.next_id(PLANS),
         status=RepaymentPlan.Status.PENDING_APPROVAL if breaches else RepaymentPlan.Status.ACTIVE,
@@ -463,31 +468,6 @@ def _plan_ahead(rng, today: int, overdue: int, outstanding: int, *, stretched: b
         share = total // count
         amounts = [share] * (count - 1) + [total - share * (count - 1)]
     return [(first_day + 30 * number, amount) for number, amount in enumerate(amounts)]
-
-
-def _policy_breaches(product, schedule: list[tuple[int, int]], total: int) -> list[str]:
-    """The product's plan limits the plan exceeds, in the words plan_propose uses."""
-    breaches = []
-    first_day, last_day = (datetime.date.fromordinal(day) for day in (schedule[0][0], schedule[-1][0]))
-    if last_day > first_day + relativedelta(months=product.plan_max_term_months):
-        difference = relativedelta(last_day, first_day)
-        months = difference.years * 12 + difference.months + (1 if difference.days else 0)
-        breaches.append(str(texts.TERM_BREACH % {"months": months, "max": product.plan_max_term_months}))
-    share = product.plan_min_first_payment_share
-    total_money = money(total)
-    if money(schedule[0][1]) < share * total_money:
-        breaches.append(
-            str(
-                texts.FIRST_PAYMENT_BREACH
-                % {
-                    "first": money(schedule[0][1]),
-                    "share": f"{(share * 100).normalize():f}",
-                    "total": total_money,
-                    "min": (share * total_money).quantize(CENT),
-                }
-            )
-        )
-    return breaches
 
 
 # --- other kinds of contact ---

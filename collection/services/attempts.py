@@ -6,6 +6,7 @@ import datetime
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from accounts.models import User
 from loans.models import Contact
@@ -16,7 +17,10 @@ from ..machine import WORKING_STAGES, HoldReason, Stage
 from ..models import CONVERSATION_OUTCOMES, CallConsent, CollectionCase, ConductRefusal, ContactAttempt, Outcome
 from .cases import case_negotiate
 
-__all__ = ["attempt_log", "call_consent_record"]
+__all__ = ["REACHED_REASON", "attempt_log", "call_consent_record"]
+
+# The reason a case moves to negotiation when the borrower is reached.
+REACHED_REASON = gettext_lazy("The borrower was reached: %(outcome)s")
 
 # Outcomes after which the collector is offered to put the case on hold, with the hold's reason.
 HOLD_OFFERED_BY_OUTCOME = {Outcome.DISPUTE: HoldReason.DISPUTE, Outcome.HARDSHIP: HoldReason.HARDSHIP}
@@ -139,7 +143,7 @@ def _apply_outcome(*, attempt: ContactAttempt, case: CollectionCase, contact: Co
             case_negotiate(
                 case=case,
                 by=by,
-                reason=_("The borrower was reached: %(outcome)s") % {"outcome": attempt.get_outcome_display()},
+                reason=REACHED_REASON % {"outcome": attempt.get_outcome_display()},
             )
 
     hold_reason = HOLD_OFFERED_BY_OUTCOME.get(outcome)

@@ -8,6 +8,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from accounts.models import User
 
@@ -17,12 +18,17 @@ from ..models import CollectionCase, EscalationRequest
 from .cases import MOVE_SERVICES
 
 __all__ = [
+    "REQUEST_APPROVED_REASON",
     "escalation_request_create",
     "escalation_request_approve",
     "escalation_request_reject",
     "escalation_request_withdraw",
     "escalation_targets",
 ]
+
+
+# The reason an approved request's move is logged with.
+REQUEST_APPROVED_REASON = gettext_lazy("Escalation request #%(number)s approved: %(reason)s")
 
 
 def escalation_targets(*, case: CollectionCase) -> dict[str, str]:
@@ -118,7 +124,7 @@ def escalation_request_approve(*, request: EscalationRequest, by: User, reason: 
             )
             % {"stage": _stage_label(case.stage), "target": _stage_label(request.target_stage)}
         )
-    transition_reason = _("Escalation request #%(number)s approved: %(reason)s") % {
+    transition_reason = REQUEST_APPROVED_REASON % {
         "number": request.pk,
         "reason": reason or request.reason,
     }

@@ -11,9 +11,10 @@ from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from accounts.models import User
-from loans.models import ZERO, Loan
+from loans.models import ZERO, Loan, Product
 from loans.money import CENT
 
 from ..exceptions import CollectionError
@@ -22,7 +23,10 @@ from ..models import CollectionCase, PlanInstallment, RepaymentPlan
 from .cases import case_de_escalate, case_negotiate
 from .promises import amount_parse
 
-__all__ = ["plan_propose", "plan_approve", "plan_reject", "plan_cancel"]
+__all__ = ["PLAN_AGREED_REASON", "plan_policy_breaches", "plan_propose", "plan_approve", "plan_reject", "plan_cancel"]
+
+# The reason the case's move on an agreed plan is logged with.
+PLAN_AGREED_REASON = gettext_lazy("Repayment plan of %(total)s agreed")
 
 
 def _plan_schedule(installments: Sequence[tuple[datetime.date, Decimal]]) -> list[tuple[datetime.date, Decimal]]:
@@ -57,9 +61,15 @@ def _term_months(first: datetime.date, last: datetime.date) -> int:
     return months + 1 if difference.days else months
 
 
-def _policy_breaches(*, loan: Loan, schedule: Sequence[tuple[datetime.date, Decimal]], waiver: Decimal) -> list[str]:
-    """The product's plan limits this plan exceeds, each in words."""
-    product = loan.product
+def plan_policy_breaches(
+    *,
+    product: Product,
+    outstanding_penalty: Decimal,
+    schedule: Sequence[tuple[datetime.date, Decimal]],
+    waiver: Decimal,
+) -> list[str]:
+    """The product's plan limits a plan of these payments and this penalty waiver exceeds, each in
+    words (empty within policy)."""
     breaches = []
     first_date, last_date = schedule[0][0], schedule[-1][0]
     if last_date > first_date + relativedelta(months=product.plan_max_term_months):
@@ -67,7 +77,7 @@ def _policy_breaches(*, loan: Loan, schedule: Sequence[tuple[datetime.date, Deci
             _("Term: the plan runs %(months)s months from its first to its last payment; the product allows %(max)s.")
             % {"months": _term_months(first_date, last_date), "max": product.plan_max_term_months}
         )
-    max_waiver = product.plan_max_waiver_share * loan.outstanding_penalty
+    max_waiver = product.plan_max_waiver_share * outstanding_penalty
     if waiver > max_waiver:
         breaches.append(
             _(
@@ -77,7 +87,7 @@ def _policy_breaches(*, loan: Loan, schedule: Sequence[tuple[datetime.date, Deci
             % {
                 "waiver": waiver,
                 "share": _percent(product.plan_max_waiver_share),
-                "penalty": loan.outstanding_penalty,
+                "penalty": outstanding_penalty,
                 "max": max_waiver.quantize(CENT),
             }
         )
@@ -102,7 +112,7 @@ def _percent(share: Decimal) -> str:
 
 def _plan_activated(*, plan: RepaymentPlan, case: CollectionCase, by: User) -> None:
     """An agreed plan takes an escalated case back to negotiation, and a case in reminder on to it."""
-    reason = _("Repayment plan of %(total)s agreed") % {"total": plan.total_amount}
+    reason = PLAN_AGREED_REASON % {"total": plan.total_amount}
     if case.stage == Stage.ESCALATION:
         case_de_escalate(case=case, by=by, reason=reason)
     elif case.stage == Stage.REMINDER:
@@ -156,7 +166,9 @@ def plan_propose(
     if RepaymentPlan.objects.filter(case=case, status__in=LIVE_PLAN_STATUSES).exists():
         raise _live_plan_exists()
 
-    breaches = _policy_breaches(loan=loan, schedule=schedule, waiver=waiver)
+    breaches = plan_policy_breaches(
+        product=loan.product, outstanding_penalty=loan.outstanding_penalty, schedule=schedule, waiver=waiver
+    )
     now = timezone.now()
     try:
         with transaction.atomic():

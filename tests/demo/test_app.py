@@ -51,7 +51,17 @@ def test_what_the_history_writes_reads_in_the_desks_language():
             for item in value.values():
                 yield from lazy_texts(item)
 
+    from collection.channels import GATEWAY_REFUSED
+    from collection.messaging import NO_OWN_CONTACT
+    from collection.services import ALLOCATION_REASON
+    from collection.services.attempts import REACHED_REASON
+    from collection.services.escalations import REQUEST_APPROVED_REASON
+    from collection.services.plans import PLAN_AGREED_REASON
+
+    # Its own texts, and the services' the history writes as they would.
+    written = [REACHED_REASON, PLAN_AGREED_REASON, REQUEST_APPROVED_REASON, NO_OWN_CONTACT, GATEWAY_REFUSED]
     texts = [text for name in dir(demo.texts) for text in lazy_texts(getattr(demo.texts, name))]
+    texts += [*written, ALLOCATION_REASON]
     with translation.override("zh-hans"):
         untranslated = [text._args[0] for text in texts if str(text) == text._args[0]]
 
