@@ -224,8 +224,9 @@ def _stage_rules(
         if rule is None or move is None:
             continue
         name, target = move
+        needs_approval = requires_approval_into(target, rules)
         for criterion in rule_criteria(rule, as_of=as_of):
-            if requires_approval_into(target, rules):
+            if needs_approval:
                 proposed = cases.filter(Q(stage=stage) & criterion.filter & rule_may_propose(target))
                 ids = list(proposed.order_by("pk").values_list("pk", flat=True))
                 EscalationRequest.objects.bulk_create(

@@ -22,6 +22,7 @@ from collection.models import CollectionCase, ConductPolicy, ReminderStep
 from collection.selectors import system_user
 from collection.services import ALLOCATION_REASON
 from collection.stage_rules import reminder_entry_dpd, rule_criteria, rule_move, stage_rules_in_force
+from config.desk import desk_day_start
 from loans.models import Contact
 
 from .copy import (
@@ -83,7 +84,8 @@ class Desk:
         self.rules = stage_rules_in_force()
         self.entry_dpd = reminder_entry_dpd()
         # Where a stage rule moves a case on, and by which transition; each criterion's reason.
-        self.rule_moves = {stage: rule_move(stage) for stage in WORKING_STAGES if rule_move(stage) is not None}
+        moves = {stage: rule_move(stage) for stage in WORKING_STAGES}
+        self.rule_moves = {stage: move for stage, move in moves.items() if move is not None}
         self.rule_reasons = {
             stage: {criterion.code: criterion.reason for criterion in rule_criteria(rule, as_of=as_of)}
             for stage, rule in self.rules.items()
@@ -152,9 +154,7 @@ class Desk:
         key = (day, zone.key)
         start = self._midnights.get(key)
         if start is None:
-            start = self._midnights[key] = datetime.datetime.combine(
-                datetime.date.fromordinal(day), datetime.time(0), tzinfo=zone
-            )
+            start = self._midnights[key] = desk_day_start(datetime.date.fromordinal(day), zone)
         return start
 
     def moment(self, day: int, seconds: int, zone: ZoneInfo | None = None) -> datetime.datetime:

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from collection.conduct import QUIET_HOURS_CHANNELS, ContactRecord, conduct_check, in_quiet_hours
 from collection.exceptions import ConductViolation
 from collection.models import ConductPolicy
+from config.desk import desk_day_start
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,7 +68,7 @@ class BorrowerLedger:
     def unanswered_on(self, value: str, at: datetime.datetime) -> int:
         """On the borrower's calendar day of `at`."""
         day = at.astimezone(self.zone).date()
-        starts = datetime.datetime.combine(day, datetime.time.min, tzinfo=self.zone)
+        starts = desk_day_start(day, self.zone)
         return self.unanswered_between(value, starts, starts + datetime.timedelta(days=1))
 
 

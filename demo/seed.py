@@ -13,13 +13,13 @@ import time
 from dataclasses import dataclass
 from datetime import date
 
-from django.conf import settings
 from django.core.management.color import no_style
 from django.db import connection, transaction
 from django.db.models import Count
-from django.utils import timezone, translation
+from django.utils import timezone
 from tqdm import tqdm
 
+from config.desk import in_desk_language
 from loans.models import Borrower, Loan
 from loans.services import balances_recompute, portfolio_refresh_delinquency
 
@@ -85,7 +85,7 @@ def portfolio_seed(*, loans: int, seed: int, as_of: date, progress: bool = False
         seed=seed, as_of=as_of, products=demo_products(), now=timezone.now(), history=desk_history
     )
     # The history's notes and reasons are written in the desk's language, as the services write theirs.
-    with connection.cursor() as cursor, translation.override(settings.LANGUAGE_CODE):
+    with connection.cursor() as cursor, in_desk_language():
         with bulk_load(cursor, models_loaded):
             with RowWriter(cursor, tables) as writer, _progress("portfolio", loans, progress) as bar:
                 left = loans

@@ -74,23 +74,17 @@ def desk_env(desk_dir: Path, **extra: str) -> dict[str, str]:
 
 @contextlib.contextmanager
 def _ctrl_c_as_in_a_terminal():
-    """Start children with SIGINT and SIGQUIT at their default, as a terminal starts `make run`.
-    A test run started in the background (`pytest &` from a script) ignores them, and a signal
-    ignored when a shell starts can never be trapped by it: the children would inherit that. A
-    signal this process handles is reset to its default in the child when it execs."""
-    saved = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGQUIT)}
-    for number, handler in saved.items():
-        if handler == signal.SIG_IGN:
-            signal.signal(number, signal.default_int_handler if number == signal.SIGINT else _quit_handler)
+    """Start children with SIGINT at its default, as a terminal starts `make run`. A test run
+    started in the background (`pytest &` from a script) ignores it, and a signal ignored when a
+    shell starts can never be trapped by it; a signal this process handles is reset to its default
+    in the child when it execs."""
+    saved = signal.getsignal(signal.SIGINT)
+    if saved == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         yield
     finally:
-        for number, handler in saved.items():
-            signal.signal(number, handler)
-
-
-def _quit_handler(number, frame):  # pragma: no cover - only while a child is being started
-    raise KeyboardInterrupt
+        signal.signal(signal.SIGINT, saved)
 
 
 class MakeRun:
