@@ -23,7 +23,8 @@ from django.utils.translation import gettext_lazy
 from accounts.models import Team, User
 from config.desk import in_desk_language
 from loans.models import Loan
-from loans.services import portfolio_refresh_delinquency_range, portfolio_snapshot_take
+from loans.selectors import days_past_due_at_least
+from loans.services import portfolio_refresh_delinquency, portfolio_snapshot_take
 
 from .jobs import (
     Step,
@@ -79,23 +80,27 @@ class CycleStep(Step):
 # --- the steps -------------------------------------------------------------------------------
 
 
-def loans_needing_case(threshold: int) -> Q:
-    """Loans that need a case opened: delinquent at `threshold` DPD or more, with no open case
-    and no case that ended by a decision about the loan."""
-    return Q(status=Loan.Status.DELINQUENT, days_past_due__gte=threshold) & ~Exists(
-        CollectionCase.objects.filter(loan=OuterRef("pk"), stage__in=[*OPEN_STAGES, *FINAL_ENDINGS])
+def loans_needing_case(threshold: int, *, as_of: datetime.date) -> Q:
+    """Loans that need a case opened: delinquent at `threshold` DPD or more on `as_of`, with no
+    open case and no case that ended by a decision about the loan."""
+    return (
+        Q(status=Loan.Status.DELINQUENT)
+        & days_past_due_at_least(threshold, on=as_of)
+        & ~Exists(CollectionCase.objects.filter(loan=OuterRef("pk"), stage__in=[*OPEN_STAGES, *FINAL_ENDINGS]))
     )
 
 
-def _refresh(*, as_of: datetime.date, low: int, high: int, **_context) -> dict[str, int]:
-    portfolio_refresh_delinquency_range(as_of=as_of, low=low, high=high)
-    return {"loans_aged": Loan.objects.filter(pk__gte=low, pk__lt=high).count()}
+def _refresh(*, as_of: datetime.date, **_context) -> dict[str, int]:
+    """Age the loans that can have changed since the portfolio's day (loans.services), each
+    batch of a full pass its own transaction."""
+    run = portfolio_refresh_delinquency(as_of=as_of)
+    return {"loans_read": run.loans_read, "loans_written": run.loans_written}
 
 
-def _open(*, low: int, high: int, at: datetime.datetime, **_context) -> dict[str, int]:
+def _open(*, as_of: datetime.date, low: int, high: int, at: datetime.datetime, **_context) -> dict[str, int]:
     loan_ids = list(
         Loan.objects.filter(pk__gte=low, pk__lt=high)
-        .filter(loans_needing_case(reminder_entry_dpd()))
+        .filter(loans_needing_case(reminder_entry_dpd(), as_of=as_of))
         .order_by("pk")
         .values_list("pk", flat=True)
     )
@@ -266,7 +271,11 @@ def _per_stage(words, stage: str) -> str:
 
 CYCLE_STEPS: tuple[CycleStep, ...] = (
     CycleStep(
-        "refresh", gettext_lazy("Ageing"), {"loans_aged": gettext_lazy("loans aged")}, run=_refresh, per_range=True
+        "refresh",
+        gettext_lazy("Ageing"),
+        {"loans_read": gettext_lazy("loans read"), "loans_written": gettext_lazy("loans written")},
+        run=_refresh,
+        commits_itself=True,  # a full pass a batch at a time
     ),
     CycleStep(
         "open",

@@ -11,7 +11,7 @@ from django.db.models import Q
 
 from loans.models import Loan
 from loans.selectors import buckets_in_order
-from loans.services import loan_refresh_delinquency, portfolio_snapshot_take
+from loans.services import ageing_run, loan_refresh_delinquency, portfolio_snapshot_take
 
 from .cycle import CYCLE_STEPS, allocation_groups, loans_needing_case, promises_step, resolve_reasons
 from .machine import OPEN_STAGES, WORKING_STAGES
@@ -55,14 +55,18 @@ def collection_cycle_case_by_case(
 
 def _refresh(*, as_of: datetime.date, loan_ids: list[int], counts: Counter, **_context) -> None:
     buckets = buckets_in_order()
-    for loan in Loan.objects.filter(pk__in=loan_ids).order_by("pk").iterator():
-        loan_refresh_delinquency(loan=loan, as_of=as_of, buckets=buckets)
-        counts["loans_aged"] += 1
+    stored = ("oldest_unpaid_due_on", "grace_ends_on", "overdue_amount", "status", "bucket_id")
+    with ageing_run(as_of=as_of):
+        for loan in Loan.objects.filter(pk__in=loan_ids).order_by("pk").iterator():
+            before = [getattr(loan, field) for field in stored]
+            loan_refresh_delinquency(loan=loan, as_of=as_of, buckets=buckets)
+            counts["loans_read"] += 1
+            counts["loans_written"] += before != [getattr(loan, field) for field in stored]
 
 
-def _open(*, loan_ids: list[int], counts: Counter, **_context) -> None:
+def _open(*, as_of: datetime.date, loan_ids: list[int], counts: Counter, **_context) -> None:
     threshold = reminder_entry_dpd()
-    for loan in Loan.objects.filter(pk__in=loan_ids).filter(loans_needing_case(threshold)).order_by("pk"):
+    for loan in Loan.objects.filter(pk__in=loan_ids).filter(loans_needing_case(threshold, as_of=as_of)).order_by("pk"):
         case_open_for_loan(loan=loan)
         counts["cases_opened"] += 1
 

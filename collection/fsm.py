@@ -177,39 +177,44 @@ class Machine:
         must hold its permission. Writes what entering the target writes, and one log row per row
         moved, as `run` does; returns the ids moved. Needs a fixed target. In the caller's
         transaction."""
-        moved: list[int] = []
-        log_rows: list[StateLog] = []
         content_type = ContentType.objects.get_for_model(self.model)
-        for transition in self.transitions(name):
+        transitions = self.transitions(name)  # one per source state
+        allowed = Q(pk__in=[])
+        for transition in transitions:
             if not isinstance(transition.target, str):
                 raise ValueError(f"{name} has no fixed target: it cannot be applied to a set")
             if not transition.has_perm(None, by):
                 raise PermissionDenied(f"{by} may not run {name}")
-            source = {self.field_name: transition.source}
-            candidates = rows.filter(Q(**source) & self.condition_filter(transition) & (extra or Q()))
-            # Locked while they move, so that a concurrent save of one of them loses (StaleCase).
-            ids = list(candidates.select_for_update(of=("self",)).order_by("pk").values_list("pk", flat=True))
-            if not ids:
-                continue
-            self.model.objects.filter(pk__in=ids, **source).update(
-                **{self.field_name: transition.target}, **self.entering(transition.target, at)
-            )
-            moved += ids
-            log_rows += [
+            allowed |= Q(**{self.field_name: transition.source}) & self.condition_filter(transition)
+        # One read of every row that may move, from whichever source; locked while they move, so
+        # that a concurrent save of one of them loses (StaleCase).
+        candidates = rows.filter(allowed & (extra or Q())).select_for_update(of=("self",)).order_by("pk")
+        found = list(candidates.values_list("pk", self.field_name))
+        if not found:
+            return []
+        target_of = {transition.source: transition.target for transition in transitions}
+        by_target: dict[str, list[int]] = {}
+        for row_id, source in found:
+            by_target.setdefault(target_of[source], []).append(row_id)
+        for target, ids in by_target.items():
+            self.model.objects.filter(pk__in=ids).update(**{self.field_name: target}, **self.entering(target, at))
+        StateLog.objects.bulk_create(
+            [
                 StateLog(
                     timestamp=at,
                     by=by,
-                    source_state=transition.source,
-                    state=transition.target,
+                    source_state=source,
+                    state=target_of[source],
                     transition=name,
                     content_type=content_type,
                     object_id=row_id,
                     description=reason,
                 )
-                for row_id in ids
-            ]
-        StateLog.objects.bulk_create(log_rows, batch_size=2000)
-        return moved
+                for row_id, source in found
+            ],
+            batch_size=2000,
+        )
+        return [row_id for row_id, _source in found]
 
     # --- the diagram -----------------------------------------------------------------------------
 

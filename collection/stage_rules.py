@@ -11,6 +11,7 @@ from django.db.models import Exists, OuterRef, Q
 from django.utils.translation import gettext as _
 
 from config.desk import desk_day_start, in_desk_language
+from loans.selectors import days_past_due_at_least
 
 from .machine import WORKING_STAGES, Stage, later_stage_moves
 from .models import CollectionCase, EscalationRequest, StageRule
@@ -144,7 +145,7 @@ def rule_criteria(rule: StageRule, *, as_of: datetime.date) -> list[Criterion]:
                 Criterion(
                     code="dpd",
                     reason=_("Stage rule: %(stage)s moves on at DPD %(dpd)s.") % {"stage": stage, "dpd": threshold},
-                    filter=Q(loan__days_past_due__gte=threshold),
+                    filter=days_past_due_at_least(threshold, on=as_of, loan="loan__"),
                     test=lambda case, threshold=threshold: case.loan.days_past_due >= threshold,
                 )
             )

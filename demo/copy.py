@@ -123,7 +123,7 @@ LOANS = Table(
         "disbursed_on",
         "term_months",
         "status",
-        "days_past_due",
+        "needs_ageing",
         "outstanding_principal",
         "outstanding_interest",
         "outstanding_fees",

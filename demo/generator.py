@@ -734,7 +734,7 @@ class PortfolioGenerator:
                 disbursed_on,
                 terms.term,
                 CURRENT_STATUS,
-                0,
+                True,  # aged by the portfolio services once written
                 ZERO_YUAN,
                 ZERO_YUAN,
                 ZERO_YUAN,

@@ -122,12 +122,12 @@ class LoanAdmin(admin.ModelAdmin):
         "days_past_due",
         "bucket",
         "oldest_unpaid_due_on",
+        "grace_ends_on",
         "outstanding_principal",
         "outstanding_interest",
         "outstanding_fees",
         "outstanding_penalty",
         "overdue_amount",
-        "delinquency_as_of",
     )
     inlines = [InstallmentInline]
     show_full_result_count = False

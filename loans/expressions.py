@@ -1,39 +1,8 @@
-"""What the hand-written, set-based portfolio statements need spelt differently per database, and
-the bulk write of installments' paid amounts, which PostgreSQL takes as one UPDATE ... FROM."""
+"""The bulk write of installments' paid amounts, which PostgreSQL takes as one UPDATE ... FROM."""
 
 from django.db import connection
 
 from .models import Installment
-
-
-class SqlDialect:
-    """The few spellings the hand-written portfolio statements need that differ between
-    PostgreSQL and SQLite (3.33 or later, for UPDATE ... FROM). Everything else they use is
-    standard SQL both understand."""
-
-    def __init__(self, vendor: str):
-        if vendor not in ("postgresql", "sqlite"):
-            raise NotImplementedError(f"the portfolio statements are written for PostgreSQL and SQLite, not {vendor}")
-        self.vendor = vendor
-
-    @property
-    def date_parameter(self) -> str:
-        """A placeholder for a date parameter, typed where the database needs it typed."""
-        return "CAST(%s AS date)" if self.vendor == "postgresql" else "%s"
-
-    def days_between(self, end: str, start: str) -> str:
-        """Whole days from the date `start` to the date `end`."""
-        if self.vendor == "postgresql":
-            return f"({end} - {start})"
-        return f"CAST(julianday({end}) - julianday({start}) AS INTEGER)"
-
-    def greatest(self, *values: str) -> str:
-        return f"{'GREATEST' if self.vendor == 'postgresql' else 'MAX'}({', '.join(values)})"
-
-    @property
-    def is_distinct_from(self) -> str:
-        """Null-safe "differs from": NULL and NULL are the same, NULL and a value differ."""
-        return "IS DISTINCT FROM" if self.vendor == "postgresql" else "IS NOT"
 
 
 def save_paid_amounts(installments: list[Installment], fields: list[str]) -> None:

@@ -12,6 +12,7 @@ from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from .fields import DaysPastDueField
 from .validators import validate_national_id
 
 ZERO = Decimal("0.00")
@@ -256,7 +257,8 @@ class Loan(models.Model):
     disbursed_on = models.DateField(_("disbursed on"))
     term_months = models.PositiveSmallIntegerField(_("term (months)"))
     status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.CURRENT)
-    days_past_due = models.PositiveIntegerField(_("days past due"), default=0)
+    # Derived when read, from the portfolio's ageing day: a day passing changes nothing stored.
+    days_past_due = DaysPastDueField(_("days past due"))
     bucket = models.ForeignKey(
         DelinquencyBucket,
         verbose_name=_("bucket"),
@@ -266,6 +268,12 @@ class Loan(models.Model):
         blank=True,
     )
     oldest_unpaid_due_on = models.DateField(_("oldest unpaid due date"), null=True, blank=True)
+    grace_ends_on = models.DateField(
+        _("grace ends on"),
+        null=True,
+        blank=True,
+        help_text=_("The last day of grace of the oldest unpaid installment: the loan is late from the day after."),
+    )
     outstanding_principal = models.DecimalField(_("outstanding principal"), default=ZERO, **MONEY)
     outstanding_interest = models.DecimalField(_("outstanding interest"), default=ZERO, **MONEY)
     outstanding_fees = models.DecimalField(_("outstanding fees"), default=ZERO, **MONEY)
@@ -273,7 +281,13 @@ class Loan(models.Model):
     overdue_amount = models.DecimalField(
         _("overdue amount"), default=ZERO, help_text=_("Unpaid on installments already due."), **MONEY
     )
-    delinquency_as_of = models.DateField(_("delinquency computed as of"), null=True, blank=True)
+    needs_ageing = models.BooleanField(
+        _("needs ageing"),
+        default=True,
+        help_text=_(
+            "Set for a loan whose schedule or payments changed outside the services; the next ageing reads it."
+        ),
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
@@ -295,8 +309,11 @@ class Loan(models.Model):
             ),
         ]
         indexes = [
-            # Queues and dashboards read the delinquent part of the portfolio by bucket and DPD.
-            models.Index(fields=["status", "days_past_due"], name="loan_status_dpd_idx"),
+            # Opening cases and the stage rules read the delinquent loans late since a day.
+            models.Index(fields=["status", "grace_ends_on"], name="loan_status_grace_idx"),
+            # Ageing reads the loans that cross a band's edge on a day.
+            models.Index(fields=["grace_ends_on"], name="loan_grace_ends_idx"),
+            models.Index(fields=["id"], condition=Q(needs_ageing=True), name="loan_needs_ageing_idx"),
         ]
 
     def __str__(self) -> str:
@@ -361,6 +378,8 @@ class Installment(models.Model):
         ]
         indexes = [
             models.Index(fields=["loan", "due_date"], condition=Q(is_paid=False), name="installment_unpaid_due_idx"),
+            # Ageing reads the unpaid installments that fall late on a day.
+            models.Index(fields=["due_date"], condition=Q(is_paid=False), name="installment_unpaid_day_idx"),
         ]
 
     def __str__(self) -> str:
@@ -439,6 +458,32 @@ class PaymentAllocation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_component_display()} {self.amount}"
+
+
+class AgeingRun(models.Model):
+    """One ageing of the portfolio as of a day. The day of the last finished run is the
+    portfolio's day: every loan's days past due are counted to it, and its buckets, statuses and
+    overdue amounts are as of it. A run that did not finish is read again by the next one."""
+
+    as_of = models.DateField(_("as of"))
+    full = models.BooleanField(
+        _("every loan"), default=False, help_text=_("Whether the run read every loan, or only those that could change.")
+    )
+    rules = models.CharField(
+        _("ageing rules"), max_length=64, help_text=_("A digest of the buckets and grace days the run aged with.")
+    )
+    started_at = models.DateTimeField(_("started at"))
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    loans_read = models.PositiveIntegerField(_("loans read"), default=0)
+    loans_written = models.PositiveIntegerField(_("loans written"), default=0)
+
+    class Meta:
+        ordering = ["-pk"]
+        verbose_name = _("ageing run")
+        verbose_name_plural = _("ageing runs")
+
+    def __str__(self) -> str:
+        return f"{self.as_of} ({self.loans_written} / {self.loans_read})"
 
 
 class PortfolioSnapshot(models.Model):

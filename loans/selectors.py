@@ -1,10 +1,19 @@
 """Reads of the portfolio that services, views and jobs share."""
 
 from collections.abc import Iterable
+from datetime import date, timedelta
 
 from django.db.models import Count, Q, QuerySet, Sum
+from django.utils import timezone
 
-from .models import DelinquencyBucket, Loan
+from .models import AgeingRun, DelinquencyBucket, Loan
+
+
+def portfolio_day() -> date:
+    """The day the portfolio was last aged as of (the last finished ageing run); before any
+    run, today in the desk's time zone. Loans' days past due are counted to it."""
+    day = AgeingRun.objects.filter(finished_at__isnull=False).order_by("-pk").values_list("as_of", flat=True).first()
+    return day or timezone.localdate()
 
 
 def buckets_in_order() -> list[DelinquencyBucket]:
@@ -42,3 +51,11 @@ def portfolio_by_bucket() -> QuerySet:
         loan_count=Count("loans", filter=open_loans),
         overdue=Sum("loans__overdue_amount", filter=open_loans),
     )
+
+
+def days_past_due_at_least(days: int, *, on: date, loan: str = "") -> Q:
+    """Loans at `days` DPD or more on the day `on`, as a filter on the indexed grace_ends_on
+    (`loan` is the path to the loan, e.g. "loan__" from a case)."""
+    if days <= 0:
+        return Q()
+    return Q(**{f"{loan}grace_ends_on__lte": on - timedelta(days=days)})

@@ -1,7 +1,9 @@
 """Every write to the portfolio: payments and their allocation, balances, delinquency, the daily snapshot."""
 
-from collections.abc import Callable
-from datetime import date, datetime
+import hashlib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
@@ -11,10 +13,20 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from .expressions import SqlDialect
-from .models import ZERO, DelinquencyBucket, Installment, Loan, Payment, PaymentAllocation, PortfolioSnapshot, Product
+from .dialect import SqlDialect
+from .models import (
+    ZERO,
+    AgeingRun,
+    DelinquencyBucket,
+    Installment,
+    Loan,
+    Payment,
+    PaymentAllocation,
+    PortfolioSnapshot,
+    Product,
+)
 from .money import NotMoney, money_parse
-from .selectors import bucket_for_days_past_due, buckets_in_order
+from .selectors import bucket_for_days_past_due, buckets_in_order, portfolio_day
 
 # ---------------------------------------------------------------------------------------------
 # Payments
@@ -31,14 +43,14 @@ def payment_record(
     channel: str,
     source: str = "manual",
     recorded_by=None,
-    as_of: date | None = None,
 ) -> Payment:
     """Record a payment and allocate it oldest installment first; within an installment penalty,
     then fees, then interest, then principal, to the cent.
 
     A payment above the loan's total outstanding is refused (the desk does not hold credit
     balances), and so is a reference already recorded from the same source, so that a
-    re-import never counts a payment twice. Either refusal leaves nothing behind."""
+    re-import never counts a payment twice. Either refusal leaves nothing behind. The loan is
+    aged at once, as of the portfolio's day."""
     try:
         amount = money_parse(amount)
     except NotMoney as error:
@@ -88,7 +100,7 @@ def payment_record(
     PaymentAllocation.objects.bulk_create(allocations)
     balances_recompute(loans=Loan.objects.filter(pk=loan.pk))
     loan.refresh_from_db()
-    loan_refresh_delinquency(loan=loan, as_of=as_of or timezone.localdate())
+    loan_refresh_delinquency(loan=loan)
     return payment
 
 
@@ -164,24 +176,25 @@ def _status_for(*, loan: Loan, has_unpaid: bool, has_schedule: bool, days_past_d
     return Loan.Status.DELINQUENT if days_past_due > 0 else Loan.Status.CURRENT
 
 
-def loan_refresh_delinquency(*, loan: Loan, as_of: date, buckets: list[DelinquencyBucket] | None = None) -> Loan:
-    """Age one loan as of a day.
+def loan_refresh_delinquency(
+    *, loan: Loan, as_of: date | None = None, buckets: list[DelinquencyBucket] | None = None
+) -> Loan:
+    """Age one loan as of the portfolio's day (or `as_of`, inside an ageing_run of that day).
 
     DPD counts the days from the due date of the oldest installment not fully paid, moved on
-    by the product's grace days, to `as_of`: an installment due today, or still within its
-    grace days, is not late. The overdue amount is what remains unpaid on late installments.
+    by the product's grace days, to the day: an installment due that day, or still within its
+    grace days, is not late. The loan stores where its grace ends; its DPD is read from that
+    and the portfolio's day. The overdue amount is what remains unpaid on late installments.
     Charged-off and written-off loans keep their status; everything else becomes paid off
-    (a schedule with nothing left unpaid), delinquent or current."""
+    (a schedule with nothing left unpaid), delinquent or current. Every service that changes a
+    loan's schedule or payments calls this at once."""
+    as_of = as_of or portfolio_day()
     grace = Product.objects.values_list("grace_days", flat=True).get(pk=loan.product_id)
     unpaid = list(loan.installments.filter(is_paid=False).order_by("due_date"))
-    if unpaid:
-        oldest = unpaid[0].due_date
-        days_past_due = max((as_of - oldest).days - grace, 0)
-    else:
-        oldest = None
-        days_past_due = 0
+    oldest = unpaid[0].due_date if unpaid else None
     loan.oldest_unpaid_due_on = oldest
-    loan.days_past_due = days_past_due
+    loan.grace_ends_on = oldest + timedelta(days=grace) if oldest else None
+    days_past_due = max((as_of - loan.grace_ends_on).days, 0) if oldest else 0
     loan.overdue_amount = sum(
         (installment.total_remaining for installment in unpaid if (as_of - installment.due_date).days > grace), ZERO
     )
@@ -191,68 +204,107 @@ def loan_refresh_delinquency(*, loan: Loan, as_of: date, buckets: list[Delinquen
         has_schedule=bool(unpaid) or loan.installments.exists(),
         days_past_due=days_past_due,
     )
-    bucket = bucket_for_days_past_due(days_past_due, buckets=buckets)
-    loan.bucket = bucket
-    loan.delinquency_as_of = as_of
+    loan.bucket = bucket_for_days_past_due(days_past_due, buckets=buckets)
+    loan.needs_ageing = False
     loan.save(
         update_fields=[
             "oldest_unpaid_due_on",
-            "days_past_due",
+            "grace_ends_on",
             "overdue_amount",
             "status",
             "bucket",
-            "delinquency_as_of",
+            "needs_ageing",
             "updated_at",
         ]
     )
+    loan.days_past_due = days_past_due
     return loan
 
 
-def portfolio_refresh_delinquency(
-    *, as_of: date, batch_size: int = 20_000, progress: Callable[[int], None] | None = None
-) -> int:
-    """Age the whole portfolio as of a day, with the same rules as loan_refresh_delinquency.
-
-    Each id range of `batch_size` loans is one transaction and one UPDATE, which reads the
-    range's unpaid installments once, grouped by loan, and sets the oldest unpaid due date, DPD,
-    overdue amount, status and bucket together; memory stays flat and a failure leaves whole
-    batches. Only loans whose ageing changes are written, so running it again for the same day
-    writes nothing. `progress` is called with the number of loans each finished batch covered.
-    Returns the number of loans aged."""
-    bounds = Loan.objects.aggregate(low=Min("pk"), high=Max("pk"), loans=Count("pk"))
-    if bounds["low"] is None:
-        return 0
-    statement = _AgeingStatement(buckets=buckets_in_order(), as_of=as_of, now=timezone.now())
-    for start in range(bounds["low"], bounds["high"] + 1, batch_size):
-        end = min(start + batch_size, bounds["high"] + 1)
-        with transaction.atomic():
-            statement.run(low=start, high=end)
-        if progress is not None:
-            progress(end - start)
-    return bounds["loans"]
+def ageing_rules(buckets: list[DelinquencyBucket]) -> str:
+    """A digest of what ageing depends on besides the day, the schedules and the payments: the
+    buckets' bands and the products' grace days. A run with other rules than the last reads every loan."""
+    bands = [(bucket.pk, bucket.min_dpd, bucket.max_dpd) for bucket in buckets]
+    graces = list(Product.objects.order_by("pk").values_list("pk", "grace_days"))
+    return hashlib.sha256(repr((bands, graces)).encode()).hexdigest()
 
 
-def portfolio_refresh_delinquency_range(
-    *, as_of: date, low: int, high: int, buckets: list[DelinquencyBucket] | None = None
-) -> int:
-    """Age the loans with ids in [low, high) as of a day: the one UPDATE of a batch of
-    portfolio_refresh_delinquency, in the caller's transaction, for jobs that split the
-    portfolio into ranges themselves (the nightly cycle). Returns how many loans were written:
-    those whose ageing changed."""
-    statement = _AgeingStatement(
-        buckets=buckets if buckets is not None else buckets_in_order(), as_of=as_of, now=timezone.now()
+@contextmanager
+def ageing_run(*, as_of: date, full: bool = True, rules: str | None = None) -> Iterator[AgeingRun]:
+    """Record an ageing of the portfolio as of `as_of` around the work that does it: the run is
+    written when it starts (so that a run cut short is read again by the next) and marked
+    finished when the block ends without an error; from then on `as_of` is the portfolio's day."""
+    run = AgeingRun.objects.create(
+        as_of=as_of, full=full, rules=rules or ageing_rules(buckets_in_order()), started_at=timezone.now()
     )
-    return statement.run(low=low, high=high)
+    yield run
+    run.finished_at = timezone.now()
+    run.save(update_fields=["finished_at", "loans_read", "loans_written"])
+
+
+# Beyond this many days between the days the portfolio may be aged as of and the new day, a run
+# reads every loan: the loans crossing an edge are then a large part of the portfolio anyway.
+INCREMENTAL_SPAN_DAYS = 7
+
+
+def portfolio_refresh_delinquency(
+    *, as_of: date, batch_size: int = 20_000, progress: Callable[[int], None] | None = None, full: bool = False
+) -> AgeingRun:
+    """Age the portfolio as of a day, with the same rules as loan_refresh_delinquency, and make
+    it the portfolio's day. Only loans whose stored ageing changes are written.
+
+    Which loans are read: since the last finished run (and any run after it that did not
+    finish) a loan's stored ageing can only change if its DPD crosses the edge of a bucket or
+    the first day late, if one of its unpaid installments falls late, or if it was marked as
+    needing ageing. Those loans are found through indexes and aged in one statement. Every loan
+    is read, in id ranges of `batch_size` loans, each its own transaction (memory stays flat, a
+    failure leaves whole batches), when `full` is asked, on the first run, when the buckets or
+    grace days changed, or when the days lie more than INCREMENTAL_SPAN_DAYS apart (a back-filled
+    or what-if day). `progress` is called with the number of loans each finished batch covered.
+    Returns the finished run, with the loans it read and wrote."""
+    buckets = buckets_in_order()
+    rules = ageing_rules(buckets)
+    since = AgeingRun.objects.filter(finished_at__isnull=False).order_by("-pk").first()
+    earlier = [since, *AgeingRun.objects.filter(finished_at__isnull=True, pk__gt=since.pk)] if since else []
+    days = [as_of, *(run.as_of for run in earlier)]
+    full = (
+        full
+        or not earlier
+        or any(run.rules != rules for run in earlier)
+        or (max(days) - min(days)).days > INCREMENTAL_SPAN_DAYS
+    )
+    statement = _AgeingStatement(buckets=buckets, as_of=as_of, now=timezone.now())
+    if not full:
+        with transaction.atomic(), ageing_run(as_of=as_of, full=False, rules=rules) as run:
+            run.loans_read, run.loans_written = statement.run_crossing(since=min(days), until=max(days))
+            if progress is not None:
+                progress(run.loans_read)
+        return run
+    bounds = Loan.objects.aggregate(low=Min("pk"), high=Max("pk"), loans=Count("pk"))
+    with ageing_run(as_of=as_of, full=True, rules=rules) as run:
+        run.loans_read = bounds["loans"]
+        if bounds["low"] is not None:
+            for start in range(bounds["low"], bounds["high"] + 1, batch_size):
+                end = min(start + batch_size, bounds["high"] + 1)
+                with transaction.atomic():
+                    run.loans_written += statement.run_range(low=start, high=end)
+                if progress is not None:
+                    progress(end - start)
+    return run
 
 
 class _AgeingStatement:
-    """The set-based form of loan_refresh_delinquency for the loans with ids in [low, high): an
-    UPDATE ... FROM a subquery that joins each loan to its unpaid installments (the partial
-    index on unpaid installments by loan serves it), groups them per loan and derives every
-    ageing field from that one pass. Written for PostgreSQL and SQLite 3.33+ alike."""
+    """The set-based form of loan_refresh_delinquency: an UPDATE ... FROM a subquery that joins
+    each loan read to its unpaid installments (the partial index on unpaid installments by loan
+    serves it), groups them per loan and derives every stored ageing field from that one pass,
+    writing only the loans where one of them changes. Written for PostgreSQL and SQLite 3.33+."""
+
+    STORED = ("oldest_unpaid_due_on", "grace_ends_on", "overdue_amount", "status", "bucket_id")
 
     def __init__(self, *, buckets: list[DelinquencyBucket], as_of: date, now: datetime):
-        sql = SqlDialect(connection.vendor)
+        self.sql = SqlDialect(connection.vendor)
+        self.buckets = buckets
+        self.as_of = as_of
         self.params = {
             "as_of": connection.ops.adapt_datefield_value(as_of),
             "now": connection.ops.adapt_datetimefield_value(now),
@@ -272,28 +324,32 @@ class _AgeingStatement:
                 self.params[f"bucket_{index}_max"] = bucket.max_dpd
                 band += f" AND dated.days_past_due <= %(bucket_{index}_max)s"
             bands.append(f"WHEN {band} THEN %(bucket_{index})s")
-        bucket_case = f"CASE {' '.join(bands)} ELSE NULL END" if bands else "CAST(NULL AS bigint)"
+        self.bucket_case = f"CASE {' '.join(bands)} ELSE NULL END" if bands else "CAST(NULL AS bigint)"
+
+    def _date(self, name: str) -> str:
+        return self.sql.date_parameter % f"%({name})s"
+
+    def _update(self, loans_read: str) -> str:
+        """The UPDATE of the loans `loans_read` (a condition on the alias `loan`) selects."""
+        sql = self.sql
         remaining = " + ".join(f"(i.{c}_due - i.{c}_paid)" for c in Installment.COMPONENTS)
-        as_of_sql = sql.date_parameter % "%(as_of)s"
+        as_of = self._date("as_of")
         loan, installment, product = Loan._meta.db_table, Installment._meta.db_table, Product._meta.db_table
-        changed = " OR ".join(
-            f"{loan}.{column} {sql.is_distinct_from} aged.{column}"
-            for column in ("oldest_unpaid_due_on", "days_past_due", "overdue_amount", "status", "bucket_id")
-        )
-        self.sql = f"""
+        changed = " OR ".join(f"{loan}.{column} {sql.is_distinct_from} aged.{column}" for column in self.STORED)
+        return f"""
             UPDATE {loan} SET
                 oldest_unpaid_due_on = aged.oldest_unpaid_due_on,
-                days_past_due = aged.days_past_due,
+                grace_ends_on = aged.grace_ends_on,
                 overdue_amount = aged.overdue_amount,
                 status = aged.status,
                 bucket_id = aged.bucket_id,
-                delinquency_as_of = {as_of_sql},
+                needs_ageing = FALSE,
                 updated_at = %(now)s
             FROM (
                 SELECT
                     dated.id,
                     dated.oldest_unpaid_due_on,
-                    dated.days_past_due,
+                    dated.grace_ends_on,
                     dated.overdue_amount,
                     CASE
                         WHEN dated.status IN (%(charged_off)s, %(written_off)s) THEN dated.status
@@ -304,46 +360,81 @@ class _AgeingStatement:
                         WHEN dated.days_past_due > 0 THEN %(delinquent)s
                         ELSE %(current)s
                     END AS status,
-                    {bucket_case} AS bucket_id
+                    {self.bucket_case} AS bucket_id
                 FROM (
                     SELECT
-                        unpaid.id,
-                        unpaid.status,
-                        unpaid.oldest_unpaid_due_on,
-                        unpaid.overdue_amount,
-                        COALESCE({
-            sql.greatest(sql.days_between(as_of_sql, "unpaid.oldest_unpaid_due_on") + " - unpaid.grace_days", "0")
-        }, 0) AS days_past_due
+                        unpaid.*,
+                        COALESCE({sql.greatest(sql.days_between(as_of, "unpaid.grace_ends_on"), "0")}, 0)
+                            AS days_past_due
                     FROM (
                         SELECT
                             loan.id,
                             loan.status,
-                            product.grace_days,
                             MIN(i.due_date) AS oldest_unpaid_due_on,
+                            {sql.add_days("MIN(i.due_date)", "product.grace_days")} AS grace_ends_on,
                             COALESCE(SUM(
-                                CASE WHEN {sql.days_between(as_of_sql, "i.due_date")} > product.grace_days
+                                CASE WHEN {sql.days_between(as_of, "i.due_date")} > product.grace_days
                                 THEN {remaining} END
                             ), 0) AS overdue_amount
                         FROM {loan} loan
                         JOIN {product} product ON product.id = loan.product_id
-                        LEFT JOIN {installment} i
-                            ON i.loan_id = loan.id AND NOT i.is_paid
-                            AND i.loan_id >= %(low)s AND i.loan_id < %(high)s
-                        WHERE loan.id >= %(low)s AND loan.id < %(high)s
+                        LEFT JOIN {installment} i ON i.loan_id = loan.id AND NOT i.is_paid
+                        WHERE {loans_read}
                         GROUP BY loan.id, loan.status, product.grace_days
                     ) unpaid
                 ) dated
             ) aged
-            WHERE {loan}.id = aged.id
-                AND {loan}.id >= %(low)s AND {loan}.id < %(high)s
-                AND ({changed} OR {loan}.delinquency_as_of {sql.is_distinct_from} {as_of_sql})
+            WHERE {loan}.id = aged.id AND ({changed} OR {loan}.needs_ageing)
         """  # noqa: S608 (names from the model and the dialect, values bound)
 
-    def run(self, *, low: int, high: int) -> int:
+    def run_range(self, *, low: int, high: int) -> int:
         """Age the loans with ids in [low, high); returns how many were written."""
         with connection.cursor() as cursor:
-            cursor.execute(self.sql, {**self.params, "low": low, "high": high})
+            cursor.execute(
+                self._update("loan.id >= %(low)s AND loan.id < %(high)s"), {**self.params, "low": low, "high": high}
+            )
             return cursor.rowcount
+
+    def run_crossing(self, *, since: date, until: date) -> tuple[int, int]:
+        """Age the loans whose stored ageing can differ between any two days from `since` to
+        `until` (the days the portfolio may have been aged as of, and the new day): those whose
+        DPD crosses an edge (the first day late, a bucket's first day, the day after its last),
+        those with an unpaid installment falling late, and those marked as needing ageing.
+        Returns (loans read, loans written)."""
+        loan, installment = Loan._meta.db_table, Installment._meta.db_table
+        edges = sorted({1, *(b.min_dpd for b in self.buckets), *(b.max_dpd + 1 for b in self.buckets if b.max_dpd)})
+        params = dict(self.params)
+        crossing = []
+        for index, edge in enumerate(edges):
+            # DPD below `edge` on `since` and at least `edge` on `until`.
+            params[f"edge_{index}_after"] = connection.ops.adapt_datefield_value(since - timedelta(days=edge))
+            params[f"edge_{index}_until"] = connection.ops.adapt_datefield_value(until - timedelta(days=edge))
+            crossing.append(
+                f"(l.grace_ends_on > {self._date(f'edge_{index}_after')} "
+                f"AND l.grace_ends_on <= {self._date(f'edge_{index}_until')})"
+            )
+        graces = Product.objects.aggregate(low=Min("grace_days"), high=Max("grace_days"))
+        # An installment is late on day x when x - due date > grace: it falls late between
+        # `since` and `until` when its due date lies in [since - grace, until - grace).
+        params["due_from"] = connection.ops.adapt_datefield_value(since - timedelta(days=graces["high"] or 0))
+        params["due_before"] = connection.ops.adapt_datefield_value(until - timedelta(days=graces["low"] or 0))
+        candidates = f"""
+            SELECT l.id FROM {loan} l WHERE l.needs_ageing
+            UNION SELECT l.id FROM {loan} l WHERE {" OR ".join(crossing)}
+            UNION SELECT i.loan_id FROM {installment} i
+                WHERE NOT i.is_paid
+                    AND i.due_date >= {self._date("due_from")} AND i.due_date < {self._date("due_before")}
+        """  # noqa: S608
+        with connection.cursor() as cursor:
+            cursor.execute(f"CREATE TEMPORARY TABLE ageing_read AS {candidates}", params)  # noqa: S608
+            if connection.vendor == "postgresql":
+                cursor.execute("ANALYZE ageing_read")  # a plan for the loans read, not for an empty table
+            cursor.execute("SELECT count(*) FROM ageing_read")
+            (read,) = cursor.fetchone()
+            cursor.execute(self._update("loan.id IN (SELECT id FROM ageing_read)"), params)
+            written = cursor.rowcount
+            cursor.execute("DROP TABLE ageing_read")
+        return read, written
 
 
 # ---------------------------------------------------------------------------------------------

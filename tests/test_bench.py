@@ -46,6 +46,34 @@ def test_the_benchmark_reports_each_phase_and_ends_with_the_ratio():
     for phase in ("build", "cycle", "floor", "naive"):
         report = rf"^{phase} +\d+\.\d s +[\d,]+ loans/s +peak RSS [\d,]+ MB, RSS after [\d,]+ MB"
         assert any(re.match(report, line) for line in lines), (phase, completed.stdout)
+    # Per step, side by side: seconds, rows written and WAL of the cycle and the floor.
+    header = lines.index(next(line for line in lines if line.startswith("step ")))
+    assert lines[header].split() == [
+        "step",
+        "cycle",
+        "s",
+        "floor",
+        "s",
+        "ratio",
+        "cycle",
+        "rows",
+        "floor",
+        "rows",
+        "cycle",
+        "WAL",
+        "floor",
+        "WAL",
+    ]
+    steps = {}
+    for line in lines[header + 1 : header + 8]:
+        match = re.match(
+            r"^(\w+) +(\d+\.\d\d) +(\d+\.\d\d) +(\d+\.\d\d|inf) +([\d,]+) +([\d,]+) +([\d.,]+) MB +([\d.,]+) MB$", line
+        )
+        assert match, line
+        steps[match.group(1)] = int(match.group(5).replace(",", "")), int(match.group(6).replace(",", ""))
+    assert list(steps) == ["refresh", "open", "allocate", "resolve", "promises", "stage_rules", "snapshot"]
+    # Both write the loans whose ageing changed, and the cases they open: never nothing, never everything.
+    assert 0 < steps["refresh"][1] < 300 and 0 < steps["refresh"][0] < 300 + 50, steps
     # The floor is only a floor if it does the cycle's work: the two must leave the same rows.
     outcome = next(line for line in lines if line.startswith("outcome: "))
     assert outcome.startswith("outcome: cycle and floor leave the same "), completed.stdout

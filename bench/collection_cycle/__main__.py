@@ -14,7 +14,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from .compare import report_outcomes
-from .report import extrapolated, progress_bar, report_build, report_phase
+from .report import extrapolated, progress_bar, report_build, report_phase, report_steps
 from .server import BenchError, Server
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent.parent
@@ -95,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.keep:
             for name in databases.values():
                 server.drop(name)
+    report_steps(results["cycle"], results["floor"])
     report_outcomes(results["cycle"]["outcome"], results["floor"]["outcome"])
     naive_extrapolated = extrapolated(results["naive"], loans=args.loans, sample=sample)
     print(f"ratio naive/cycle: {naive_extrapolated / results['cycle']['seconds']:.2f}")
@@ -176,47 +177,52 @@ def phase_build(args: argparse.Namespace) -> dict:
 
 
 def phase_cycle(args: argparse.Namespace) -> dict:
-    """Run the desk's nightly cycle, timing each step."""
+    """Run the desk's nightly cycle, measuring each step (seconds, rows written, WAL)."""
     from .compare import outcome
-    from .project import collection_cycle
+    from .meter import reading
+    from .project import collection_cycle, cycle_plan
 
-    step_seconds: dict[str, float] = {}
-    last = time.perf_counter()
+    batches_left = {batches[0].step: len(batches) for batches in cycle_plan() if batches}
+    steps: dict[str, dict] = {}
+    last = reading()
 
     def progress(step=None, *_args) -> None:
-        # Called after each batch with the step's name: the time since the last call is that
-        # batch's, so the steps' times add up to the run's.
+        # Called after each batch with the step's name; after a step's last batch, the reading
+        # since the step before is that step's.
         nonlocal last
-        now = time.perf_counter()
-        if isinstance(step, str):
-            step_seconds[step] = step_seconds.get(step, 0.0) + now - last
-        last = now
         bar.update(1)
+        batches_left[step] -= 1
+        if batches_left[step] == 0:
+            now = reading()
+            steps[step] = (now - last).as_dict()
+            last = now
 
     with progress_bar("cycle", None, "batch") as bar:
-        started = last = time.perf_counter()
+        started = reading()
         counts = collection_cycle(as_of=args.as_of, progress=progress)
-        seconds = time.perf_counter() - started
-    return {"seconds": seconds, "counts": counts, "step_seconds": step_seconds, "outcome": outcome()}
+        whole = (reading() - started).as_dict()
+    return {**whole, "counts": counts, "steps": steps, "outcome": outcome()}
 
 
 def phase_floor(args: argparse.Namespace) -> dict:
-    """Run the floor's steps in one transaction, timing each."""
+    """Run the floor's steps, each its own transaction, measuring each (seconds, rows written, WAL)."""
     from django.db import transaction
 
     from .compare import outcome
     from .floor import Floor
+    from .meter import reading
 
     floor = Floor(as_of=args.as_of)
-    step_seconds, counts = {}, {}
-    started = time.perf_counter()
-    with transaction.atomic():
-        for step, run in floor.steps():
-            step_started = time.perf_counter()
+    steps, counts = {}, {}
+    started = last = reading()
+    for step, run in floor.steps():
+        with transaction.atomic():
             counts[step] = run()
-            step_seconds[step] = time.perf_counter() - step_started
-    seconds = time.perf_counter() - started
-    return {"seconds": seconds, "counts": counts, "step_seconds": step_seconds, "outcome": outcome()}
+        now = reading()
+        steps[step] = (now - last).as_dict()
+        last = now
+    whole = (reading() - started).as_dict()
+    return {**whole, "counts": counts, "steps": steps, "outcome": outcome()}
 
 
 def phase_naive(args: argparse.Namespace) -> dict:

@@ -18,8 +18,13 @@ def outcome() -> dict[str, list]:
     from django.db import connection
 
     queries = {
-        "loans": "SELECT status, bucket_id, count(*), sum(days_past_due), sum(overdue_amount)::text "
-        "FROM loans_loan GROUP BY 1, 2 ORDER BY 1, 2",
+        "portfolio day": "SELECT as_of::text FROM loans_ageingrun WHERE finished_at IS NOT NULL "
+        "ORDER BY id DESC LIMIT 1",
+        "loans": "SELECT status, bucket_id, count(*), sum(GREATEST((SELECT max(as_of) FROM loans_ageingrun) - "
+        "grace_ends_on, 0)), sum(overdue_amount)::text FROM loans_loan GROUP BY 1, 2 ORDER BY 1, 2",
+        # Each loan's stored ageing, as one digest.
+        "loan rows": "SELECT count(*), md5(string_agg(concat_ws(':', id, status, bucket_id, overdue_amount, "
+        "oldest_unpaid_due_on, grace_ends_on, needs_ageing), ',' ORDER BY id)) FROM loans_loan",
         "cases": "SELECT stage, count(*), count(assigned_to_id), sum(broken_promises), count(attention_since) "
         "FROM collection_collectioncase GROUP BY 1 ORDER BY 1",
         # Each case, by its loan (the cases opened tonight get their ids in either order): its

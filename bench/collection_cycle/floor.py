@@ -50,42 +50,64 @@ class Floor:
         ]
 
     def refresh(self) -> dict[str, int]:
-        """Age every loan as of the day: oldest unpaid due date, DPD, overdue amount, status, bucket."""
+        """Age the loans that can change since the portfolio's day (the last finished ageing run):
+        those whose DPD crosses the first day late or a bucket's edge, those with an unpaid
+        installment falling late, those marked as needing ageing; write those whose oldest
+        unpaid due date, grace end, overdue amount, status or bucket changes; record the run."""
         remaining = " + ".join(f"i.{c}_due - i.{c}_paid" for c in ("principal", "interest", "fees", "penalty"))
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT as_of, rules FROM loans_ageingrun WHERE finished_at IS NOT NULL ORDER BY id DESC LIMIT 1"
+            )
+            since, rules = cursor.fetchone()
+        params = {**self.params, "since": min(since, self.as_of), "until": max(since, self.as_of), "rules": rules}
         aged = execute(
             f"""
-            UPDATE loans_loan AS l SET
-                oldest_unpaid_due_on = a.oldest, days_past_due = a.dpd, overdue_amount = a.overdue,
-                status = a.status, bucket_id = a.bucket_id, delinquency_as_of = %(as_of)s::date, updated_at = %(now)s
-            FROM (
-                SELECT d.id, d.oldest, d.dpd, d.overdue, b.id AS bucket_id,
-                    CASE WHEN d.status IN ('charged_off', 'written_off') THEN d.status
-                         WHEN d.oldest IS NULL THEN
-                            CASE WHEN EXISTS (SELECT 1 FROM loans_installment s WHERE s.loan_id = d.id)
+            WITH edges AS (
+                SELECT 1 AS dpd UNION SELECT min_dpd FROM loans_delinquencybucket
+                UNION SELECT max_dpd + 1 FROM loans_delinquencybucket WHERE max_dpd IS NOT NULL
+            ), candidates AS (
+                SELECT l.id FROM loans_loan l JOIN edges e
+                    ON l.grace_ends_on > %(since)s::date - e.dpd AND l.grace_ends_on <= %(until)s::date - e.dpd
+                UNION SELECT i.loan_id FROM loans_installment i
+                    JOIN loans_loan l ON l.id = i.loan_id JOIN loans_product p ON p.id = l.product_id
+                    WHERE NOT i.is_paid AND i.due_date + p.grace_days >= %(since)s::date
+                        AND i.due_date + p.grace_days < %(until)s::date
+                        AND i.due_date >= %(since)s::date - (SELECT max(grace_days) FROM loans_product)
+                        AND i.due_date < %(until)s::date
+                UNION SELECT id FROM loans_loan WHERE needs_ageing
+            ), unpaid AS (
+                SELECT l.id, l.status, min(i.due_date) AS oldest, min(i.due_date) + p.grace_days AS grace_ends,
+                    COALESCE(sum({remaining}) FILTER (WHERE %(as_of)s::date - i.due_date > p.grace_days), 0) AS overdue
+                FROM candidates c JOIN loans_loan l ON l.id = c.id JOIN loans_product p ON p.id = l.product_id
+                LEFT JOIN loans_installment i ON i.loan_id = l.id AND NOT i.is_paid
+                GROUP BY l.id, l.status, p.grace_days
+            ), aged AS (
+                SELECT u.id, u.oldest, u.grace_ends, u.overdue, b.id AS bucket_id,
+                    CASE WHEN u.status IN ('charged_off', 'written_off') THEN u.status
+                         WHEN u.oldest IS NULL THEN
+                            CASE WHEN EXISTS (SELECT 1 FROM loans_installment s WHERE s.loan_id = u.id)
                             THEN 'paid_off' ELSE 'current' END
-                         WHEN d.dpd > 0 THEN 'delinquent' ELSE 'current' END AS status
-                FROM (
-                    SELECT l.id, l.status, u.oldest, COALESCE(u.overdue, 0) AS overdue,
-                        COALESCE(GREATEST(%(as_of)s::date - u.oldest - p.grace_days, 0), 0) AS dpd
-                    FROM loans_loan l JOIN loans_product p ON p.id = l.product_id
-                    LEFT JOIN (
-                        SELECT i.loan_id, min(i.due_date) AS oldest,
-                            sum({remaining}) FILTER (WHERE %(as_of)s::date - i.due_date > p.grace_days) AS overdue
-                        FROM loans_installment i
-                        JOIN loans_loan l ON l.id = i.loan_id JOIN loans_product p ON p.id = l.product_id
-                        WHERE NOT i.is_paid
-                        GROUP BY i.loan_id
-                    ) AS u ON u.loan_id = l.id
-                ) AS d
-                LEFT JOIN loans_delinquencybucket b
-                    ON d.dpd >= b.min_dpd AND (b.max_dpd IS NULL OR d.dpd <= b.max_dpd)
-            ) AS a
+                         WHEN %(as_of)s::date - u.grace_ends > 0 THEN 'delinquent' ELSE 'current' END AS status
+                FROM unpaid u LEFT JOIN loans_delinquencybucket b
+                    ON COALESCE(GREATEST(%(as_of)s::date - u.grace_ends, 0), 0) >= b.min_dpd
+                    AND (b.max_dpd IS NULL OR COALESCE(GREATEST(%(as_of)s::date - u.grace_ends, 0), 0) <= b.max_dpd)
+            )
+            UPDATE loans_loan AS l SET
+                oldest_unpaid_due_on = a.oldest, grace_ends_on = a.grace_ends, overdue_amount = a.overdue,
+                status = a.status, bucket_id = a.bucket_id, needs_ageing = false, updated_at = %(now)s
+            FROM aged a
             WHERE l.id = a.id AND (
-                l.oldest_unpaid_due_on IS DISTINCT FROM a.oldest OR l.days_past_due IS DISTINCT FROM a.dpd
+                l.oldest_unpaid_due_on IS DISTINCT FROM a.oldest OR l.grace_ends_on IS DISTINCT FROM a.grace_ends
                 OR l.overdue_amount IS DISTINCT FROM a.overdue OR l.status IS DISTINCT FROM a.status
-                OR l.bucket_id IS DISTINCT FROM a.bucket_id OR l.delinquency_as_of IS DISTINCT FROM %(as_of)s::date)
+                OR l.bucket_id IS DISTINCT FROM a.bucket_id OR l.needs_ageing)
             """,
-            self.params,
+            params,
+        )
+        execute(
+            'INSERT INTO loans_ageingrun (as_of, "full", rules, started_at, finished_at, loans_read, loans_written) '
+            "VALUES (%(as_of)s, false, %(rules)s, %(now)s, %(now)s, 0, %(aged)s)",
+            {**params, "aged": aged},
         )
         return {"loans_written": aged}
 
@@ -109,7 +131,7 @@ class Floor:
                 CollectionCase,
                 {"loan_id": "l.id", "stage": "'reminder'", "opened_at": "%(now)s", "stage_entered_at": "%(now)s"},
                 """FROM loans_loan l
-                WHERE l.status = 'delinquent' AND l.days_past_due >= %(entry)s
+                WHERE l.status = 'delinquent' AND l.grace_ends_on <= %(as_of)s::date - %(entry)s
                     AND NOT EXISTS (SELECT 1 FROM collection_collectioncase c
                                     WHERE c.loan_id = l.id AND c.stage = ANY(%(open_or_final)s))""",
                 params,
@@ -312,7 +334,7 @@ class Floor:
         if rule["escalate_at_dpd"] is not None:
             criteria.append(
                 (
-                    f"l.days_past_due >= {int(rule['escalate_at_dpd'])}",
+                    f"l.grace_ends_on <= %(as_of)s::date - {int(rule['escalate_at_dpd'])}",
                     f"Stage rule: {stage} at DPD {rule['escalate_at_dpd']}.",
                 )
             )

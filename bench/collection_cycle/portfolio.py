@@ -355,7 +355,8 @@ _CASE_LOANS = f"""FROM (
         SELECT l.*, {_CASE_STAGE} AS stage,
             CASE WHEN l.product_id = %(cci)s THEN 0 ELSE 1 END AS team_index,
             (%(yesterday)s::date - l.days_past_due)::timestamp + interval '9 hours' AS opened_on
-        FROM loans_loan l
+        FROM (SELECT loans_loan.*, COALESCE(GREATEST(%(yesterday)s::date - grace_ends_on, 0), 0) AS days_past_due
+              FROM loans_loan) AS l
         WHERE l.status IN ('delinquent', 'charged_off')
             OR (l.status IN ('current', 'paid_off') AND {_CASE_KIND} < 45)
     ) AS l"""
@@ -413,7 +414,7 @@ _REQUEST_COLUMNS = {
     "created_at": "%(yesterday)s::timestamp + interval '2 hours'",
 }
 _REQUEST_CASES = """FROM collection_collectioncase c JOIN loans_loan l ON l.id = c.loan_id
-    WHERE c.stage = 'escalation' AND l.days_past_due >= 91"""
+    WHERE c.stage = 'escalation' AND l.grace_ends_on <= %(yesterday)s::date - 91"""
 
 # A pending promise for a fifth of the open cases in negotiation, escalation or on hold (those on
 # hold stay pending), due one to six days before the day (those due the day before are not

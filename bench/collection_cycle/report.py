@@ -41,8 +41,27 @@ def report_phase(phase: str, result: dict, *, loans: int, sample: int) -> None:
             f"(extrapolated from {sample:,} loans in {seconds:.1f} s, plus the promise step and the snapshot once)"
         )
     else:
-        print(f"{phase:<7} {seconds:8.1f} s  {loans / seconds:>10,.0f} loans/s  {_memory(result)}")
+        print(
+            f"{phase:<7} {seconds:8.1f} s  {loans / seconds:>10,.0f} loans/s  {_memory(result)}  "
+            f"rows written {result['rows']:,}, WAL {_megabytes(result['wal'] / 1024)}"
+        )
     for step, counts in result["counts"].items():
         shown = ", ".join(f"{name} {count:,}" for name, count in counts.items())
-        timing = f" [{result['step_seconds'][step]:.1f} s]" if step in result.get("step_seconds", {}) else ""
+        timing = f" [{result['steps'][step]['seconds']:.1f} s]" if step in result.get("steps", {}) else ""
         print(f"        {step}{timing}: {shown or '-'}")
+
+
+def report_steps(cycle: dict, floor: dict) -> None:
+    """Per step, side by side: seconds, rows written and WAL of the cycle and of the floor, and
+    the cycle's time over the floor's."""
+    print(
+        f"{'step':<12} {'cycle s':>8} {'floor s':>8} {'ratio':>6} {'cycle rows':>11} {'floor rows':>11} "
+        f"{'cycle WAL':>10} {'floor WAL':>10}"
+    )
+    for step, mine in cycle["steps"].items():
+        theirs = floor["steps"].get(step, {"seconds": 0.0, "rows": 0, "wal": 0})
+        ratio = mine["seconds"] / theirs["seconds"] if theirs["seconds"] > 0 else float("inf")
+        print(
+            f"{step:<12} {mine['seconds']:8.2f} {theirs['seconds']:8.2f} {ratio:6.2f} {mine['rows']:>11,} "
+            f"{theirs['rows']:>11,} {_megabytes(mine['wal'] / 1024):>10} {_megabytes(theirs['wal'] / 1024):>10}"
+        )

@@ -9,6 +9,8 @@ def insert_sql(model, given: dict[str, str], source: str, params: dict, *, suffi
     (bound in `params`), so that a field added to a model with a default needs no change here."""
     columns, values = [], []
     for field in model._meta.concrete_fields:
+        if field.generated:  # computed when read (days past due): no column
+            continue
         if field.attname in given:
             value = given[field.attname]
         elif isinstance(field, models.AutoField):

@@ -15,11 +15,10 @@ from collections.abc import Callable, Iterator
 from typing import BinaryIO
 
 from django.db import connection, transaction
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from ..models import Loan
-from ..selectors import buckets_in_order
+from ..selectors import buckets_in_order, portfolio_day
 from ..services import loan_refresh_delinquency, portfolio_refresh_delinquency
 from .base import MAX_REPORTED_ERRORS, ImportResult, Row, RowError, _Importer, _WriteRefused
 from .cells import COLUMNS
@@ -154,15 +153,17 @@ def _read_rows(
 
 
 def _age(loan_ids: set[int]) -> None:
-    """Age the loans whose schedule or payments changed, as of today: one by one when they are
-    few, else the whole portfolio with the set-based refresh (the same rules, and the nightly
-    job's work anyway)."""
+    """Age the loans whose schedule or payments changed, as of the portfolio's day: one by one
+    when they are few, else marked as needing ageing and aged by one set-based run (the same
+    rules, reading only them and the loans the day moves)."""
     if not loan_ids:
         return
-    today = timezone.localdate()
     if len(loan_ids) > AGE_ONE_BY_ONE_UP_TO:
-        portfolio_refresh_delinquency(as_of=today)
+        ids = sorted(loan_ids)
+        for start in range(0, len(ids), 10_000):
+            Loan.objects.filter(pk__in=ids[start : start + 10_000]).update(needs_ageing=True)
+        portfolio_refresh_delinquency(as_of=portfolio_day())
         return
     buckets = buckets_in_order()
     for loan in Loan.objects.filter(pk__in=loan_ids):
-        loan_refresh_delinquency(loan=loan, as_of=today, buckets=buckets)
+        loan_refresh_delinquency(loan=loan, buckets=buckets)

@@ -73,7 +73,6 @@ def pay(case, amount, received_at) -> Payment:
         received_at=received_at,
         reference=f"PAY-{next(_payment_references)}",
         channel="app",
-        as_of=today(),
     )
 
 

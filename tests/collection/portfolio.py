@@ -14,7 +14,7 @@ from collection.models import CollectionCase, EscalationRequest, PromiseToPay
 from loans.models import Borrower, Installment, Loan, Payment, Product
 from loans.services import balances_recompute
 from tests.accounts.factories import UserFactory
-from tests.loans.factories import national_id
+from tests.loans.factories import make_days_past_due, national_id
 
 STAGE_WEIGHTS = [
     (None, 30),  # no case yet
@@ -103,7 +103,12 @@ def random_portfolio(*, loans: int, seed: int, as_of: datetime.date) -> None:
     Payment.objects.bulk_create(payments)
     balances_recompute(loans=Loan.objects.all())
     # Stale ageing, as if the portfolio was last aged some days ago: the cycle re-ages it.
-    Loan.objects.update(status=Loan.Status.DELINQUENT, days_past_due=F("pk") % 7 + 1)
+    for remainder in range(7):
+        make_days_past_due(
+            Loan.objects.alias(remainder=F("pk") % 7).filter(remainder=remainder),
+            remainder + 1,
+            status=Loan.Status.DELINQUENT,
+        )
 
     stages = [stage for stage, _ in STAGE_WEIGHTS]
     weights = [weight for _, weight in STAGE_WEIGHTS]

@@ -16,6 +16,7 @@ from loans.models import Installment, Loan
 from loans.services import payment_record
 from tests.accounts.factories import TeamFactory, UserFactory
 from tests.collection.factories import CaseFactory, case_in
+from tests.loans.factories import make_days_past_due
 
 # The refusal messages are read in English here; their Chinese is checked by the catalogue.
 pytestmark = pytest.mark.usefixtures("in_english")
@@ -178,7 +179,7 @@ def test_negotiation_needs_contact_a_promise_or_a_plan(db, collector):
 
 def test_resolving_needs_the_loan_current_or_paid_off(db, collector):
     case = case_in(Stage.ESCALATION)
-    Loan.objects.filter(pk=case.loan_id).update(status=Loan.Status.DELINQUENT, days_past_due=40)
+    make_days_past_due(Loan.objects.filter(pk=case.loan_id), 40, status=Loan.Status.DELINQUENT)
 
     with pytest.raises(CollectionError) as refused:
         services.case_resolve(case=case, by=collector)

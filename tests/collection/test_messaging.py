@@ -31,7 +31,7 @@ from collection.selectors import case_timeline
 from collection.tasks import reminders_dispatch_task
 from loans.models import Contact, Loan
 from tests.collection.factories import case_in
-from tests.loans.factories import BorrowerFactory, ContactFactory
+from tests.loans.factories import BorrowerFactory, ContactFactory, make_days_past_due
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 AS_OF = datetime.date(2026, 12, 1)
@@ -98,7 +98,7 @@ def a_case(
     case = case_in(stage, loan__borrower=borrower, loan__installments=False)
     entered_at = datetime.datetime.combine(entered_on, datetime.time(10), tzinfo=SHANGHAI)
     CollectionCase.objects.filter(pk=case.pk).update(stage_entered_at=entered_at)
-    Loan.objects.filter(pk=case.loan_id).update(days_past_due=dpd, overdue_amount=Decimal(overdue))
+    make_days_past_due(Loan.objects.filter(pk=case.loan_id), dpd, overdue_amount=Decimal(overdue))
     if mobile:
         ContactFactory(borrower=borrower, kind=Contact.Kind.MOBILE, verification=Contact.Verification.VERIFIED)
     case.refresh_from_db()

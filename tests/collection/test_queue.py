@@ -9,10 +9,11 @@ from collection.selectors import queue_for_collector
 from collection.services import promise_take, promises_evaluate
 from loans.models import Loan
 from tests.collection.factories import CaseFactory, case_in
+from tests.loans.factories import make_days_past_due
 
 
 def with_dpd(case, days):
-    Loan.objects.filter(pk=case.loan_id).update(days_past_due=days)
+    make_days_past_due(Loan.objects.filter(pk=case.loan_id), days)
     return case
 
 

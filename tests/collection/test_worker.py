@@ -15,6 +15,7 @@ from collection.jobs import STALE_AFTER
 from collection.models import CollectionCase, JobRun
 from config.celery_app import app
 from tests.collection.portfolio import desk_teams, random_portfolio
+from tests.loans.factories import make_days_past_due
 
 
 def wait_for(condition, *, seconds: float = 90) -> None:
@@ -43,7 +44,7 @@ def test_the_cycle_task_fans_its_batches_out_over_a_worker_and_does_what_it_woul
     desk_teams()
     random_portfolio(loans=450, seed=31, as_of=as_of)
     expected = cycle.collection_cycle(as_of=as_of, dry_run=True)
-    assert len(cycle.cycle_plan()[0]) >= 4  # several ranges, so several batch tasks per step
+    assert len(cycle.cycle_plan()[1]) >= 4  # several ranges, so several batch tasks per step (open)
 
     collection_cycle_task.delay(as_of=as_of.isoformat())
     wait_for(lambda: JobRun.objects.filter(as_of=as_of).exclude(status=JobRun.Status.RUNNING).exists())
@@ -85,7 +86,7 @@ def test_a_reminder_goes_out_end_to_end_through_a_worker(worker, system_user, se
         },
     )
     case = CaseFactory(stage_entered_at=timezone.now() - datetime.timedelta(days=1))
-    Loan.objects.filter(pk=case.loan_id).update(days_past_due=2, status=Loan.Status.DELINQUENT, overdue_amount=100)
+    make_days_past_due(Loan.objects.filter(pk=case.loan_id), 2, status=Loan.Status.DELINQUENT, overdue_amount=100)
     mobile = ContactFactory(borrower=case.loan.borrower, verification="verified")
 
     reminders_dispatch_task.delay()
@@ -151,7 +152,7 @@ def test_a_worker_killed_in_the_middle_of_a_batch_leaves_nothing_half_done_and_t
     from django.db import connection
 
     from collection.tasks import collection_cycle_task
-    from loans.models import Loan
+    from loans.models import AgeingRun, Loan
 
     as_of = timezone.localdate()
     desk_teams()
@@ -213,7 +214,8 @@ def test_a_worker_killed_in_the_middle_of_a_batch_leaves_nothing_half_done_and_t
 
     run = JobRun.objects.get(as_of=as_of)
     assert run.status == JobRun.Status.RUNNING and "refresh" not in run.counts
-    assert not Loan.objects.filter(delinquency_as_of=as_of).exists()  # the batch left nothing
+    assert not Loan.objects.filter(needs_ageing=False).exists()  # the batch left nothing
+    assert AgeingRun.objects.get().finished_at is None  # the ageing run did not finish
 
     # Its heartbeat stops; once it is stale the next start takes the run over and finishes it.
     JobRun.objects.filter(pk=run.pk).update(heartbeat_at=timezone.now() - STALE_AFTER * 2)

@@ -8,6 +8,7 @@ import factory
 from dateutil.relativedelta import relativedelta
 
 from loans.models import Borrower, Contact, Installment, Loan, Product
+from loans.selectors import portfolio_day
 from loans.validators import national_id_check_char
 
 
@@ -101,3 +102,9 @@ def national_id(n: int) -> str:
     """A valid national ID number for the number n, as BorrowerFactory makes them (for CSV rows
     of borrowers that are not stored yet, use numbers above the factory's sequence)."""
     return _national_id(n)
+
+
+def make_days_past_due(loans, days: int, **fields) -> None:
+    """Make the loans (a queryset) `days` past due on the portfolio's day: their days past due are
+    read from where their grace ends. Other stored fields (status, ...) are set as given."""
+    loans.update(grace_ends_on=portfolio_day() - datetime.timedelta(days=days), **fields)

@@ -5,13 +5,11 @@ from decimal import Decimal
 
 import pytest
 from django.db.models import F
+from django.utils import timezone
 
-from loans.models import DelinquencyBucket, Installment, Loan
-from loans.services import (
-    loan_refresh_delinquency,
-    portfolio_refresh_delinquency,
-    portfolio_refresh_delinquency_range,
-)
+from loans.models import AgeingRun, DelinquencyBucket, Installment, Loan
+from loans.selectors import portfolio_day
+from loans.services import ageing_run, loan_refresh_delinquency, portfolio_refresh_delinquency
 from tests.loans.factories import BorrowerFactory, LoanFactory, ProductFactory
 
 # LoanFactory's default schedule: disbursed 15 January 2026, twelve monthly installments of
@@ -20,7 +18,9 @@ FIRST_DUE = datetime.date(2026, 2, 15)
 
 
 def aged(loan, as_of):
-    loan_refresh_delinquency(loan=loan, as_of=as_of)
+    """The loan aged on its own as of a day that becomes the portfolio's day, read back."""
+    with ageing_run(as_of=as_of):
+        loan_refresh_delinquency(loan=loan, as_of=as_of)
     loan.refresh_from_db()
     return loan
 
@@ -163,7 +163,16 @@ def random_portfolio(size: int, seed: int) -> None:
     Installment.objects.bulk_create(installments, batch_size=2_000)
 
 
-AGEING_FIELDS = ("id", "days_past_due", "bucket_id", "status", "overdue_amount", "oldest_unpaid_due_on")
+AGEING_FIELDS = (
+    "id",
+    "days_past_due",
+    "bucket_id",
+    "status",
+    "overdue_amount",
+    "oldest_unpaid_due_on",
+    "grace_ends_on",
+    "needs_ageing",
+)
 
 
 def _edit_buckets(layout: str) -> None:
@@ -179,23 +188,33 @@ def _refresh_both_ways(as_of: datetime.date, *, batch_size: int, queries=None) -
     point, and return both results (and the set-based count)."""
     before = list(Loan.objects.order_by("id").values_list("id", "status"))
     with queries or contextlib.nullcontext():
-        aged_count = portfolio_refresh_delinquency(as_of=as_of, batch_size=batch_size)
+        run = portfolio_refresh_delinquency(as_of=as_of, batch_size=batch_size)
     set_based = list(Loan.objects.order_by("id").values_list(*AGEING_FIELDS))
 
-    Loan.objects.update(days_past_due=999, bucket=None, overdue_amount=0, oldest_unpaid_due_on=None)
+    _forget_ageing()
     for pk, status in before:
         Loan.objects.filter(pk=pk).update(status=status)
-    for loan in Loan.objects.order_by("id"):
-        loan_refresh_delinquency(loan=loan, as_of=as_of)
+    with ageing_run(as_of=as_of):
+        for loan in Loan.objects.order_by("id"):
+            loan_refresh_delinquency(loan=loan, as_of=as_of)
     per_loan = list(Loan.objects.order_by("id").values_list(*AGEING_FIELDS))
-    return set_based, per_loan, aged_count
+    return set_based, per_loan, run.loans_read
+
+
+def _forget_ageing() -> None:
+    """Stale ageing on every loan, and no run: the next ageing reads every loan."""
+    Loan.objects.update(
+        grace_ends_on=datetime.date(2000, 1, 1), bucket=None, overdue_amount=0, oldest_unpaid_due_on=None
+    )
+    AgeingRun.objects.all().delete()
 
 
 def _close_some(seed: int) -> None:
     """Start from stale ageing, with some loans charged off or written off by people."""
     rng = random.Random(seed)
     ids = list(Loan.objects.order_by("id").values_list("id", flat=True))
-    Loan.objects.update(status=Loan.Status.CURRENT, days_past_due=999, bucket=None)
+    _forget_ageing()
+    Loan.objects.update(status=Loan.Status.CURRENT)
     Loan.objects.filter(pk__in=rng.sample(ids, len(ids) // 12)).update(status=Loan.Status.WRITTEN_OFF)
     Loan.objects.filter(pk__in=rng.sample(ids, len(ids) // 24)).update(status=Loan.Status.CHARGED_OFF)
     # Paid-off and delinquent statuses left over from an earlier day must be recomputed.
@@ -240,13 +259,10 @@ def test_a_second_refresh_for_the_same_day_writes_nothing(db):
     portfolio_refresh_delinquency(as_of=as_of, batch_size=64)
     written = dict(Loan.objects.values_list("id", "updated_at"))
 
-    assert portfolio_refresh_delinquency(as_of=as_of, batch_size=64) == 200
-    assert dict(Loan.objects.values_list("id", "updated_at")) == written
+    again = portfolio_refresh_delinquency(as_of=as_of, batch_size=64, full=True)
 
-    portfolio_refresh_delinquency(as_of=datetime.date(2026, 3, 2), batch_size=64)
-    next_day = datetime.date(2026, 3, 2)
-    for pk, updated_at, aged_as_of in Loan.objects.values_list("id", "updated_at", "delinquency_as_of"):
-        assert (updated_at > written[pk], aged_as_of) == (True, next_day)
+    assert (again.loans_read, again.loans_written) == (200, 0)
+    assert dict(Loan.objects.values_list("id", "updated_at")) == written
 
 
 def test_portfolio_refresh_reports_progress_per_batch(db):
@@ -260,7 +276,7 @@ def test_portfolio_refresh_reports_progress_per_batch(db):
 
 
 def test_portfolio_refresh_on_an_empty_portfolio_does_nothing(db):
-    assert portfolio_refresh_delinquency(as_of=FIRST_DUE) == 0
+    assert portfolio_refresh_delinquency(as_of=FIRST_DUE).loans_read == 0
 
 
 def test_a_loan_whose_schedule_has_not_arrived_stays_current(db):
@@ -272,15 +288,142 @@ def test_a_loan_whose_schedule_has_not_arrived_stays_current(db):
     assert (loan.status, loan.days_past_due, loan.bucket.name) == (Loan.Status.CURRENT, 0, "M0")
 
 
-def test_a_range_refresh_ages_the_loans_of_its_range_only(db):
-    before, inside, after = LoanFactory(), LoanFactory(), LoanFactory()
-    as_of = FIRST_DUE + datetime.timedelta(days=1)
+# --- a day passing: only the loans whose ageing can change are read and written ----------------
 
-    written = portfolio_refresh_delinquency_range(as_of=as_of, low=inside.pk, high=after.pk)
 
-    assert written == 1
-    aged_as_of = dict(Loan.objects.values_list("pk", "delinquency_as_of"))
-    assert aged_as_of == {before.pk: None, inside.pk: as_of, after.pk: None}
-    inside.refresh_from_db()
-    assert (inside.days_past_due, inside.status) == (1, Loan.Status.DELINQUENT)
-    assert portfolio_refresh_delinquency_range(as_of=as_of, low=inside.pk, high=after.pk) == 0
+def _ageing() -> list:
+    return list(Loan.objects.order_by("id").values_list(*AGEING_FIELDS))
+
+
+def _as_a_full_pass_leaves_it(as_of: datetime.date) -> list:
+    """What a full pass for the same day finds: it must write nothing where the run before it was right."""
+    run = portfolio_refresh_delinquency(as_of=as_of, full=True, batch_size=97)
+    assert run.loans_written == 0, f"a full pass for {as_of} still changed {run.loans_written} loans"
+    return _ageing()
+
+
+@pytest.mark.parametrize("seed", [3, 4])
+def test_day_after_day_the_loans_read_age_as_every_loan_would(db, seed):
+    random_portfolio(600, seed=seed)
+    _close_some(seed=seed)
+    day = datetime.date(2026, 2, 20)
+    first = portfolio_refresh_delinquency(as_of=day, batch_size=150)
+    assert (first.full, first.loans_read) == (True, 600)
+
+    # Forward a day at a time, a few days at once, back a day (a re-run), the same day again.
+    reads = []
+    for step in (1, 1, 1, 3, 1, -1, 0, 2, 7, -5, 1):
+        day += datetime.timedelta(days=step)
+        run = portfolio_refresh_delinquency(as_of=day)
+        assert not run.full
+        reads.append(run.loans_read)
+        incremental = _ageing()
+        assert incremental == _as_a_full_pass_leaves_it(day)
+    assert max(reads[:3]) < 600 // 4  # a day passing reads a small part of the portfolio
+
+
+def test_a_day_passing_writes_no_loan_that_crosses_no_edge_yet_its_dpd_moves_on(db):
+    late = LoanFactory(term_months=3)  # due 15 Feb, 15 Mar, 15 Apr
+    day = FIRST_DUE + datetime.timedelta(days=10)
+    portfolio_refresh_delinquency(as_of=day)
+    late.refresh_from_db()
+    written = late.updated_at
+    assert (late.days_past_due, late.bucket.name) == (10, "M1")
+
+    run = portfolio_refresh_delinquency(as_of=day + datetime.timedelta(days=1))
+
+    late.refresh_from_db()
+    assert (run.loans_read, run.loans_written) == (0, 0)
+    assert (late.days_past_due, late.bucket.name, late.updated_at) == (11, "M1", written)
+    assert Loan.objects.filter(days_past_due=11).count() == 1
+    assert list(Loan.objects.values_list("days_past_due", flat=True)) == [11]
+
+
+def test_crossing_into_the_next_bucket_and_a_new_installment_falling_late_are_written(db):
+    loan = LoanFactory(term_months=3)
+    portfolio_refresh_delinquency(as_of=datetime.date(2026, 3, 15))  # 28 DPD, one installment late
+    loan.refresh_from_db()
+    assert (loan.days_past_due, loan.bucket.name, loan.overdue_amount) == (28, "M1", Decimal("412.00"))
+
+    portfolio_refresh_delinquency(as_of=datetime.date(2026, 3, 16))  # the second falls late
+    loan.refresh_from_db()
+    assert (loan.days_past_due, loan.overdue_amount) == (29, Decimal("824.00"))
+
+    run = portfolio_refresh_delinquency(as_of=datetime.date(2026, 3, 18))  # 31 DPD
+    loan.refresh_from_db()
+    assert (run.loans_written, loan.days_past_due, loan.bucket.name) == (1, 31, "M2")
+
+
+def test_a_run_cut_short_is_read_again_by_the_next(db):
+    random_portfolio(300, seed=9)
+    day = datetime.date(2026, 3, 1)
+    portfolio_refresh_delinquency(as_of=day)
+    # A run for three days on aged the first batch of loans, then its worker died.
+    ahead = day + datetime.timedelta(days=3)
+    low = Loan.objects.order_by("pk").values_list("pk", flat=True).first()
+    from loans.selectors import buckets_in_order
+    from loans.services import _AgeingStatement, ageing_rules
+
+    AgeingRun.objects.create(as_of=ahead, rules=ageing_rules(buckets_in_order()), started_at=timezone.now())
+    _AgeingStatement(buckets=buckets_in_order(), as_of=ahead, now=timezone.now()).run_range(low=low, high=low + 100)
+
+    nextday = day + datetime.timedelta(days=1)
+    assert not portfolio_refresh_delinquency(as_of=nextday).full
+    assert _ageing() == _as_a_full_pass_leaves_it(nextday)
+
+
+def test_new_buckets_or_grace_days_make_the_next_run_read_every_loan(db):
+    random_portfolio(120, seed=2)
+    day = datetime.date(2026, 3, 1)
+    portfolio_refresh_delinquency(as_of=day)
+    assert not portfolio_refresh_delinquency(as_of=day).full
+
+    _edit_buckets("edited")
+    run = portfolio_refresh_delinquency(as_of=day)
+    assert (run.full, run.loans_read) == (True, 120)
+    assert _ageing() == _as_a_full_pass_leaves_it(day)
+
+    Loan.objects.first().product.__class__.objects.filter(grace_days=1).update(grace_days=5)
+    assert portfolio_refresh_delinquency(as_of=day).full
+    assert _ageing() == _as_a_full_pass_leaves_it(day)
+
+
+@pytest.mark.parametrize("days", [-40, 9, 400])
+def test_a_back_filled_or_what_if_day_ages_every_loan(db, days):
+    random_portfolio(200, seed=6)
+    day = datetime.date(2026, 3, 1)
+    portfolio_refresh_delinquency(as_of=day)
+
+    other = day + datetime.timedelta(days=days)
+    run = portfolio_refresh_delinquency(as_of=other)
+
+    assert (run.full, run.loans_read) == (True, 200)
+    assert _ageing() == _as_a_full_pass_leaves_it(other)
+    assert portfolio_day() == other
+
+
+def test_loans_written_around_the_services_are_aged_by_the_next_run(db):
+    product = ProductFactory()
+    portfolio_refresh_delinquency(as_of=FIRST_DUE)
+    late = LoanFactory(product=product)  # its schedule written straight to the table, the loan never aged
+    assert late.needs_ageing
+
+    run = portfolio_refresh_delinquency(as_of=FIRST_DUE + datetime.timedelta(days=1))
+
+    late.refresh_from_db()
+    assert not run.full and run.loans_written == 1
+    assert (late.days_past_due, late.status, late.needs_ageing) == (1, Loan.Status.DELINQUENT, False)
+
+
+def test_days_past_due_reads_like_a_column_from_loans_and_from_cases(db):
+    from collection.models import CollectionCase
+
+    loans = [LoanFactory(term_months=1) for _ in range(3)]
+    portfolio_refresh_delinquency(as_of=FIRST_DUE + datetime.timedelta(days=5))
+    CollectionCase.objects.create(loan=loans[0], opened_at=timezone.now(), stage_entered_at=timezone.now())
+
+    assert Loan.objects.filter(days_past_due__gt=0).count() == 3
+    assert set(Loan.objects.values_list("days_past_due", flat=True)) == {5}
+    assert CollectionCase.objects.filter(loan__days_past_due__gte=5).count() == 1
+    assert CollectionCase.objects.select_related("loan").get().loan.days_past_due == 5
+    assert Loan.objects.order_by("-days_past_due").first().days_past_due == 5

@@ -18,6 +18,7 @@ from django.utils import timezone, translation
 from loans import imports
 from loans.imports import portfolio_import
 from loans.models import Borrower, Contact, Installment, Loan, Payment, PaymentAllocation
+from loans.selectors import portfolio_day
 from loans.services import balances_recompute, payment_record
 from tests.accounts.factories import UserFactory
 from tests.loans.factories import BorrowerFactory, ContactFactory, LoanFactory, ProductFactory, national_id
@@ -155,7 +156,7 @@ def test_the_example_files_import_in_order_into_a_fresh_database(db):
     )
     assert card.outstanding_principal == remaining["principal"] == Decimal("3000.00")
     assert card.outstanding_interest == remaining["interest"] == Decimal("216.00")
-    assert card.delinquency_as_of == timezone.localdate()
+    assert (card.needs_ageing, portfolio_day()) == (False, timezone.localdate())
     oldest_unpaid = card.installments.filter(is_paid=False).order_by("due_date").first().due_date
     assert card.oldest_unpaid_due_on == oldest_unpaid == datetime.date(2026, 9, 10)
 
@@ -595,7 +596,8 @@ def test_a_large_schedule_import_ages_the_whole_portfolio_the_same_way(bare_loan
     assert bare_loan.status == Loan.Status.DELINQUENT
     assert bare_loan.bucket.name == "M4+"
     assert bare_loan.overdue_amount == Decimal("337.50")
-    assert bare_loan.delinquency_as_of == timezone.localdate()
+    assert (bare_loan.needs_ageing, portfolio_day()) == (False, timezone.localdate())
+    assert bare_loan.days_past_due == (timezone.localdate() - datetime.date(2026, 2, 15)).days
 
 
 def test_reimporting_a_schedule_changes_nothing(bare_loan):
@@ -791,7 +793,8 @@ def outcome(prefix):
                 loan.status,
                 loan.bucket_id,
                 loan.oldest_unpaid_due_on,
-                loan.delinquency_as_of,
+                loan.grace_ends_on,
+                loan.needs_ageing,
             )
             for loan in loans
         ],

@@ -8,12 +8,19 @@ from django.db.models import Sum
 from django.urls import reverse
 
 from loans.models import Installment, Loan, Payment, PaymentAllocation
-from loans.services import payment_record
+from loans.services import ageing_run, payment_record
 from tests.loans.factories import LoanFactory
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 RECEIVED = datetime.datetime(2026, 4, 20, 10, 30, tzinfo=SHANGHAI)
 AS_OF = datetime.date(2026, 4, 20)
+
+
+@pytest.fixture(autouse=True)
+def portfolio_aged_as_of_the_day(db):
+    """The portfolio was last aged as of AS_OF: payments age their loan as of that day."""
+    with ageing_run(as_of=AS_OF):
+        pass
 
 
 def three_installment_loan(**kwargs) -> Loan:
@@ -38,7 +45,6 @@ def record(loan, amount, reference="PAY-1", **kwargs):
         received_at=kwargs.pop("received_at", RECEIVED),
         reference=reference,
         channel=kwargs.pop("channel", Payment.Channel.BANK_TRANSFER),
-        as_of=kwargs.pop("as_of", AS_OF),
         **kwargs,
     )
 
