@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Case, Exists, F, Max, Min, OuterRef, Q, Value, When
+from django.db.models import Case, Exists, F, OuterRef, Q, Value, When
 from django.utils import timezone
 from django.utils.functional import lazy
 from django.utils.translation import gettext as _
@@ -28,10 +28,8 @@ from loans.services import portfolio_refresh_delinquency, portfolio_snapshot_tak
 
 from .jobs import (
     Step,
-    counts_sum,
     job_fail,
     job_finish,
-    job_heartbeat,
     job_start,
     job_step_finished,
 )
@@ -68,12 +66,11 @@ FINAL_ENDINGS = (Stage.SETTLED, Stage.WRITTEN_OFF, Stage.CLOSED)
 
 @dataclasses.dataclass(frozen=True)
 class CycleStep(Step):
-    """A step of the cycle: `run(as_of, at, actor, low, high)` does it (for `per_range` steps, on
-    the loans with ids in [low, high)) and returns its counts; a step that `commits_itself` runs
-    outside the batch's transaction."""
+    """A step of the cycle: `run(as_of, at, actor, batch_size)` does it over the whole portfolio,
+    set-based, and returns its counts; in one transaction, unless it `commits_itself` (a chunk at
+    a time)."""
 
     run: Callable[..., dict[str, int]]
-    per_range: bool = False
     commits_itself: bool = False
 
 
@@ -90,17 +87,16 @@ def loans_needing_case(threshold: int, *, as_of: datetime.date) -> Q:
     )
 
 
-def _refresh(*, as_of: datetime.date, **_context) -> dict[str, int]:
-    """Age the loans that can have changed since the portfolio's day (loans.services), each
-    batch of a full pass its own transaction."""
-    run = portfolio_refresh_delinquency(as_of=as_of)
+def _refresh(*, as_of: datetime.date, batch_size: int, **_context) -> dict[str, int]:
+    """Age the loans that can have changed since the portfolio's day (loans.services); a pass
+    over every loan, when one is needed, `batch_size` loans a transaction."""
+    run = portfolio_refresh_delinquency(as_of=as_of, batch_size=batch_size)
     return {"loans_read": run.loans_read, "loans_written": run.loans_written}
 
 
-def _open(*, as_of: datetime.date, low: int, high: int, at: datetime.datetime, **_context) -> dict[str, int]:
+def _open(*, as_of: datetime.date, at: datetime.datetime, **_context) -> dict[str, int]:
     loan_ids = list(
-        Loan.objects.filter(pk__gte=low, pk__lt=high)
-        .filter(loans_needing_case(reminder_entry_dpd(), as_of=as_of))
+        Loan.objects.filter(loans_needing_case(reminder_entry_dpd(), as_of=as_of))
         .order_by("pk")
         .values_list("pk", flat=True)
     )
@@ -199,8 +195,8 @@ def resolve_reasons() -> dict[str, str]:
         }
 
 
-def _resolve(*, low: int, high: int, at: datetime.datetime, actor: User, **_context) -> dict[str, int]:
-    cases = CollectionCase.objects.filter(loan_id__gte=low, loan_id__lt=high)
+def _resolve(*, at: datetime.datetime, actor: User, **_context) -> dict[str, int]:
+    cases = CollectionCase.objects.all()
     resolved = 0
     for status, reason in resolve_reasons().items():
         resolved += len(
@@ -216,14 +212,12 @@ def promises_step(*, as_of: datetime.date, **_context) -> dict[str, int]:
     return promises_evaluate(as_of=as_of)
 
 
-def _stage_rules(
-    *, as_of: datetime.date, low: int, high: int, at: datetime.datetime, actor: User, **_context
-) -> dict[str, int]:
+def _stage_rules(*, as_of: datetime.date, at: datetime.datetime, actor: User, **_context) -> dict[str, int]:
     """Each working stage in the order a case walks them, so that a case may go on through more
     than one stage in a night (a back-filled loan far past due)."""
     counts: Counter = Counter()
     rules = stage_rules_in_force()
-    cases = CollectionCase.objects.filter(loan_id__gte=low, loan_id__lt=high)
+    cases = CollectionCase.objects.all()
     for stage in WORKING_STAGES:
         rule, move = rules.get(stage), rule_move(stage)
         if rule is None or move is None:
@@ -282,7 +276,6 @@ CYCLE_STEPS: tuple[CycleStep, ...] = (
         gettext_lazy("Opening cases"),
         {"cases_opened": gettext_lazy("cases opened")},
         run=_open,
-        per_range=True,
     ),
     CycleStep(
         "allocate",
@@ -299,7 +292,6 @@ CYCLE_STEPS: tuple[CycleStep, ...] = (
         gettext_lazy("Resolving cases"),
         {"cases_resolved": gettext_lazy("cases resolved")},
         run=_resolve,
-        per_range=True,
     ),
     CycleStep(
         PROMISES_STEP.name,
@@ -315,7 +307,6 @@ CYCLE_STEPS: tuple[CycleStep, ...] = (
             **{f"requests_{stage}": _per_stage(_REQUESTS_FOR, stage) for stage in WORKING_STAGES},
         },
         run=_stage_rules,
-        per_range=True,
     ),
     CycleStep(
         "snapshot",
@@ -330,25 +321,9 @@ _BY_NAME = {step.name: step for step in CYCLE_STEPS}
 # --- the plan and its run -----------------------------------------------------------------------
 
 
-@dataclasses.dataclass(frozen=True)
-class Batch:
-    step: str
-    low: int | None = None
-    high: int | None = None
-
-
-def cycle_plan(*, batch_size: int | None = None) -> list[list[Batch]]:
-    """The cycle's work: per step, in order, its batches (id ranges of loans for per-range steps,
-    COLLECTION_CYCLE_BATCH_SIZE loans each unless `batch_size` says otherwise)."""
-    batch_size = batch_size or settings.COLLECTION_CYCLE_BATCH_SIZE
-    bounds = Loan.objects.aggregate(low=Min("pk"), high=Max("pk"))
-    ranges = []
-    if bounds["low"] is not None:
-        ranges = [(start, start + batch_size) for start in range(bounds["low"], bounds["high"] + 1, batch_size)]
-    return [
-        [Batch(step.name, low, high) for low, high in ranges] if step.per_range else [Batch(step.name)]
-        for step in CYCLE_STEPS
-    ]
+def cycle_plan() -> list[str]:
+    """The cycle's steps, in order: what the workers run one after the other."""
+    return [step.name for step in CYCLE_STEPS]
 
 
 def cycle_step_run(
@@ -356,14 +331,20 @@ def cycle_step_run(
     step: str,
     as_of: datetime.date,
     at: datetime.datetime,
-    low: int | None = None,
-    high: int | None = None,
     actor: User | None = None,
+    batch_size: int | None = None,
 ) -> dict[str, int]:
-    """Run one batch of a step: the step, or one id range [low, high) of a per-range step, in its
-    own transaction (unless the step commits itself). What a Celery batch task runs."""
+    """Run one step, in its own transaction (unless the step commits itself). What a Celery step
+    task runs. `batch_size` (default COLLECTION_CYCLE_BATCH_SIZE) is the loans a transaction of a
+    pass over every loan holds."""
     declared = _BY_NAME[step]
-    run = functools.partial(declared.run, as_of=as_of, at=at, low=low, high=high, actor=actor or system_user())
+    run = functools.partial(
+        declared.run,
+        as_of=as_of,
+        at=at,
+        actor=actor or system_user(),
+        batch_size=batch_size or settings.COLLECTION_CYCLE_BATCH_SIZE,
+    )
     if declared.commits_itself:
         return run()
     with transaction.atomic():
@@ -382,21 +363,23 @@ def collection_cycle(
     progress: Callable[[str, int], None] | None = None,
     batch_size: int | None = None,
 ) -> dict[str, dict[str, int]]:
-    """Run the nightly cycle for `as_of` here, batch after batch, and return the counts per
-    step; `progress(step, batches done)` after each batch. A dry run does the same work in one
+    """Run the nightly cycle for `as_of` here, step after step, and return the counts per step;
+    `progress(step, 1)` after each step. A dry run does the same work in one
     transaction and rolls it back, recording nothing; otherwise the run holds the day's lock and
     its JobRun keeps the counts and any error."""
     at = timezone.now()
     actor = system_user()
-    plan = cycle_plan(batch_size=batch_size)
+    plan = cycle_plan()
     if dry_run:
         with transaction.atomic():
-            counts = _run_plan(plan, as_of=as_of, at=at, actor=actor, progress=progress)
+            counts = _run_plan(plan, as_of=as_of, at=at, actor=actor, progress=progress, batch_size=batch_size)
             transaction.set_rollback(True)
         return counts
     run = cycle_start(as_of=as_of)
     try:
-        counts = _run_plan(plan, as_of=as_of, at=at, actor=actor, progress=progress, run_id=run.pk)
+        counts = _run_plan(
+            plan, as_of=as_of, at=at, actor=actor, progress=progress, batch_size=batch_size, run_id=run.pk
+        )
     except Exception as error:
         job_fail(run_id=run.pk, error=error)
         raise
@@ -404,22 +387,12 @@ def collection_cycle(
     return counts
 
 
-def _run_plan(plan, *, as_of, at, actor, progress, run_id: int | None = None) -> dict[str, dict[str, int]]:
+def _run_plan(plan, *, as_of, at, actor, progress, batch_size, run_id: int | None = None) -> dict[str, dict[str, int]]:
     counts: dict[str, dict[str, int]] = {}
-    for batches in plan:
-        if not batches:
-            continue
-        results = []
-        for batch in batches:
-            results.append(
-                cycle_step_run(step=batch.step, as_of=as_of, at=at, low=batch.low, high=batch.high, actor=actor)
-            )
-            if run_id is not None:
-                job_heartbeat(run_id=run_id)
-            if progress is not None:
-                progress(batch.step, 1)
-        step = batches[0].step
-        counts[step] = counts_sum(results)
+    for step in plan:
+        counts[step] = cycle_step_run(step=step, as_of=as_of, at=at, actor=actor, batch_size=batch_size)
         if run_id is not None:
             job_step_finished(run_id=run_id, step=step, counts=counts[step])
+        if progress is not None:
+            progress(step, 1)
     return counts

@@ -1,11 +1,11 @@
 """The desk's scheduled jobs: thin Celery entry points that take dates or ids and call services.
 The database rows are the source of truth, so a task that never ran (Redis away, worker dead)
-leaves its work for the next run. How the cycle fans out over the workers is in the README
+leaves its work for the next run. How the cycle runs on the workers is in the README
 ("Scale-out")."""
 
 import datetime
 
-from celery import chain, chord, group, shared_task
+from celery import chain, shared_task
 from django.conf import settings
 from django.utils import timezone
 
@@ -13,7 +13,6 @@ from . import cycle
 from .jobs import (
     JobAlreadyRan,
     JobRunning,
-    counts_sum,
     job_fail,
     job_finish,
     job_heartbeat,
@@ -43,8 +42,8 @@ def _fans_out() -> bool:
 @shared_task(name="collection.tasks.run_collection_cycle")
 def collection_cycle_task(as_of: str | None = None) -> dict:
     """Nightly (01:00 Asia/Shanghai): the collection cycle for the day (default today). With a
-    result backend, each step is a chord of its batches, the next step starting when the previous
-    one's batches are all done; without one, this task runs the batches itself."""
+    result backend, each step is a task of its own on whichever worker takes it, the next step
+    starting when the previous one is done; without one, this task runs the steps itself."""
     day = _day(as_of)
     try:
         if not _fans_out():
@@ -54,34 +53,25 @@ def collection_cycle_task(as_of: str | None = None) -> dict:
         return {"skipped": str(error)}
     at = timezone.now().isoformat()
     steps = [
-        chord(
-            group(
-                cycle_step_run_task.si(run.pk, batch.step, day.isoformat(), at, batch.low, batch.high)
-                for batch in batches
-            ),
-            job_step_finished_task.s(run.pk, batches[0].step),
-        )
-        for batches in cycle.cycle_plan()
-        if batches
+        task
+        for step in cycle.cycle_plan()
+        for task in (cycle_step_run_task.si(run.pk, step, day.isoformat(), at), job_step_finished_task.s(run.pk, step))
     ]
     chain(*steps, job_finish_task.si(run.pk)).apply_async(link_error=job_fail_task.s(run.pk))
     return {"job_run": run.pk}
 
 
-# Acknowledged late: a batch whose worker died is delivered again (it is idempotent).
+# Acknowledged late: a step whose worker died is delivered again (it is idempotent).
 @shared_task(name="collection.tasks.cycle_batch", ignore_result=False, acks_late=True)
-def cycle_step_run_task(run_id: int, step: str, as_of: str, at: str, low: int | None, high: int | None) -> dict:
-    """One batch of one step of the cycle: one transaction."""
-    counts = cycle.cycle_step_run(
-        step=step, as_of=_day(as_of), at=datetime.datetime.fromisoformat(at), low=low, high=high
-    )
+def cycle_step_run_task(run_id: int, step: str, as_of: str, at: str) -> dict:
+    """One step of the cycle: one transaction, or a chunk at a time for a step that commits itself."""
+    counts = cycle.cycle_step_run(step=step, as_of=_day(as_of), at=datetime.datetime.fromisoformat(at))
     job_heartbeat(run_id=run_id)
     return counts
 
 
 @shared_task(name="collection.tasks.cycle_step_done", ignore_result=False)
-def job_step_finished_task(results: list[dict], run_id: int, step: str) -> dict:
-    counts = counts_sum(results)
+def job_step_finished_task(counts: dict, run_id: int, step: str) -> dict:
     job_step_finished(run_id=run_id, step=step, counts=counts)
     return counts
 

@@ -379,7 +379,10 @@ class Installment(models.Model):
         indexes = [
             models.Index(fields=["loan", "due_date"], condition=Q(is_paid=False), name="installment_unpaid_due_idx"),
             # Ageing reads the unpaid installments that fall late on a day.
-            models.Index(fields=["due_date"], condition=Q(is_paid=False), name="installment_unpaid_day_idx"),
+            # With the loan in it, so that ageing finds the loans without reading the installments.
+            models.Index(
+                fields=["due_date"], include=["loan"], condition=Q(is_paid=False), name="installment_unpaid_day_idx"
+            ),
         ]
 
     def __str__(self) -> str:

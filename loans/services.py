@@ -329,8 +329,10 @@ class _AgeingStatement:
     def _date(self, name: str) -> str:
         return self.sql.date_parameter % f"%({name})s"
 
-    def _update(self, loans_read: str) -> str:
-        """The UPDATE of the loans `loans_read` (a condition on the alias `loan`) selects."""
+    def _update(self, loans_read: str, installments_read: str = "TRUE") -> str:
+        """The UPDATE of the loans `loans_read` selects (a condition on their id, `{id}`). The
+        same condition narrows the rows updated, and `installments_read` (on `{loan_id}`) their
+        installments, so that the plan reaches both through their indexes, never a whole table."""
         sql = self.sql
         remaining = " + ".join(f"(i.{c}_due - i.{c}_paid)" for c in Installment.COMPONENTS)
         as_of = self._date("as_of")
@@ -378,20 +380,23 @@ class _AgeingStatement:
                             ), 0) AS overdue_amount
                         FROM {loan} loan
                         JOIN {product} product ON product.id = loan.product_id
-                        LEFT JOIN {installment} i ON i.loan_id = loan.id AND NOT i.is_paid
-                        WHERE {loans_read}
+                        LEFT JOIN {installment} i
+                            ON i.loan_id = loan.id AND NOT i.is_paid AND {installments_read.format(loan_id="i.loan_id")}
+                        WHERE {loans_read.format(id="loan.id")}
                         GROUP BY loan.id, loan.status, product.grace_days
                     ) unpaid
                 ) dated
             ) aged
-            WHERE {loan}.id = aged.id AND ({changed} OR {loan}.needs_ageing)
+            WHERE {loan}.id = aged.id AND {loans_read.format(id=f"{loan}.id")}
+                AND ({changed} OR {loan}.needs_ageing)
         """  # noqa: S608 (names from the model and the dialect, values bound)
 
     def run_range(self, *, low: int, high: int) -> int:
         """Age the loans with ids in [low, high); returns how many were written."""
         with connection.cursor() as cursor:
             cursor.execute(
-                self._update("loan.id >= %(low)s AND loan.id < %(high)s"), {**self.params, "low": low, "high": high}
+                self._update("{id} >= %(low)s AND {id} < %(high)s", "{loan_id} >= %(low)s AND {loan_id} < %(high)s"),
+                {**self.params, "low": low, "high": high},
             )
             return cursor.rowcount
 
@@ -401,9 +406,15 @@ class _AgeingStatement:
         DPD crosses an edge (the first day late, a bucket's first day, the day after its last),
         those with an unpaid installment falling late, and those marked as needing ageing.
         Returns (loans read, loans written)."""
-        loan, installment = Loan._meta.db_table, Installment._meta.db_table
-        edges = sorted({1, *(b.min_dpd for b in self.buckets), *(b.max_dpd + 1 for b in self.buckets if b.max_dpd)})
+        loan, installment, product = Loan._meta.db_table, Installment._meta.db_table, Product._meta.db_table
+        sql = self.sql
+        # DPD is never below 0: an edge at 0 is crossed by no loan.
+        edges = sorted(
+            {1, *(b.min_dpd for b in self.buckets), *(b.max_dpd + 1 for b in self.buckets if b.max_dpd)} - {0}
+        )
         params = dict(self.params)
+        params["since"] = connection.ops.adapt_datefield_value(since)
+        params["until"] = connection.ops.adapt_datefield_value(until)
         crossing = []
         for index, edge in enumerate(edges):
             # DPD below `edge` on `since` and at least `edge` on `until`.
@@ -415,15 +426,23 @@ class _AgeingStatement:
             )
         graces = Product.objects.aggregate(low=Min("grace_days"), high=Max("grace_days"))
         # An installment is late on day x when x - due date > grace: it falls late between
-        # `since` and `until` when its due date lies in [since - grace, until - grace).
+        # `since` and `until` when its due date lies in [since - grace, until - grace). When it is
+        # its loan's oldest unpaid one, the loan crosses the first edge and is read as such; the
+        # others are found through the partial index of unpaid installments' due dates (with the
+        # loan's id in it), then their loans' grace days.
         params["due_from"] = connection.ops.adapt_datefield_value(since - timedelta(days=graces["high"] or 0))
         params["due_before"] = connection.ops.adapt_datefield_value(until - timedelta(days=graces["low"] or 0))
         candidates = f"""
             SELECT l.id FROM {loan} l WHERE l.needs_ageing
             UNION SELECT l.id FROM {loan} l WHERE {" OR ".join(crossing)}
             UNION SELECT i.loan_id FROM {installment} i
+                JOIN {loan} l ON l.id = i.loan_id JOIN {product} p ON p.id = l.product_id
                 WHERE NOT i.is_paid
                     AND i.due_date >= {self._date("due_from")} AND i.due_date < {self._date("due_before")}
+                    AND EXISTS (SELECT 1 FROM {installment} o
+                                WHERE o.loan_id = i.loan_id AND NOT o.is_paid AND o.due_date < i.due_date)
+                    AND {sql.days_between(self._date("since"), "i.due_date")} <= p.grace_days
+                    AND {sql.days_between(self._date("until"), "i.due_date")} > p.grace_days
         """  # noqa: S608
         with connection.cursor() as cursor:
             cursor.execute(f"CREATE TEMPORARY TABLE ageing_read AS {candidates}", params)  # noqa: S608
@@ -431,7 +450,7 @@ class _AgeingStatement:
                 cursor.execute("ANALYZE ageing_read")  # a plan for the loans read, not for an empty table
             cursor.execute("SELECT count(*) FROM ageing_read")
             (read,) = cursor.fetchone()
-            cursor.execute(self._update("loan.id IN (SELECT id FROM ageing_read)"), params)
+            cursor.execute(self._update("{id} IN (SELECT id FROM ageing_read)"), params)
             written = cursor.rowcount
             cursor.execute("DROP TABLE ageing_read")
         return read, written

@@ -180,24 +180,20 @@ def phase_cycle(args: argparse.Namespace) -> dict:
     """Run the desk's nightly cycle, measuring each step (seconds, rows written, WAL)."""
     from .compare import outcome
     from .meter import reading
-    from .project import collection_cycle, cycle_plan
+    from .project import collection_cycle
 
-    batches_left = {batches[0].step: len(batches) for batches in cycle_plan() if batches}
     steps: dict[str, dict] = {}
     last = reading()
 
-    def progress(step=None, *_args) -> None:
-        # Called after each batch with the step's name; after a step's last batch, the reading
-        # since the step before is that step's.
+    def progress(step: str, *_args) -> None:
+        # Called after each step: the reading since the step before is that step's.
         nonlocal last
         bar.update(1)
-        batches_left[step] -= 1
-        if batches_left[step] == 0:
-            now = reading()
-            steps[step] = (now - last).as_dict()
-            last = now
+        now = reading()
+        steps[step] = (now - last).as_dict()
+        last = now
 
-    with progress_bar("cycle", None, "batch") as bar:
+    with progress_bar("cycle", None, "step") as bar:
         started = reading()
         counts = collection_cycle(as_of=args.as_of, progress=progress)
         whole = (reading() - started).as_dict()

@@ -61,25 +61,36 @@ class Floor:
             )
             since, rules = cursor.fetchone()
         params = {**self.params, "since": min(since, self.as_of), "until": max(since, self.as_of), "rules": rules}
-        aged = execute(
-            f"""
+        execute(
+            """
+            CREATE TEMPORARY TABLE floor_read ON COMMIT DROP AS
             WITH edges AS (
-                SELECT 1 AS dpd UNION SELECT min_dpd FROM loans_delinquencybucket
-                UNION SELECT max_dpd + 1 FROM loans_delinquencybucket WHERE max_dpd IS NOT NULL
-            ), candidates AS (
+                SELECT dpd FROM (
+                    SELECT 1 AS dpd UNION SELECT min_dpd FROM loans_delinquencybucket
+                    UNION SELECT max_dpd + 1 FROM loans_delinquencybucket WHERE max_dpd IS NOT NULL
+                ) AS e WHERE dpd > 0
+            )
                 SELECT l.id FROM loans_loan l JOIN edges e
                     ON l.grace_ends_on > %(since)s::date - e.dpd AND l.grace_ends_on <= %(until)s::date - e.dpd
                 UNION SELECT i.loan_id FROM loans_installment i
                     JOIN loans_loan l ON l.id = i.loan_id JOIN loans_product p ON p.id = l.product_id
-                    WHERE NOT i.is_paid AND i.due_date + p.grace_days >= %(since)s::date
-                        AND i.due_date + p.grace_days < %(until)s::date
+                    WHERE NOT i.is_paid
                         AND i.due_date >= %(since)s::date - (SELECT max(grace_days) FROM loans_product)
-                        AND i.due_date < %(until)s::date
+                        AND i.due_date < %(until)s::date - (SELECT min(grace_days) FROM loans_product)
+                        AND EXISTS (SELECT 1 FROM loans_installment o
+                                    WHERE o.loan_id = i.loan_id AND NOT o.is_paid AND o.due_date < i.due_date)
+                        AND %(since)s::date - i.due_date <= p.grace_days AND %(until)s::date - i.due_date > p.grace_days
                 UNION SELECT id FROM loans_loan WHERE needs_ageing
-            ), unpaid AS (
+            """,
+            params,
+        )
+        execute("ANALYZE floor_read")
+        aged = execute(
+            f"""
+            WITH unpaid AS (
                 SELECT l.id, l.status, min(i.due_date) AS oldest, min(i.due_date) + p.grace_days AS grace_ends,
                     COALESCE(sum({remaining}) FILTER (WHERE %(as_of)s::date - i.due_date > p.grace_days), 0) AS overdue
-                FROM candidates c JOIN loans_loan l ON l.id = c.id JOIN loans_product p ON p.id = l.product_id
+                FROM floor_read c JOIN loans_loan l ON l.id = c.id JOIN loans_product p ON p.id = l.product_id
                 LEFT JOIN loans_installment i ON i.loan_id = l.id AND NOT i.is_paid
                 GROUP BY l.id, l.status, p.grace_days
             ), aged AS (
@@ -97,7 +108,7 @@ class Floor:
                 oldest_unpaid_due_on = a.oldest, grace_ends_on = a.grace_ends, overdue_amount = a.overdue,
                 status = a.status, bucket_id = a.bucket_id, needs_ageing = false, updated_at = %(now)s
             FROM aged a
-            WHERE l.id = a.id AND (
+            WHERE l.id = a.id AND l.id IN (SELECT id FROM floor_read) AND (
                 l.oldest_unpaid_due_on IS DISTINCT FROM a.oldest OR l.grace_ends_on IS DISTINCT FROM a.grace_ends
                 OR l.overdue_amount IS DISTINCT FROM a.overdue OR l.status IS DISTINCT FROM a.status
                 OR l.bucket_id IS DISTINCT FROM a.bucket_id OR l.needs_ageing)

@@ -8,7 +8,6 @@ import importlib
 _HOMES = {
     "Team": "accounts.models",
     "collection_cycle": "collection.cycle",
-    "cycle_plan": "collection.cycle",
     "collection_cycle_case_by_case": "collection.cycle_reference",
     "portfolio_snapshot_take": "loans.services",
     "OPEN_STAGES": "collection.machine",

@@ -14,6 +14,7 @@ from decimal import Decimal
 from django.db import transaction
 from django.db.models import Case, Count, DecimalField, F, OuterRef, Subquery, Sum, Value, When
 from django.db.models.functions import Coalesce, Round
+from django.db.models.lookups import GreaterThan, GreaterThanOrEqual
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -136,9 +137,9 @@ def _evaluate_promises(
     *, last_due: datetime.date, now: datetime.datetime, counts: Counter, broken_per_case: Counter
 ) -> None:
     """Set-based, per due date (the promises of one due date share their window's end): one
-    UPDATE writes what each loan received in its promise's window, one more the status that
-    earns. The first UPDATE locks the rows and its WHERE is rechecked on them, so two runs at
-    once settle each promise once: the second waits, then finds the rows no longer pending."""
+    UPDATE writes what each loan received in its promise's window and the status that earns.
+    The UPDATE locks the rows and its WHERE is rechecked on them, so two runs at once settle each
+    promise once: the second waits, then finds the rows no longer pending."""
     pending = PromiseToPay.objects.filter(
         status=PromiseToPay.Status.PENDING,
         due_date__lte=last_due,
@@ -157,18 +158,17 @@ def _evaluate_promises(
             .values("total")
         )
         money = DecimalField(**MONEY)
+        paid = Round(Coalesce(Subquery(received, output_field=money), ZERO), 2, output_field=money)
         pending.filter(due_date=due_date).update(
-            amount_paid=Round(Coalesce(Subquery(received, output_field=money), ZERO), 2, output_field=money),
+            amount_paid=paid,
             evaluated_at=now,
+            status=Case(
+                When(GreaterThanOrEqual(paid, F("amount")), then=Value(PromiseToPay.Status.KEPT)),
+                When(GreaterThan(paid, ZERO), then=Value(PromiseToPay.Status.PARTIALLY_KEPT)),
+                default=Value(PromiseToPay.Status.BROKEN),
+            ),
         )
     settled = PromiseToPay.objects.filter(evaluated_at=now)
-    settled.filter(status=PromiseToPay.Status.PENDING).update(
-        status=Case(
-            When(amount_paid__gte=F("amount"), then=Value(PromiseToPay.Status.KEPT)),
-            When(amount_paid__gt=0, then=Value(PromiseToPay.Status.PARTIALLY_KEPT)),
-            default=Value(PromiseToPay.Status.BROKEN),
-        )
-    )
     for status, settled_count in settled.order_by().values_list("status").annotate(Count("pk")):
         counts[f"promises_{status}"] += settled_count
     broken = settled.filter(status=PromiseToPay.Status.BROKEN).order_by().values_list("case_id")

@@ -114,7 +114,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='installment',
-            index=models.Index(condition=models.Q(('is_paid', False)), fields=['due_date'], name='installment_unpaid_day_idx'),
+            index=models.Index(condition=models.Q(('is_paid', False)), fields=['due_date'], include=('loan',), name='installment_unpaid_day_idx'),
         ),
         migrations.AddIndex(
             model_name='loan',

@@ -143,12 +143,11 @@ def test_a_second_run_for_the_same_day_changes_nothing(as_of, system_user):
         cycle.collection_cycle(as_of=as_of)
     # ...and the steps themselves, run again, find nothing left to do.
     at = timezone.now()
-    for batches in cycle.cycle_plan(batch_size=100):
-        for batch in batches:
-            counts = cycle.cycle_step_run(step=batch.step, as_of=as_of, at=at, low=batch.low, high=batch.high)
-            for name, value in counts.items():
-                if name not in ("loans_read", "snapshot_rows", "cases_unallocated"):
-                    assert value == 0, (batch.step, name, value)
+    for step in cycle.cycle_plan():
+        counts = cycle.cycle_step_run(step=step, as_of=as_of, at=at, batch_size=100)
+        for name, value in counts.items():
+            if name not in ("loans_read", "snapshot_rows", "cases_unallocated"):
+                assert value == 0, (step, name, value)
     assert desk_state() == after_first
 
 
@@ -316,16 +315,15 @@ def test_a_rejected_proposal_is_not_made_again_until_the_case_changes_stage(as_o
     case = case_in(Stage.ESCALATION)
     make_days_past_due(Loan.objects.filter(pk=case.loan_id), 120, status=Loan.Status.DELINQUENT)
     at = timezone.now()
-    range_ = {"low": case.loan_id, "high": case.loan_id + 1}
-    counts = cycle.cycle_step_run(step="stage_rules", as_of=as_of, at=at, **range_)
+    counts = cycle.cycle_step_run(step="stage_rules", as_of=as_of, at=at)
     assert counts == {"requests_litigation": 1}
     request = EscalationRequest.objects.get(case=case)
     assert request.requested_by is None and "91" in request.reason
     EscalationRequest.objects.filter(pk=request.pk).update(status="rejected", decided_at=timezone.now())
-    assert cycle.cycle_step_run(step="stage_rules", as_of=as_of, at=at, **range_) == {}
+    assert cycle.cycle_step_run(step="stage_rules", as_of=as_of, at=at) == {}
     # Back in negotiation and escalated again: the rule may propose once more.
     CollectionCase.objects.filter(pk=case.pk).update(stage_entered_at=timezone.now() + datetime.timedelta(minutes=1))
-    assert cycle.cycle_step_run(step="stage_rules", as_of=as_of, at=at, **range_) == {"requests_litigation": 1}
+    assert cycle.cycle_step_run(step="stage_rules", as_of=as_of, at=at) == {"requests_litigation": 1}
 
 
 @pytest.mark.django_db
@@ -334,9 +332,7 @@ def test_a_held_case_is_neither_moved_nor_proposed(as_of, system_user):
 
     case = case_in(Stage.ON_HOLD, held_stage=Stage.REMINDER, broken_promises=5)
     make_days_past_due(Loan.objects.filter(pk=case.loan_id), 200, status=Loan.Status.DELINQUENT)
-    counts = cycle.cycle_step_run(
-        step="stage_rules", as_of=as_of, at=timezone.now(), low=case.loan_id, high=case.loan_id + 1
-    )
+    counts = cycle.cycle_step_run(step="stage_rules", as_of=as_of, at=timezone.now())
     assert counts == {}
     case.refresh_from_db()
     assert case.stage == Stage.ON_HOLD
@@ -384,8 +380,7 @@ def test_no_case_is_opened_again_after_a_write_off(as_of, system_user):
     make_days_past_due(Loan.objects.filter(pk=case.loan_id), 200, status=Loan.Status.DELINQUENT)
     cured = case_in(Stage.RESOLVED)
     make_days_past_due(Loan.objects.filter(pk=cured.loan_id), 5, status=Loan.Status.DELINQUENT)
-    low, high = min(case.loan_id, cured.loan_id), max(case.loan_id, cured.loan_id) + 1
-    counts = cycle.cycle_step_run(step="open", as_of=as_of, at=timezone.now(), low=low, high=high)
+    counts = cycle.cycle_step_run(step="open", as_of=as_of, at=timezone.now())
     assert counts == {"cases_opened": 1}
     assert CollectionCase.objects.filter(loan_id=cured.loan_id, stage=Stage.REMINDER).exists()
     assert not CollectionCase.objects.filter(loan_id=case.loan_id, stage=Stage.REMINDER).exists()
@@ -415,9 +410,7 @@ def test_transition_reasons_are_written_in_the_desk_language(as_of, system_user)
     case = case_in(Stage.REMINDER)
     make_days_past_due(Loan.objects.filter(pk=case.loan_id), 40, status=Loan.Status.DELINQUENT)
     with translation.override("en"):
-        cycle.cycle_step_run(
-            step="stage_rules", as_of=as_of, at=timezone.now(), low=case.loan_id, high=case.loan_id + 1
-        )
+        cycle.cycle_step_run(step="stage_rules", as_of=as_of, at=timezone.now())
     log = StateLog.objects.get(object_id=case.pk)
     assert log.by.username == "system" and log.transition == "escalate"
     assert "阶段规则" in log.description or "规则" in log.description

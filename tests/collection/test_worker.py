@@ -37,14 +37,13 @@ def worker():
 @pytest.mark.redis
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 @override_settings(COLLECTION_CYCLE_BATCH_SIZE=100)
-def test_the_cycle_task_fans_its_batches_out_over_a_worker_and_does_what_it_would_do_in_process(worker, system_user):
+def test_the_cycle_task_runs_its_steps_on_a_worker_and_does_what_it_would_do_in_process(worker, system_user):
     from collection.tasks import collection_cycle_task
 
     as_of = timezone.localdate()
     desk_teams()
     random_portfolio(loans=450, seed=31, as_of=as_of)
     expected = cycle.collection_cycle(as_of=as_of, dry_run=True)
-    assert len(cycle.cycle_plan()[1]) >= 4  # several ranges, so several batch tasks per step (open)
 
     collection_cycle_task.delay(as_of=as_of.isoformat())
     wait_for(lambda: JobRun.objects.filter(as_of=as_of).exclude(status=JobRun.Status.RUNNING).exists())

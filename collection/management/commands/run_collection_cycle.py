@@ -38,10 +38,13 @@ class Command(BaseCommand):
         parser.add_argument(
             "--on-workers",
             action="store_true",
-            help="Hand the run to the Celery workers (its batches fan out over them) instead of running it here.",
+            help="Hand the run to the Celery workers (a task per step) instead of running it here.",
         )
         parser.add_argument(
-            "--batch-size", type=int, default=None, help="Loans per batch (default COLLECTION_CYCLE_BATCH_SIZE, 20000)."
+            "--batch-size",
+            type=int,
+            default=None,
+            help="Loans per transaction when ageing reads every loan (default COLLECTION_CYCLE_BATCH_SIZE, 20000).",
         )
 
     def handle(self, *args, as_of, dry_run, on_workers, batch_size, verbosity, **options):
@@ -55,9 +58,8 @@ class Command(BaseCommand):
             self.stdout.write(f"Handed the collection cycle for {as_of} to the workers (task {result.id}).")
             return
 
-        batches = sum(len(step) for step in cycle_plan(batch_size=batch_size))
-        # Shown from the first batch on: a run refused by the day's lock prints only why.
-        bar = tqdm(total=batches, unit="batch", disable=verbosity < 1, desc="collection cycle", delay=0.1)
+        # Shown from the first step on: a run refused by the day's lock prints only why.
+        bar = tqdm(total=len(cycle_plan()), unit="step", disable=verbosity < 1, desc="collection cycle", delay=0.1)
 
         def progress(step: str, done: int) -> None:
             bar.set_postfix_str(step, refresh=False)
