@@ -328,8 +328,7 @@ class Floor:
                     f"""
                     WITH moved AS (
                         UPDATE collection_collectioncase c SET stage = %(target)s, stage_entered_at = %(now)s
-                        FROM loans_loan l
-                        WHERE l.id = c.loan_id AND c.stage = %(stage)s AND ({met})
+                        WHERE c.stage = %(stage)s AND ({met})
                         RETURNING c.id, %(stage)s AS source, {reason} AS reason
                     )
                     {self._log("moved", transition, target)}
@@ -345,7 +344,9 @@ class Floor:
         if rule["escalate_at_dpd"] is not None:
             criteria.append(
                 (
-                    f"l.grace_ends_on <= %(as_of)s::date - {int(rule['escalate_at_dpd'])}",
+                    # The case's loan, probed by its key: a join would read every loan.
+                    "EXISTS (SELECT 1 FROM loans_loan l WHERE l.id = c.loan_id "
+                    f"AND l.grace_ends_on <= %(as_of)s::date - {int(rule['escalate_at_dpd'])})",
                     f"Stage rule: {stage} at DPD {rule['escalate_at_dpd']}.",
                 )
             )
@@ -378,7 +379,7 @@ class Floor:
                     "status": "'pending'",
                     "created_at": "%(now)s",
                 },
-                f"""FROM collection_collectioncase c JOIN loans_loan l ON l.id = c.loan_id
+                f"""FROM collection_collectioncase c
                 WHERE c.stage = %(stage)s AND ({met})
                     AND NOT EXISTS (SELECT 1 FROM collection_escalationrequest r
                         WHERE r.case_id = c.id AND r.target_stage = %(target)s AND (r.status = 'pending'
@@ -390,8 +391,21 @@ class Floor:
         )
 
     def snapshot(self) -> dict[str, int]:
-        """Replace the day's portfolio snapshot: per product and bucket."""
+        """Replace the day's portfolio snapshot: per product and bucket. Summed into a temporary
+        table first: PostgreSQL runs an INSERT ... SELECT without parallel workers, a CREATE
+        TABLE ... AS with them."""
         execute("DELETE FROM loans_portfoliosnapshot WHERE as_of = %(as_of)s", self.params)
+        execute(
+            """
+            CREATE TEMPORARY TABLE floor_snapshot ON COMMIT DROP AS
+            SELECT product_id, bucket_id, count(*) AS loans,
+                count(*) FILTER (WHERE status = 'delinquent') AS delinquent,
+                sum(outstanding_principal) AS principal,
+                sum(outstanding_principal + outstanding_interest + outstanding_fees + outstanding_penalty) AS total,
+                sum(overdue_amount) AS overdue
+            FROM loans_loan GROUP BY product_id, bucket_id
+            """
+        )
         rows = execute(
             insert_sql(
                 PortfolioSnapshot,
@@ -399,14 +413,13 @@ class Floor:
                     "as_of": "%(as_of)s",
                     "product_id": "product_id",
                     "bucket_id": "bucket_id",
-                    "loans": "count(*)",
-                    "delinquent_loans": "count(*) FILTER (WHERE status = 'delinquent')",
-                    "outstanding_principal": "sum(outstanding_principal)",
-                    "total_outstanding": "sum(outstanding_principal + outstanding_interest + outstanding_fees "
-                    "+ outstanding_penalty)",
-                    "overdue_amount": "sum(overdue_amount)",
+                    "loans": "loans",
+                    "delinquent_loans": "delinquent",
+                    "outstanding_principal": "principal",
+                    "total_outstanding": "total",
+                    "overdue_amount": "overdue",
                 },
-                "FROM loans_loan GROUP BY product_id, bucket_id",
+                "FROM floor_snapshot",
                 self.params,
             ),
             self.params,
