@@ -131,16 +131,16 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "control_folder": str(CELERY_FILESYSTEM_DIR / "control"),
         "store_processed": False,
     }
-# Results are kept only where a workflow needs them (the nightly cycle's chords); with Redis they
-# go there, without it the cycle runs its batches inside one task instead of fanning out.
+# Results are kept only where a workflow needs them (the nightly cycle's chain of steps); with
+# Redis they go there, without it the cycle runs its steps inside one task.
 CELERY_RESULT_BACKEND = env("CELERY_RESULT_BACKEND", default=REDIS_URL or None)
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_RESULT_EXPIRES = 24 * 3600
-# A failing batch of a chord reports to the run's error callback (the run is marked failed).
+# A failing step reports to the run's error callback (the run is marked failed).
 CELERY_TASK_ALLOW_ERROR_CB_ON_CHORD_HEADER = True
-# Fan the nightly cycle's batches out over the workers (needs a result backend for its chords).
+# Run the nightly cycle's steps as tasks on the workers (with a result backend).
 COLLECTION_CYCLE_FAN_OUT = env.bool("COLLECTION_CYCLE_FAN_OUT", default=True)
-# Loans per batch of the cycle's per-loan steps: one transaction, one task when fanned out.
+# Loans per transaction when the nightly ageing reads every loan (first run, new rules, a day far off).
 COLLECTION_CYCLE_BATCH_SIZE = env.int("COLLECTION_CYCLE_BATCH_SIZE", default=20_000)
 # Succeeded runs of the frequent jobs (reminder dispatch, promise evaluation) are kept this many
 # days, the latest of each always; failed runs and the nightly cycle's are kept.
