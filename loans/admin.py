@@ -18,6 +18,7 @@ from .models import (
     Product,
 )
 from .selectors import bucket_gaps
+from .services import balances_recompute, loan_refresh_delinquency
 
 
 class ContactInline(admin.TabularInline):
@@ -182,6 +183,12 @@ class InstallmentAdmin(admin.ModelAdmin):
     list_select_related = ("loan",)
     date_hierarchy = "due_date"
     show_full_result_count = False
+
+    def save_model(self, request, obj, form, change):
+        """A changed schedule line changes its loan's balances and ageing: both follow at once."""
+        super().save_model(request, obj, form, change)
+        balances_recompute(loans=Loan.objects.filter(pk=obj.loan_id))
+        loan_refresh_delinquency(loan=Loan.objects.get(pk=obj.loan_id))
 
 
 class PaymentAllocationInline(admin.TabularInline):

@@ -427,3 +427,29 @@ def test_days_past_due_reads_like_a_column_from_loans_and_from_cases(db):
     assert CollectionCase.objects.filter(loan__days_past_due__gte=5).count() == 1
     assert CollectionCase.objects.select_related("loan").get().loan.days_past_due == 5
     assert Loan.objects.order_by("-days_past_due").first().days_past_due == 5
+
+
+def test_a_schedule_line_changed_in_the_admin_ages_its_loan_at_once(admin_client):
+    with ageing_run(as_of=FIRST_DUE + datetime.timedelta(days=10)):
+        pass
+    loan = LoanFactory(term_months=2)
+    first = loan.installments.get(sequence=1)
+    portfolio_refresh_delinquency(as_of=FIRST_DUE + datetime.timedelta(days=10))
+    loan.refresh_from_db()
+    assert (loan.days_past_due, loan.status) == (10, Loan.Status.DELINQUENT)
+
+    data = {
+        "loan": loan.pk,
+        "sequence": 1,
+        "due_date": first.due_date.isoformat(),
+        **{f"{c}_due": str(getattr(first, f"{c}_due")) for c in Installment.COMPONENTS},
+        **{f"{c}_paid": str(getattr(first, f"{c}_due")) for c in Installment.COMPONENTS},
+        "is_paid": "on",
+        "paid_on": first.due_date.isoformat(),
+    }
+    response = admin_client.post(f"/admin/loans/installment/{first.pk}/change/", data)
+
+    assert response.status_code == 302, response.content.decode()[:2000]
+    loan.refresh_from_db()
+    assert (loan.days_past_due, loan.status, loan.needs_ageing) == (0, Loan.Status.CURRENT, False)
+    assert loan.outstanding_principal == loan.installments.get(sequence=2).principal_due
