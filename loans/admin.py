@@ -123,21 +123,25 @@ class EstimatedCountPaginator(Paginator):
     @cached_property
     def count(self):
         queryset = self.object_list
-        if isinstance(queryset, QuerySet) and not queryset.query.where and not queryset.query.combinator:
-            estimate = _rows_estimate(queryset)
-            if estimate is not None and estimate > self.ESTIMATE_ABOVE:
-                return estimate
+        unfiltered = isinstance(queryset, QuerySet) and not queryset.query.where and not queryset.query.combinator
+        if unfiltered and connections[queryset.db].vendor == "postgresql":
+            return _rows_estimated_or_counted(queryset, above=self.ESTIMATE_ABOVE)
         return super().count
 
 
-def _rows_estimate(queryset: QuerySet) -> int | None:
-    database = connections[queryset.db]
-    if database.vendor != "postgresql":
-        return None
-    with database.cursor() as cursor:
-        cursor.execute("SELECT reltuples FROM pg_class WHERE oid = %s::regclass", [queryset.model._meta.db_table])
-        row = cursor.fetchone()
-    return int(row[0]) if row and row[0] >= 0 else None  # -1: never analysed
+def _rows_estimated_or_counted(queryset: QuerySet, *, above: int) -> int:
+    """The planner's estimate of a table's rows when over `above`, else its count: one query, the
+    count (a subplan) run only when needed. A table never analysed (-1) is counted."""
+    quote = connections[queryset.db].ops.quote_name
+    table = queryset.model._meta.db_table
+    # The table's name from the model's own metadata, quoted; its value as a parameter besides.
+    sql = f"""
+        SELECT CASE WHEN reltuples > %s THEN reltuples::bigint ELSE (SELECT COUNT(*) FROM {quote(table)}) END
+        FROM pg_class WHERE oid = %s::regclass
+    """  # noqa: S608
+    with connections[queryset.db].cursor() as cursor:
+        cursor.execute(sql, [above, quote(table)])
+        return int(cursor.fetchone()[0])
 
 
 class IndexedValuesFilter(admin.AllValuesFieldListFilter):
