@@ -17,6 +17,8 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from loans.admin import EstimatedCountPaginator, IndexedValuesFilter, PortfolioSearchMixin
+
 from .exceptions import CollectionError
 from .jobs import counts_in_words
 from .machine import WORKING_STAGES
@@ -60,7 +62,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 
 @admin.register(CollectionCase)
-class CollectionCaseAdmin(admin.ModelAdmin):
+class CollectionCaseAdmin(PortfolioSearchMixin, admin.ModelAdmin):
     """Cases open through case_open_for_loan, not here. The admin may reassign a case (through
     case_assign, which keeps the assignment history); everything else is shown only."""
 
@@ -75,11 +77,11 @@ class CollectionCaseAdmin(admin.ModelAdmin):
         "opened_at",
     )
     list_filter = ("stage", "team", "hold_reason")
-    search_fields = ("=loan__account_number", "loan__borrower__name", "=loan__borrower__national_id")
+    search_loan, search_borrower, search_contact = "loan", "loan__borrower", "loan__borrower__contacts"
     list_select_related = ("loan", "assigned_to", "team")
     raw_id_fields = ("loan", "assigned_to", "team")
-    date_hierarchy = "opened_at"
     show_full_result_count = False
+    paginator = EstimatedCountPaginator
     fields = (
         "loan",
         "stage",
@@ -320,15 +322,16 @@ class ConductPolicyAdmin(admin.ModelAdmin):
 
 
 @admin.register(ContactAttempt)
-class ContactAttemptAdmin(ReadOnlyAdmin):
-    """Attempts are recorded by attempt_log after the conduct check: never added here."""
+class ContactAttemptAdmin(PortfolioSearchMixin, ReadOnlyAdmin):
+    """Attempts are recorded by attempt_log after the conduct check: never added here. A phone
+    number finds the attempts on that number."""
 
     list_display = ("attempted_at", "case", "channel", "direction", "outcome", "contact", "collector")
     list_filter = ("channel", "direction", "outcome")
-    search_fields = ("=case__loan__account_number", "=contact__value", "collector__username", "note")
+    search_loan, search_borrower, search_contact = "case__loan", "case__loan__borrower", "contact"
     list_select_related = ("case__loan", "contact", "collector")
-    date_hierarchy = "attempted_at"
     show_full_result_count = False
+    paginator = EstimatedCountPaginator
 
 
 @admin.register(ConductRefusal)
@@ -450,7 +453,7 @@ class JobRunAdmin(ReadOnlyAdmin):
 
 
 @admin.register(OutboundMessage)
-class OutboundMessageAdmin(ReadOnlyAdmin):
+class OutboundMessageAdmin(PortfolioSearchMixin, ReadOnlyAdmin):
     """The reminders the desk planned and sent (collection.messaging), read-only. Supervisors
     follow up the failed ones (filter by status) and see why a message was blocked or held back."""
 
@@ -465,9 +468,11 @@ class OutboundMessageAdmin(ReadOnlyAdmin):
         "blocked_rule",
         "sent_at",
     )
-    list_filter = ("status", "channel", "blocked_rule")
-    search_fields = ("=case__loan__account_number", "=recipient", "=idempotency_key", "=provider_reference")
+    list_filter = ("status", "channel", ("blocked_rule", IndexedValuesFilter))
+    # A phone number or e-mail address finds the messages sent to it.
+    search_loan, search_borrower, search_contact = "case__loan", "case__loan__borrower", "contact"
+    search_own_fields = ("idempotency_key", "provider_reference")
     list_select_related = ("case__loan",)
     raw_id_fields = ("case", "contact", "step")
-    date_hierarchy = "scheduled_at"
     show_full_result_count = False
+    paginator = EstimatedCountPaginator

@@ -402,6 +402,13 @@ class ContactAttempt(models.Model):
         indexes = [
             models.Index(fields=["case", "attempted_at"], name="attempt_case_time_idx"),
             models.Index(fields=["contact", "attempted_at"], name="attempt_contact_time_idx"),
+            # The admin lists attempts newest first (attempted_at, then id), whole and filtered by
+            # channel, direction or outcome: each index gives a page in that order without sorting
+            # millions of rows, and counts by its first column.
+            models.Index(fields=["attempted_at", "id"], name="attempt_time_idx"),
+            models.Index(fields=["channel", "attempted_at", "id"], name="attempt_channel_time_idx"),
+            models.Index(fields=["direction", "attempted_at", "id"], name="attempt_direction_time_idx"),
+            models.Index(fields=["outcome", "attempted_at", "id"], name="attempt_outcome_time_idx"),
         ]
 
     def __str__(self) -> str:
@@ -722,6 +729,14 @@ class OutboundMessage(models.Model):
             models.Index(fields=["scheduled_at"], condition=Q(status="queued"), name="message_queued_due_idx"),
             models.Index(fields=["status", "-updated_at"], name="message_status_idx"),
             models.Index(fields=["case", "-scheduled_at"], name="message_case_idx"),
+            # The admin finds a message by the gateway's reference, whole or by its start.
+            models.Index(
+                fields=["provider_reference"], name="message_provider_ref_idx", opclasses=["varchar_pattern_ops"]
+            ),
+            # The admin lists messages latest first (scheduled_at, then id), without sorting them all.
+            models.Index(fields=["scheduled_at", "id"], name="message_scheduled_idx"),
+            # The admin's filter by the rule that blocked a message reads the rules from it.
+            models.Index(fields=["blocked_rule"], name="message_blocked_rule_idx"),
         ]
 
     def __str__(self) -> str:

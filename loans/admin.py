@@ -1,7 +1,13 @@
 from django.contrib import admin, messages
+from django.contrib.admin.utils import lookup_spawns_duplicates
+from django.contrib.admin.views.main import SEARCH_VAR
 from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db import connection, connections
+from django.db.models import Q, QuerySet
 from django.template.response import TemplateResponse
 from django.urls import path
+from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
 from .forms import PortfolioImportForm
@@ -17,8 +23,159 @@ from .models import (
     PortfolioSnapshot,
     Product,
 )
+from .search import search_conditions, search_term_read
 from .selectors import bucket_gaps
 from .services import balances_recompute, loan_refresh_delinquency
+
+# --- searching and filtering a million rows ----------------------------------------------------
+
+
+class PortfolioSearchMixin:
+    """Searches a list by what the desk knows of a borrower: an account number, a national ID
+    number, a phone number or e-mail address, a name (loans.search reads the term's shape and says
+    which fields it can match). Each field is matched whole or by its start, through its index.
+
+    The fields' matches are taken together as a UNION of the rows' keys rather than as one WHERE
+    with OR: an OR across joined tables leaves PostgreSQL no index to use, which is what made a
+    search of a million loans read them all. A list says how its rows reach their loan, borrower
+    and contacts (a path, "" for the row itself) and which of its own codes a term may be."""
+
+    search_loan: str | None = None
+    search_borrower: str | None = None
+    search_contact: str | None = None
+    search_own_fields: tuple[str, ...] = ()
+    search_help_text = _(
+        "An account number, a national ID number or a phone number, whole or its start; an e-mail address; "
+        "or a borrower's name or its start."
+    )
+
+    def get_search_fields(self, request):
+        # What the search box searches, shown by the admin; the search itself is get_search_results.
+        paths = (
+            (self.search_loan, "account_number"),
+            (self.search_borrower, "national_id"),
+            (self.search_contact, "value"),
+            (self.search_borrower, "name"),
+        )
+        fields = [f"{path}__{field}" if path else field for path, field in paths if path is not None]
+        return [f"^{field}" for field in (*fields, *self.search_own_fields)]
+
+    def get_search_results(self, request, queryset, search_term):
+        if not search_term.strip():
+            return queryset, False
+        conditions = search_conditions(
+            search_term_read(search_term),
+            loan=self.search_loan,
+            borrower=self.search_borrower,
+            contact=self.search_contact,
+            own_fields=self.search_own_fields,
+        )
+        if not conditions:
+            return queryset.none(), False
+        if len(conditions) == 1 and not _spawns_duplicates(self.opts, conditions[0]):
+            # One field along foreign keys: joined, so that the planner sees how few rows it finds.
+            return queryset.filter(conditions[0]), False
+        matches = [self.model._default_manager.filter(condition).order_by().values("pk") for condition in conditions]
+        keys = matches[0].union(*matches[1:]) if len(matches) > 1 else matches[0]
+        return queryset.filter(pk__in=keys), False
+
+    def get_paginator(self, request, queryset, per_page, orphans=0, allow_empty_first_page=True):
+        if request.GET.get(SEARCH_VAR, "").strip():
+            return SearchPaginator(queryset, per_page, orphans, allow_empty_first_page)
+        return super().get_paginator(request, queryset, per_page, orphans, allow_empty_first_page)
+
+
+def _spawns_duplicates(opts, condition: Q) -> bool:
+    return any(
+        _spawns_duplicates(opts, child) if isinstance(child, Q) else lookup_spawns_duplicates(opts, child[0])
+        for child in condition.children
+    )
+
+
+class AtLeast(int):
+    """A count that stopped counting: shown as "1000+"."""
+
+    def __str__(self) -> str:
+        return f"{int(self)}+"
+
+
+class SearchPaginator(Paginator):
+    """Pages a search's results counting them up to COUNT_UP_TO: a family name finds a hundred
+    thousand payments, and counting them all through four joins would cost more than the page; a
+    desk user narrows such a search rather than read ten pages on. Beyond it the list says "1000+"."""
+
+    COUNT_UP_TO = 1_000
+
+    @cached_property
+    def count(self):
+        found = self.object_list.order_by().values("pk")[: self.COUNT_UP_TO + 1].count()
+        return found if found <= self.COUNT_UP_TO else AtLeast(self.COUNT_UP_TO)
+
+
+class EstimatedCountPaginator(Paginator):
+    """Pages a list of millions of rows without counting them all: unfiltered and unsearched, on
+    PostgreSQL, a table of more than ESTIMATE_ABOVE rows is said to hold as many rows as the
+    planner's statistics say (kept by autovacuum), where COUNT(*) would read an index of millions of
+    entries on every page. Filtered or searched lists are counted exactly: their counts are read
+    through the filter's or the search's index."""
+
+    ESTIMATE_ABOVE = 100_000
+
+    @cached_property
+    def count(self):
+        queryset = self.object_list
+        unfiltered = isinstance(queryset, QuerySet) and not queryset.query.where and not queryset.query.combinator
+        if unfiltered and connections[queryset.db].vendor == "postgresql":
+            return _rows_estimated_or_counted(queryset, above=self.ESTIMATE_ABOVE)
+        return super().count
+
+
+def _rows_estimated_or_counted(queryset: QuerySet, *, above: int) -> int:
+    """The planner's estimate of a table's rows when over `above`, else its count: one query, the
+    count (a subplan) run only when needed. A table never analysed (-1) is counted."""
+    quote = connections[queryset.db].ops.quote_name
+    table = queryset.model._meta.db_table
+    # The table's name from the model's own metadata, quoted; its value as a parameter besides.
+    sql = f"""
+        SELECT CASE WHEN reltuples > %s THEN reltuples::bigint ELSE (SELECT COUNT(*) FROM {quote(table)}) END
+        FROM pg_class WHERE oid = %s::regclass
+    """  # noqa: S608
+    with connections[queryset.db].cursor() as cursor:
+        cursor.execute(sql, [above, quote(table)])
+        return int(cursor.fetchone()[0])
+
+
+class IndexedValuesFilter(admin.AllValuesFieldListFilter):
+    """A filter by the values a column holds, for a column of many rows and few values (a
+    province, a payment's source). Django reads them with SELECT DISTINCT, every row of the table
+    on every page; on PostgreSQL they are read here from the column's index instead, one probe per
+    value (a loose index scan). The column must lead an index."""
+
+    def __init__(self, field, request, params, model, model_admin, field_path):
+        super().__init__(field, request, params, model, model_admin, field_path)
+        if connection.vendor == "postgresql" and field_path == field.name and field.model is model:
+            self.lookup_choices = _values_by_index(model._meta.db_table, field.column)
+
+
+def _values_by_index(table: str, column: str) -> list:
+    quote = connection.ops.quote_name
+    table, column = quote(table), quote(column)
+    # Identifiers from the model's own metadata, quoted; no value is put into the SQL.
+    sql = f"""
+        WITH RECURSIVE found(value) AS (
+            (SELECT {column} FROM {table} WHERE {column} IS NOT NULL ORDER BY {column} LIMIT 1)
+            UNION ALL
+            SELECT (SELECT {column} FROM {table} WHERE {column} > found.value ORDER BY {column} LIMIT 1)
+            FROM found WHERE found.value IS NOT NULL
+        )
+        SELECT value FROM found WHERE value IS NOT NULL
+    """  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(sql)
+        return [value for (value,) in cursor.fetchall()]
+
+
+# --- the portfolio -----------------------------------------------------------------------------
 
 
 class ContactInline(admin.TabularInline):
@@ -28,7 +185,7 @@ class ContactInline(admin.TabularInline):
 
 
 @admin.register(Borrower)
-class BorrowerAdmin(admin.ModelAdmin):
+class BorrowerAdmin(PortfolioSearchMixin, admin.ModelAdmin):
     list_display = (
         "name",
         "masked_national_id",
@@ -38,8 +195,10 @@ class BorrowerAdmin(admin.ModelAdmin):
         "lost_contact_since",
         "created_at",
     )
-    list_filter = ("lost_contact", "province")
-    search_fields = ("name", "=national_id", "contacts__value")
+    list_filter = ("lost_contact", ("province", IndexedValuesFilter))
+    search_loan, search_borrower, search_contact = "loans", "", "contacts"
+    show_full_result_count = False
+    paginator = EstimatedCountPaginator
     inlines = [ContactInline]
 
     @admin.display(description=_("national ID number"))
@@ -48,11 +207,13 @@ class BorrowerAdmin(admin.ModelAdmin):
 
 
 @admin.register(Contact)
-class ContactAdmin(admin.ModelAdmin):
+class ContactAdmin(PortfolioSearchMixin, admin.ModelAdmin):
     list_display = ("value", "kind", "borrower", "relation", "verification", "do_not_contact")
     list_filter = ("kind", "verification", "do_not_contact", "opt_out_call", "opt_out_sms", "opt_out_email")
-    search_fields = ("value", "name", "borrower__name", "=borrower__national_id")
+    search_loan, search_borrower, search_contact = "borrower__loans", "borrower", ""
     list_select_related = ("borrower",)
+    show_full_result_count = False
+    paginator = EstimatedCountPaginator
     raw_id_fields = ("borrower",)
 
 
@@ -103,7 +264,7 @@ class InstallmentInline(admin.TabularInline):
 
 
 @admin.register(Loan)
-class LoanAdmin(admin.ModelAdmin):
+class LoanAdmin(PortfolioSearchMixin, admin.ModelAdmin):
     list_display = (
         "account_number",
         "borrower",
@@ -115,7 +276,7 @@ class LoanAdmin(admin.ModelAdmin):
         "overdue_amount",
     )
     list_filter = ("status", "bucket", "product")
-    search_fields = ("=account_number", "borrower__name", "=borrower__national_id")
+    search_loan, search_borrower, search_contact = "", "borrower", "borrower__contacts"
     list_select_related = ("borrower", "product", "bucket")
     raw_id_fields = ("borrower",)
     readonly_fields = (
@@ -132,6 +293,7 @@ class LoanAdmin(admin.ModelAdmin):
     )
     inlines = [InstallmentInline]
     show_full_result_count = False
+    paginator = EstimatedCountPaginator
     # Adds the "Import portfolio file" button for users allowed to import.
     change_list_template = "admin/loans/loan/change_list.html"
 
@@ -207,17 +369,18 @@ class PaymentAllocationInline(admin.TabularInline):
 
 
 @admin.register(Payment)
-class PaymentAdmin(admin.ModelAdmin):
+class PaymentAdmin(PortfolioSearchMixin, admin.ModelAdmin):
     """Payments are recorded through payment_record (imports, integrations); the admin shows them
     and how each was allocated, and does not edit them."""
 
     list_display = ("reference", "source", "loan", "amount", "channel", "received_at")
-    list_filter = ("channel", "source")
-    search_fields = ("=reference", "=loan__account_number")
+    list_filter = ("channel", ("source", IndexedValuesFilter))
+    search_loan, search_borrower, search_contact = "loan", "loan__borrower", "loan__borrower__contacts"
+    search_own_fields = ("reference",)
     list_select_related = ("loan",)
-    date_hierarchy = "received_at"
     inlines = [PaymentAllocationInline]
     show_full_result_count = False
+    paginator = EstimatedCountPaginator
 
     def has_change_permission(self, request, obj=None):
         return False

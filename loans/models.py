@@ -51,7 +51,15 @@ class Borrower(models.Model):
     class Meta:
         verbose_name = _("borrower")
         verbose_name_plural = _("borrowers")
-        indexes = [models.Index(fields=["name"])]
+        indexes = [
+            # The admin searches names by their start (LIKE 'x%'): in any collation only a pattern
+            # index serves that; it serves "equal to" too.
+            models.Index(fields=["name"], name="borrower_name_prefix_idx", opclasses=["varchar_pattern_ops"]),
+            # The admin's filters: the provinces are read from this index and counted by it; the
+            # few borrowers who lost contact are listed newest first and counted by the second.
+            models.Index(fields=["province"], name="borrower_province_idx"),
+            models.Index(fields=["id"], condition=Q(lost_contact=True), name="borrower_lost_contact_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.masked_national_id})"
@@ -108,7 +116,18 @@ class Contact(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["borrower", "value"], name="contact_unique_value_per_borrower"),
         ]
-        indexes = [models.Index(fields=["value"])]
+        indexes = [
+            # Numbers are found whole (the conduct limits, imports) and by their start (the admin).
+            models.Index(fields=["value"], name="contact_value_prefix_idx", opclasses=["varchar_pattern_ops"]),
+            # The admin's filters, over millions of contacts: by kind and verification, and the
+            # few contacts a flag is set on, each in a partial index of their ids (newest first).
+            models.Index(fields=["kind"], name="contact_kind_idx"),
+            models.Index(fields=["verification"], name="contact_verification_idx"),
+            models.Index(fields=["id"], condition=Q(do_not_contact=True), name="contact_do_not_contact_idx"),
+            models.Index(fields=["id"], condition=Q(opt_out_call=True), name="contact_opt_out_call_idx"),
+            models.Index(fields=["id"], condition=Q(opt_out_sms=True), name="contact_opt_out_sms_idx"),
+            models.Index(fields=["id"], condition=Q(opt_out_email=True), name="contact_opt_out_email_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.value}"
@@ -429,7 +448,14 @@ class Payment(models.Model):
             models.UniqueConstraint(fields=["source", "reference"], name="payment_unique_reference_per_source"),
             models.CheckConstraint(condition=Q(amount__gt=0), name="payment_amount_positive"),
         ]
-        indexes = [models.Index(fields=["loan", "received_at"], name="payment_loan_received_idx")]
+        indexes = [
+            models.Index(fields=["loan", "received_at"], name="payment_loan_received_idx"),
+            # Imports look references up whole, the admin by their start; the unique constraint
+            # leads with the source, which a reference alone cannot use.
+            models.Index(fields=["reference"], name="payment_reference_prefix_idx", opclasses=["varchar_pattern_ops"]),
+            # The admin's filter by channel (the one by source has the unique constraint's index).
+            models.Index(fields=["channel"], name="payment_channel_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.reference} {self.amount}"
