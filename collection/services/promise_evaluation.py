@@ -145,7 +145,11 @@ def _evaluate_promises(
         due_date__lte=last_due,
         case_id__in=CollectionCase.objects.filter(stage__in=EVALUATED_STAGES).values("pk"),
     )
-    for due_date in pending.order_by("due_date").values_list("due_date", flat=True).distinct():
+    # Read once (the cases' stages with them), then settled a due date at a time by id.
+    by_due_date: dict[datetime.date, list[int]] = defaultdict(list)
+    for promise_id, due_date in pending.values_list("pk", "due_date"):
+        by_due_date[due_date].append(promise_id)
+    for due_date, promise_ids in sorted(by_due_date.items()):
         received = (
             Payment.objects.filter(
                 loan__collection_cases=OuterRef("case_id"),
@@ -159,7 +163,7 @@ def _evaluate_promises(
         )
         money = DecimalField(**MONEY)
         paid = Round(Coalesce(Subquery(received, output_field=money), ZERO), 2, output_field=money)
-        pending.filter(due_date=due_date).update(
+        PromiseToPay.objects.filter(pk__in=promise_ids, status=PromiseToPay.Status.PENDING).update(
             amount_paid=paid,
             evaluated_at=now,
             status=Case(
