@@ -271,7 +271,7 @@ class LoanAdmin(PortfolioSearchMixin, admin.ModelAdmin):
         "product",
         "principal",
         "status",
-        "days_past_due",
+        "dpd",
         "bucket",
         "overdue_amount",
     )
@@ -281,7 +281,7 @@ class LoanAdmin(PortfolioSearchMixin, admin.ModelAdmin):
     raw_id_fields = ("borrower",)
     readonly_fields = (
         "status",
-        "days_past_due",
+        "dpd",
         "bucket",
         "oldest_unpaid_due_on",
         "grace_ends_on",
@@ -296,6 +296,11 @@ class LoanAdmin(PortfolioSearchMixin, admin.ModelAdmin):
     paginator = EstimatedCountPaginator
     # Adds the "Import portfolio file" button for users allowed to import.
     change_list_template = "admin/loans/loan/change_list.html"
+
+    @admin.display(description=_("days past due"), ordering="-grace_ends_on")
+    def dpd(self, loan: Loan) -> int:
+        """Sorted through the index on where grace ends: more days past due is an earlier end."""
+        return loan.days_past_due
 
     def get_urls(self):
         opts = self.model._meta

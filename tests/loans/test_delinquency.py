@@ -453,3 +453,18 @@ def test_a_schedule_line_changed_in_the_admin_ages_its_loan_at_once(admin_client
     loan.refresh_from_db()
     assert (loan.days_past_due, loan.status, loan.needs_ageing) == (0, Loan.Status.CURRENT, False)
     assert loan.outstanding_principal == loan.installments.get(sequence=2).principal_due
+
+
+def test_the_admin_sorts_loans_by_days_past_due_through_where_grace_ends(admin_client):
+    loans = [
+        LoanFactory(term_months=1, disbursed_on=datetime.date(2026, 1, 15) + datetime.timedelta(days=d))
+        for d in (9, 0, 4)
+    ]
+    portfolio_refresh_delinquency(as_of=FIRST_DUE + datetime.timedelta(days=20))
+
+    column = 1 + ("account_number", "borrower", "product", "principal", "status", "dpd").index("dpd")
+    most_late_first = admin_client.get(f"/admin/loans/loan/?o=-{column}")
+
+    shown = [loan.account_number for loan in most_late_first.context["cl"].result_list]
+    assert shown == [loans[1].account_number, loans[2].account_number, loans[0].account_number]
+    assert [loan.days_past_due for loan in most_late_first.context["cl"].result_list] == [20, 16, 11]
