@@ -135,9 +135,10 @@ def _analyze(*models) -> None:
     if connection.vendor != "postgresql":
         return
     tables = [model._meta.db_table for model in models]
-    with connection.cursor() as cursor:
-        # This connection's own writes reach the statistics once it is idle: ask for that first.
-        cursor.execute("SELECT pg_stat_force_next_flush()")
+    if connection.pg_version >= 150000:
+        with connection.cursor() as cursor:
+            # This connection's own writes reach the statistics once it is idle: ask for that first.
+            cursor.execute("SELECT pg_stat_force_next_flush()")
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT relname FROM pg_stat_user_tables WHERE relname = ANY(%s) AND schemaname = current_schema() "
