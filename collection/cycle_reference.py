@@ -55,7 +55,7 @@ def collection_cycle_case_by_case(
 
 def _refresh(*, as_of: datetime.date, loan_ids: list[int], counts: Counter, **_context) -> None:
     buckets = buckets_in_order()
-    stored = ("oldest_unpaid_due_on", "grace_ends_on", "overdue_amount", "status", "bucket_id")
+    stored = [Loan._meta.get_field(name).attname for name in Loan.AGEING_FIELDS]
     with ageing_run(as_of=as_of):
         for loan in Loan.objects.filter(pk__in=loan_ids).order_by("pk").iterator():
             before = [getattr(loan, field) for field in stored]

@@ -265,6 +265,9 @@ class Loan(models.Model):
 
     # Statuses decided by people; the delinquency refresh leaves them alone.
     CLOSED_BY_DECISION = (Status.CHARGED_OFF, Status.WRITTEN_OFF)
+    # What ageing stores on a loan, as of the portfolio's day (its days past due are read from
+    # grace_ends_on and that day). Written only when one of them changes.
+    AGEING_FIELDS = ("oldest_unpaid_due_on", "grace_ends_on", "overdue_amount", "status", "bucket")
 
     account_number = models.CharField(_("account number"), max_length=40, unique=True)
     borrower = models.ForeignKey(Borrower, verbose_name=_("borrower"), on_delete=models.PROTECT, related_name="loans")

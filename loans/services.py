@@ -206,17 +206,7 @@ def loan_refresh_delinquency(
     )
     loan.bucket = bucket_for_days_past_due(days_past_due, buckets=buckets)
     loan.needs_ageing = False
-    loan.save(
-        update_fields=[
-            "oldest_unpaid_due_on",
-            "grace_ends_on",
-            "overdue_amount",
-            "status",
-            "bucket",
-            "needs_ageing",
-            "updated_at",
-        ]
-    )
+    loan.save(update_fields=[*Loan.AGEING_FIELDS, "needs_ageing", "updated_at"])
     loan.days_past_due = days_past_due
     return loan
 
@@ -299,7 +289,7 @@ class _AgeingStatement:
     serves it), groups them per loan and derives every stored ageing field from that one pass,
     writing only the loans where one of them changes. Written for PostgreSQL and SQLite 3.33+."""
 
-    STORED = ("oldest_unpaid_due_on", "grace_ends_on", "overdue_amount", "status", "bucket_id")
+    STORED = tuple(Loan._meta.get_field(name).column for name in Loan.AGEING_FIELDS)
 
     def __init__(self, *, buckets: list[DelinquencyBucket], as_of: date, now: datetime):
         self.sql = SqlDialect(connection.vendor)
@@ -340,11 +330,7 @@ class _AgeingStatement:
         changed = " OR ".join(f"{loan}.{column} {sql.is_distinct_from} aged.{column}" for column in self.STORED)
         return f"""
             UPDATE {loan} SET
-                oldest_unpaid_due_on = aged.oldest_unpaid_due_on,
-                grace_ends_on = aged.grace_ends_on,
-                overdue_amount = aged.overdue_amount,
-                status = aged.status,
-                bucket_id = aged.bucket_id,
+                {", ".join(f"{column} = aged.{column}" for column in self.STORED)},
                 needs_ageing = FALSE,
                 updated_at = %(now)s
             FROM (
