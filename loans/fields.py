@@ -19,7 +19,7 @@ from django.utils.functional import cached_property
 
 from .dialect import SqlDialect
 
-# The portfolio's day: the day of the last ageing run that finished.
+# The portfolio's day: the day of the last ageing run that finished (loans.selectors.ageing_run_last).
 PORTFOLIO_DAY_SQL = "SELECT as_of FROM loans_ageingrun WHERE finished_at IS NOT NULL ORDER BY id DESC LIMIT 1"
 
 

@@ -9,11 +9,17 @@ from django.utils import timezone
 from .models import AgeingRun, DelinquencyBucket, Loan
 
 
+def ageing_run_last() -> AgeingRun | None:
+    """The last ageing run that finished: its day is the portfolio's day (loans.fields reads
+    it the same way in SQL)."""
+    return AgeingRun.objects.filter(finished_at__isnull=False).order_by("-pk").first()
+
+
 def portfolio_day() -> date:
-    """The day the portfolio was last aged as of (the last finished ageing run); before any
-    run, today in the desk's time zone. Loans' days past due are counted to it."""
-    day = AgeingRun.objects.filter(finished_at__isnull=False).order_by("-pk").values_list("as_of", flat=True).first()
-    return day or timezone.localdate()
+    """The day the portfolio was last aged as of; before any run, today in the desk's time zone.
+    Loans' days past due are counted to it."""
+    last = ageing_run_last()
+    return last.as_of if last else timezone.localdate()
 
 
 def buckets_in_order() -> list[DelinquencyBucket]:

@@ -26,7 +26,7 @@ from .models import (
     Product,
 )
 from .money import NotMoney, money_parse
-from .selectors import bucket_for_days_past_due, buckets_in_order, portfolio_day
+from .selectors import ageing_run_last, bucket_for_days_past_due, buckets_in_order, portfolio_day
 
 # ---------------------------------------------------------------------------------------------
 # Payments
@@ -254,7 +254,7 @@ def portfolio_refresh_delinquency(
     Returns the finished run, with the loans it read and wrote."""
     buckets = buckets_in_order()
     rules = ageing_rules(buckets)
-    since = AgeingRun.objects.filter(finished_at__isnull=False).order_by("-pk").first()
+    since = ageing_run_last()
     earlier = [since, *AgeingRun.objects.filter(finished_at__isnull=True, pk__gt=since.pk)] if since else []
     days = [as_of, *(run.as_of for run in earlier)]
     full = (
@@ -396,7 +396,8 @@ class _AgeingStatement:
         sql = self.sql
         # DPD is never below 0: an edge at 0 is crossed by no loan.
         edges = sorted(
-            {1, *(b.min_dpd for b in self.buckets), *(b.max_dpd + 1 for b in self.buckets if b.max_dpd)} - {0}
+            {1, *(b.min_dpd for b in self.buckets), *(b.max_dpd + 1 for b in self.buckets if b.max_dpd is not None)}
+            - {0}
         )
         params = dict(self.params)
         params["since"] = connection.ops.adapt_datefield_value(since)

@@ -27,6 +27,7 @@ _HOMES = {
     "Loan": "loans.models",
     "Payment": "loans.models",
     "PortfolioSnapshot": "loans.models",
+    "PORTFOLIO_DAY_SQL": "loans.fields",
     "portfolio_refresh_delinquency": "loans.services",
 }
 __all__ = sorted(_HOMES)
