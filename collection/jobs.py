@@ -6,7 +6,6 @@ import contextlib
 import dataclasses
 import datetime
 import traceback
-from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 
 from django.conf import settings
@@ -24,10 +23,8 @@ __all__ = [
     "JobRunning",
     "Step",
     "counts_in_words",
-    "counts_sum",
     "job_fail",
     "job_finish",
-    "job_heartbeat",
     "job_recorded",
     "job_start",
     "job_step_finished",
@@ -106,10 +103,6 @@ def job_step_finished(*, run_id: int, step: str, counts: dict[str, int]) -> None
         run.save(update_fields=["counts", "heartbeat_at"])
 
 
-def job_heartbeat(*, run_id: int) -> None:
-    JobRun.objects.filter(pk=run_id).update(heartbeat_at=timezone.now())
-
-
 def job_finish(*, run_id: int) -> JobRun:
     now = timezone.now()
     JobRun.objects.filter(pk=run_id).update(status=JobRun.Status.SUCCEEDED, finished_at=now, heartbeat_at=now)
@@ -154,13 +147,6 @@ def job_recorded(*, job: str, as_of: datetime.date):
         status=JobRun.Status.SUCCEEDED,
         started_at__lt=now - datetime.timedelta(days=settings.COLLECTION_JOB_RUNS_KEPT_DAYS),
     ).exclude(pk=run.pk).delete()
-
-
-def counts_sum(results: Iterable[dict[str, int]]) -> dict[str, int]:
-    total: Counter = Counter()
-    for result in results:
-        total.update(result)
-    return dict(total)
 
 
 def counts_in_words(counts: dict, steps: Sequence[Step]) -> list[tuple[str, str]]:

@@ -15,7 +15,6 @@ from .jobs import (
     JobRunning,
     job_fail,
     job_finish,
-    job_heartbeat,
     job_recorded,
     job_step_finished,
 )
@@ -55,7 +54,7 @@ def collection_cycle_task(as_of: str | None = None) -> dict:
     steps = [
         task
         for step in cycle.cycle_plan()
-        for task in (cycle_step_run_task.si(run.pk, step, day.isoformat(), at), job_step_finished_task.s(run.pk, step))
+        for task in (cycle_step_run_task.si(step, day.isoformat(), at), job_step_finished_task.s(run.pk, step))
     ]
     chain(*steps, job_finish_task.si(run.pk)).apply_async(link_error=job_fail_task.s(run.pk))
     return {"job_run": run.pk}
@@ -63,15 +62,14 @@ def collection_cycle_task(as_of: str | None = None) -> dict:
 
 # Acknowledged late: a step whose worker died is delivered again (it is idempotent).
 @shared_task(name="collection.tasks.cycle_batch", ignore_result=False, acks_late=True)
-def cycle_step_run_task(run_id: int, step: str, as_of: str, at: str) -> dict:
+def cycle_step_run_task(step: str, as_of: str, at: str) -> dict:
     """One step of the cycle: one transaction, or a chunk at a time for a step that commits itself."""
-    counts = cycle.cycle_step_run(step=step, as_of=_day(as_of), at=datetime.datetime.fromisoformat(at))
-    job_heartbeat(run_id=run_id)
-    return counts
+    return cycle.cycle_step_run(step=step, as_of=_day(as_of), at=datetime.datetime.fromisoformat(at))
 
 
 @shared_task(name="collection.tasks.cycle_step_done", ignore_result=False)
 def job_step_finished_task(counts: dict, run_id: int, step: str) -> dict:
+    """Keep the step's counts on the run, which also says the run is alive."""
     job_step_finished(run_id=run_id, step=step, counts=counts)
     return counts
 

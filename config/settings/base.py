@@ -136,8 +136,6 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
 CELERY_RESULT_BACKEND = env("CELERY_RESULT_BACKEND", default=REDIS_URL or None)
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_RESULT_EXPIRES = 24 * 3600
-# A failing step reports to the run's error callback (the run is marked failed).
-CELERY_TASK_ALLOW_ERROR_CB_ON_CHORD_HEADER = True
 # Run the nightly cycle's steps as tasks on the workers (with a result backend).
 COLLECTION_CYCLE_FAN_OUT = env.bool("COLLECTION_CYCLE_FAN_OUT", default=True)
 # Loans per transaction when the nightly ageing reads every loan (first run, new rules, a day far off).
