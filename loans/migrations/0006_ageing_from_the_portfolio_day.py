@@ -37,8 +37,10 @@ def store_days_past_due(apps, schema_editor):
     AgeingRun = apps.get_model("loans", "AgeingRun")
     day = AgeingRun.objects.filter(finished_at__isnull=False).order_by("-pk").values_list("as_of", flat=True).first()
     day = day or timezone.localdate()
-    for loan in Loan.objects.filter(grace_ends_on__isnull=False).only("pk", "grace_ends_on").iterator(chunk_size=5000):
-        Loan.objects.filter(pk=loan.pk).update(days_past_due=max((day - loan.grace_ends_on).days, 0))
+    # One UPDATE per day grace ended on before the portfolio's day; every other loan is at 0.
+    late = Loan.objects.filter(grace_ends_on__lt=day)
+    for grace_ends_on in late.values_list("grace_ends_on", flat=True).distinct():
+        Loan.objects.filter(grace_ends_on=grace_ends_on).update(days_past_due=(day - grace_ends_on).days)
     Loan.objects.update(delinquency_as_of=day)
 
 
