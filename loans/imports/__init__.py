@@ -158,12 +158,13 @@ def _age(loan_ids: set[int]) -> None:
     rules, reading only them and the loans the day moves)."""
     if not loan_ids:
         return
+    day = portfolio_day()
     if len(loan_ids) > AGE_ONE_BY_ONE_UP_TO:
         ids = sorted(loan_ids)
         for start in range(0, len(ids), 10_000):
             Loan.objects.filter(pk__in=ids[start : start + 10_000]).update(needs_ageing=True)
-        portfolio_refresh_delinquency(as_of=portfolio_day())
+        portfolio_refresh_delinquency(as_of=day)
         return
     buckets = buckets_in_order()
     for loan in Loan.objects.filter(pk__in=loan_ids):
-        loan_refresh_delinquency(loan=loan, buckets=buckets)
+        loan_refresh_delinquency(loan=loan, as_of=day, buckets=buckets)
