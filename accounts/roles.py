@@ -16,6 +16,19 @@ ROLE_LABELS = {
 }
 ROLES = tuple(ROLE_LABELS)
 
+# The desk's own account (created by collection's migration 0002): the actor the scheduled jobs
+# record their transitions, allocations and sends under. Nobody logs in as it.
+SYSTEM_USERNAME = "system"
+
+
+def user_roles(user) -> frozenset[str]:
+    """The user's role names, read once per user object (the object caches them)."""
+    cached = getattr(user, "_desk_roles", None)
+    if cached is None:
+        cached = frozenset(user.groups.values_list("name", flat=True)) if user.pk else frozenset()
+        user._desk_roles = cached
+    return cached
+
 
 def grant_role_permissions(apps, app_label: str, grants: dict[str, list[str]]) -> None:
     """Give each role the listed codenames of `app_label`, creating the permission rows first

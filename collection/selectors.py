@@ -9,6 +9,7 @@ from django.utils.translation import gettext as _
 from django_fsm_log.models import StateLog
 
 from accounts.models import Team, User
+from accounts.roles import SYSTEM_USERNAME
 
 from .conduct import ConductRule
 from .machine import OPEN_STAGES, Stage
@@ -31,9 +32,6 @@ __all__ = [
     "system_user",
 ]
 
-# The desk's own user (created by migration 0002): the actor the scheduled jobs record their
-# transitions, allocations and sends under.
-SYSTEM_USERNAME = "system"
 
 
 def system_user() -> User:
