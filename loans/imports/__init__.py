@@ -25,7 +25,7 @@ from .cells import COLUMNS
 from .contacts import _ContactImporter
 from .loans import _LoanImporter
 from .payments import _PaymentImporter
-from .reader import Undecodable, _BadRecord, _Lines, _records, resolve_encoding
+from .reader import LineTooLong, Undecodable, UnsupportedEncoding, _BadRecord, _Lines, _records, resolve_encoding
 from .schedule import _ScheduleImporter
 
 __all__ = ["COLUMNS", "KINDS", "MAX_REPORTED_ERRORS", "ImportResult", "RowError", "portfolio_import"]
@@ -63,6 +63,9 @@ def portfolio_import(
     head = stream.read(SNIFF_BYTES)
     try:
         result.encoding = resolve_encoding(encoding, head)
+    except UnsupportedEncoding:
+        result.add_error(None, "", unsupported_encoding_message(encoding))
+        return result
     except LookupError:
         result.add_error(None, "", _("%(encoding)s is not a known encoding.") % {"encoding": encoding})
         return result
@@ -102,6 +105,13 @@ class _ProgressReport:
             self.reported = self.lines.bytes_read
 
 
+def unsupported_encoding_message(encoding: str) -> str:
+    return _(
+        "%(encoding)s cannot read a CSV file (it is not a text encoding in which commas and line breaks are "
+        "ASCII); use UTF-8 or GB18030."
+    ) % {"encoding": encoding}
+
+
 def _read_file(importer: _Importer, lines: _Lines, report_progress: Callable[[], None]) -> None:
     """Hand the file's rows to `importer`. A file that cannot be read on, or a chunk the database
     refuses, is one error where it happens, and the rest of the file is not read."""
@@ -109,14 +119,23 @@ def _read_file(importer: _Importer, lines: _Lines, report_progress: Callable[[],
     try:
         _read_rows(importer, _records(lines), report_progress)
     except Undecodable as error:
+        if isinstance(error.error, UnicodeDecodeError):
+            message = _(
+                "the file cannot be read as %(encoding)s (byte 0x%(byte)02x is not valid there); "
+                "choose another encoding: GB18030 for Chinese Excel exports, UTF-8 otherwise"
+            ) % {"encoding": result.encoding, "byte": error.error.object[error.error.start]}
+        else:
+            message = _(
+                "the file cannot be read as %(encoding)s (%(reason)s); "
+                "choose another encoding: GB18030 for Chinese Excel exports, UTF-8 otherwise"
+            ) % {"encoding": result.encoding, "reason": str(error.error)[:200] or type(error.error).__name__}
+        result.add_error(error.line, "", message)
+    except LineTooLong as error:
         result.add_error(
             error.line,
             "",
-            _(
-                "the file cannot be read as %(encoding)s (byte 0x%(byte)02x is not valid there); "
-                "choose another encoding: GB18030 for Chinese Excel exports, UTF-8 otherwise"
-            )
-            % {"encoding": result.encoding, "byte": error.error.object[error.error.start]},
+            _("the line is longer than %(limit)s bytes; no row of a portfolio file is that long")
+            % {"limit": error.limit},
         )
     except _BadRecord as error:
         result.add_error(error.line, "", _("the line is not valid CSV (%(reason)s)") % {"reason": error.reason})
