@@ -50,6 +50,8 @@ class ImportResult:
     skipped: dict[type, int] = field(default_factory=dict)
     errors: list[RowError] = field(default_factory=list)
     error_count: int = 0
+    # The ImportRun that records the import (set by portfolio_import).
+    run: object = None
 
     @property
     def ok(self) -> bool:
