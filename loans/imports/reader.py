@@ -97,6 +97,8 @@ class _Lines:
             while (end := pending.find(b"\n", searched)) != -1:
                 if end + 1 - start > self.max_line:
                     raise LineTooLong(self.line + 1, self.max_line)
+                self.line += 1
+                self.bytes_read += end + 1 - start
                 yield bytes(pending[start : end + 1])
                 start = searched = end + 1
             del pending[:start]
@@ -108,6 +110,8 @@ class _Lines:
                 break
             pending += block
         if pending:
+            self.line += 1
+            self.bytes_read += len(pending)
             yield bytes(pending)
 
     def __iter__(self) -> Iterator[str]:
@@ -116,8 +120,6 @@ class _Lines:
         except (LookupError, TypeError, ValueError) as error:
             raise Undecodable(1, LookupError(str(error))) from error
         for raw in self._byte_lines():
-            self.line += 1
-            self.bytes_read += len(raw)
             try:
                 yield decoder.decode(raw, final=False)
             except (UnicodeError, ValueError, LookupError, TypeError) as error:
