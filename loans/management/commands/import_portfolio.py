@@ -34,7 +34,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--encoding",
             default="auto",
-            help="auto (default: UTF-8, with or without BOM, else GB18030/GBK), utf-8, gb18030 or any Python codec",
+            help="auto (default: UTF-8, with or without BOM, else GB18030/GBK), utf-8, gb18030 or another Python "
+            "text codec in which commas and line breaks are ASCII (not utf-16, zlib, hex...)",
         )
 
     def handle(self, *args, **options):
