@@ -16,6 +16,7 @@ from .models import (
     Borrower,
     Contact,
     DelinquencyBucket,
+    ImportRun,
     Installment,
     Loan,
     Payment,
@@ -322,11 +323,15 @@ class LoanAdmin(PortfolioSearchMixin, admin.ModelAdmin):
         if request.method == "POST":
             form = PortfolioImportForm(request.POST, request.FILES)
             if form.is_valid():
+                upload = form.cleaned_data["file"]
                 result = portfolio_import(
-                    stream=form.cleaned_data["file"],
+                    stream=upload,
                     kind=form.cleaned_data["kind"],
+                    by=request.user,
                     encoding=form.cleaned_data["encoding"],
-                    recorded_by=request.user,
+                    file_name=upload.name,
+                    file_size=upload.size,
+                    via=ImportRun.Via.ADMIN,
                 )
         else:
             form = PortfolioImportForm()
@@ -426,6 +431,26 @@ class PortfolioSnapshotAdmin(admin.ModelAdmin):
     list_filter = ("product", "bucket")
     date_hierarchy = "as_of"
     list_select_related = ("product", "bucket")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ImportRun)
+class ImportRunAdmin(admin.ModelAdmin):
+    """Who imported which file, when, and how it ended: a record, read only."""
+
+    list_display = ("started_at", "kind", "file_name", "ran_by", "via", "outcome", "rows_read", "records_created")
+    list_filter = ("kind", "outcome", "via")
+    list_select_related = ("ran_by",)
+    search_fields = ("file_name", "ran_by__username")
+    date_hierarchy = "started_at"
 
     def has_add_permission(self, request):
         return False

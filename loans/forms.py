@@ -1,6 +1,8 @@
 """Forms of the portfolio pages."""
 
 from django import forms
+from django.conf import settings
+from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext_lazy as _
 
 
@@ -27,3 +29,19 @@ class PortfolioImportForm(forms.Form):
         help_text=_("Import loans first, then schedules, then payments and contacts."),
     )
     encoding = forms.ChoiceField(label=_("Encoding"), choices=ENCODING_CHOICES, initial="auto")
+
+    def clean_file(self):
+        """Refuse a file above DESK_IMPORT_MAX_UPLOAD_BYTES before a line of it is read: a web request
+        is not where a file that large is imported (the import_portfolio command is)."""
+        upload = self.cleaned_data["file"]
+        limit = settings.DESK_IMPORT_MAX_UPLOAD_BYTES
+        if upload.size > limit:
+            raise forms.ValidationError(
+                _(
+                    "The file is %(size)s; the largest file the admin imports is %(limit)s. Import it with the "
+                    "import_portfolio command."
+                ),
+                code="too_large",
+                params={"size": filesizeformat(upload.size), "limit": filesizeformat(limit)},
+            )
+        return upload

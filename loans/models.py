@@ -549,3 +549,50 @@ class PortfolioSnapshot(models.Model):
 
     def __str__(self) -> str:
         return f"{self.as_of} {self.product_id} {self.bucket_id}: {self.loans}"
+
+
+class ImportRun(models.Model):
+    """One import of a portfolio file: who ran it and how (the admin's upload or the command),
+    which file of which kind, when, the rows read and the records written, and how it ended. Kept
+    whether the file was imported or refused: the import is all or nothing, this row is not part
+    of it. Its errors are the import's own messages, which show IDs and phone numbers masked."""
+
+    class Via(models.TextChoices):
+        ADMIN = "admin", _("Admin upload")
+        COMMAND = "command", _("import_portfolio command")
+
+    class Outcome(models.TextChoices):
+        RUNNING = "running", _("Running")
+        IMPORTED = "imported", _("Imported")
+        REFUSED = "refused", _("Refused: nothing imported")
+        FAILED = "failed", _("Failed: nothing imported")
+
+    kind = models.CharField(_("kind of file"), max_length=16)
+    file_name = models.CharField(_("file name"), max_length=255, blank=True)
+    file_size = models.PositiveBigIntegerField(_("file size (bytes)"), null=True, blank=True)
+    encoding = models.CharField(_("read as"), max_length=32, blank=True)
+    ran_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("ran by"), on_delete=models.PROTECT, related_name="+"
+    )
+    via = models.CharField(_("via"), max_length=16, choices=Via.choices)
+    started_at = models.DateTimeField(_("started at"))
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    outcome = models.CharField(_("outcome"), max_length=16, choices=Outcome.choices, default=Outcome.RUNNING)
+    rows_read = models.PositiveIntegerField(_("rows read"), default=0)
+    records_created = models.PositiveIntegerField(
+        _("records created"), default=0, help_text=_("Borrowers, loans, installments, payments or contacts written.")
+    )
+    records_skipped = models.PositiveIntegerField(
+        _("records skipped"), default=0, help_text=_("Rows identical to what was already stored.")
+    )
+    error_count = models.PositiveIntegerField(_("errors"), default=0)
+    errors = models.TextField(_("first errors"), blank=True)
+
+    class Meta:
+        ordering = ["-pk"]
+        verbose_name = _("import run")
+        verbose_name_plural = _("import runs")
+        indexes = [models.Index(fields=["ran_by", "started_at"], name="importrun_ran_by_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.file_name} ({self.get_outcome_display()})"

@@ -12,7 +12,8 @@ CENT = Decimal("0.01")
 MAX_MONEY = Decimal(10 ** (MONEY["max_digits"] - MONEY["decimal_places"])) - CENT
 
 # As people write an amount: digits, optionally a sign, at most two decimals; no grouping, no exponent.
-_WRITTEN_AMOUNT = re.compile(r"[+-]?\d+(\.\d{1,2})?")
+# ASCII digits only: \d would take "٣" or "３", which Decimal reads without a word.
+_WRITTEN_AMOUNT = re.compile(r"[+-]?[0-9]+(\.[0-9]{1,2})?")
 
 
 class NotMoney(ValueError):
@@ -39,7 +40,7 @@ def money_parse(value, *, what: str | None = None) -> Decimal:
     if isinstance(value, str):
         text = value.strip()
         if not _WRITTEN_AMOUNT.fullmatch(text):
-            reason = "not_in_fen" if re.fullmatch(r"[+-]?\d+\.\d+", text) else "not_a_number"
+            reason = "not_in_fen" if re.fullmatch(r"[+-]?[0-9]+\.[0-9]+", text) else "not_a_number"
             raise NotMoney(value, reason, what)
         amount = Decimal(text)
     else:

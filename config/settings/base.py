@@ -113,6 +113,12 @@ MEDIA_ROOT = VAR_DIR / "media"
 # Portfolio files uploaded through the admin can be large; they are streamed from disk.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+# Portfolio imports: a line longer than this is refused as a row error (no row of a portfolio file
+# comes near it; a file without line breaks would otherwise be read whole), and the admin refuses
+# an upload larger than this (larger files go through the import_portfolio command). The web
+# server in front should refuse bodies above the upload cap too (nginx client_max_body_size).
+DESK_IMPORT_MAX_LINE_BYTES = env.int("DESK_IMPORT_MAX_LINE_BYTES", default=1024 * 1024)
+DESK_IMPORT_MAX_UPLOAD_BYTES = env.int("DESK_IMPORT_MAX_UPLOAD_BYTES", default=200 * 1024 * 1024)
 
 # Redis, when there is one, serves the cache and the Celery broker.
 REDIS_URL = env("REDIS_URL", default="")

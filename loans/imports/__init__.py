@@ -14,10 +14,12 @@ of their kind.
 from collections.abc import Callable, Iterator
 from typing import BinaryIO
 
+from django.core.exceptions import PermissionDenied
 from django.db import connection, transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from ..models import Loan
+from ..models import ImportRun, Loan
 from ..selectors import buckets_in_order, portfolio_day
 from ..services import loan_refresh_delinquency, portfolio_refresh_delinquency
 from .base import MAX_REPORTED_ERRORS, ImportResult, Row, RowError, _Importer, _WriteRefused
@@ -25,7 +27,7 @@ from .cells import COLUMNS
 from .contacts import _ContactImporter
 from .loans import _LoanImporter
 from .payments import _PaymentImporter
-from .reader import Undecodable, _BadRecord, _Lines, _records, resolve_encoding
+from .reader import LineTooLong, Undecodable, UnsupportedEncoding, _BadRecord, _Lines, _records, resolve_encoding
 from .schedule import _ScheduleImporter
 
 __all__ = ["COLUMNS", "KINDS", "MAX_REPORTED_ERRORS", "ImportResult", "RowError", "portfolio_import"]
@@ -45,24 +47,68 @@ IMPORTERS: dict[str, type[_Importer]] = {
 }
 
 
+# How many of an import's errors its ImportRun keeps (all of them are counted).
+RUN_ERRORS_KEPT = 20
+
+
 def portfolio_import(
     *,
     stream: BinaryIO,
     kind: str,
+    by,
     encoding: str = "auto",
     progress: Callable[[int], None] | None = None,
-    recorded_by=None,
+    file_name: str = "",
+    file_size: int | None = None,
+    via: str = ImportRun.Via.COMMAND,
 ) -> ImportResult:
     """Import one CSV file of `kind` (loans, schedule, payments, contacts) from a binary stream,
-    all or nothing. `progress` is called with the number of bytes read since its last call.
-    Payments are allocated in file order as payment_record allocates them, with `recorded_by`
-    as their recorder. Returns the counts, or the errors when nothing was imported."""
+    all or nothing, as the user `by`: only an active user holding loans.import_portfolio may
+    import (PermissionDenied otherwise). `progress` is called with the number of bytes read since
+    its last call. Payments are allocated in file order as payment_record allocates them, with
+    `by` as their recorder. Every import leaves an ImportRun saying who ran which file, via what,
+    and how it ended, whether the file was imported, refused, or failed on the way. Returns the
+    counts, or the errors when nothing was imported."""
     if kind not in IMPORTERS:
         raise ValueError(f"unknown import kind {kind!r}")
+    if by is None or not by.is_active or not by.has_perm("loans.import_portfolio"):
+        raise PermissionDenied(_("Only an active user allowed to import portfolio files may import one."))
+    # Outside the import's transaction: kept when the import is rolled back or raises.
+    run = ImportRun.objects.create(
+        kind=kind,
+        file_name=file_name[:255],
+        file_size=file_size,
+        ran_by=by,
+        via=via,
+        started_at=timezone.now(),
+    )
+    try:
+        result = _import(stream=stream, kind=kind, by=by, encoding=encoding, progress=progress)
+    except BaseException:
+        run.outcome, run.finished_at = ImportRun.Outcome.FAILED, timezone.now()
+        run.save(update_fields=["outcome", "finished_at"])
+        raise
+    run.encoding = result.encoding[:32]
+    run.finished_at = timezone.now()
+    run.outcome = ImportRun.Outcome.IMPORTED if result.ok else ImportRun.Outcome.REFUSED
+    run.rows_read = result.rows
+    run.records_created = sum(result.created.values())
+    run.records_skipped = sum(result.skipped.values())
+    run.error_count = result.error_count
+    run.errors = "\n".join(str(error) for error in result.errors[:RUN_ERRORS_KEPT])
+    run.save()
+    result.run = run
+    return result
+
+
+def _import(*, stream: BinaryIO, kind: str, by, encoding: str, progress: Callable[[int], None] | None) -> ImportResult:
     result = ImportResult(kind=kind)
     head = stream.read(SNIFF_BYTES)
     try:
         result.encoding = resolve_encoding(encoding, head)
+    except UnsupportedEncoding:
+        result.add_error(None, "", unsupported_encoding_message(encoding))
+        return result
     except LookupError:
         result.add_error(None, "", _("%(encoding)s is not a known encoding.") % {"encoding": encoding})
         return result
@@ -74,7 +120,7 @@ def portfolio_import(
             # close to a second each, more than the statements take. Off until this transaction ends.
             with connection.cursor() as cursor:
                 cursor.execute("SET LOCAL jit = off")
-        importer = IMPORTERS[kind](result, recorded_by=recorded_by)
+        importer = IMPORTERS[kind](result, recorded_by=by)
         _read_file(importer, lines, report_progress)
         if result.ok:
             _age(importer.loan_ids_to_age)
@@ -102,6 +148,13 @@ class _ProgressReport:
             self.reported = self.lines.bytes_read
 
 
+def unsupported_encoding_message(encoding: str) -> str:
+    return _(
+        "%(encoding)s cannot read a CSV file (it is not a text encoding in which commas and line breaks are "
+        "ASCII); use UTF-8 or GB18030."
+    ) % {"encoding": encoding}
+
+
 def _read_file(importer: _Importer, lines: _Lines, report_progress: Callable[[], None]) -> None:
     """Hand the file's rows to `importer`. A file that cannot be read on, or a chunk the database
     refuses, is one error where it happens, and the rest of the file is not read."""
@@ -109,14 +162,23 @@ def _read_file(importer: _Importer, lines: _Lines, report_progress: Callable[[],
     try:
         _read_rows(importer, _records(lines), report_progress)
     except Undecodable as error:
+        if isinstance(error.error, UnicodeDecodeError):
+            message = _(
+                "the file cannot be read as %(encoding)s (byte 0x%(byte)02x is not valid there); "
+                "choose another encoding: GB18030 for Chinese Excel exports, UTF-8 otherwise"
+            ) % {"encoding": result.encoding, "byte": error.error.object[error.error.start]}
+        else:
+            message = _(
+                "the file cannot be read as %(encoding)s (%(reason)s); "
+                "choose another encoding: GB18030 for Chinese Excel exports, UTF-8 otherwise"
+            ) % {"encoding": result.encoding, "reason": str(error.error)[:200] or type(error.error).__name__}
+        result.add_error(error.line, "", message)
+    except LineTooLong as error:
         result.add_error(
             error.line,
             "",
-            _(
-                "the file cannot be read as %(encoding)s (byte 0x%(byte)02x is not valid there); "
-                "choose another encoding: GB18030 for Chinese Excel exports, UTF-8 otherwise"
-            )
-            % {"encoding": result.encoding, "byte": error.error.object[error.error.start]},
+            _("the line is longer than %(limit)s bytes; no row of a portfolio file is that long")
+            % {"limit": error.limit},
         )
     except _BadRecord as error:
         result.add_error(error.line, "", _("the line is not valid CSV (%(reason)s)") % {"reason": error.reason})

@@ -10,7 +10,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from ..models import Loan
-from .cells import COLUMNS, CellError, header_kind
+from ..validators import mask_national_id
+from .cells import COLUMNS, CellError, _printable, header_kind
 
 MAX_REPORTED_ERRORS = 200
 
@@ -49,6 +50,8 @@ class ImportResult:
     skipped: dict[type, int] = field(default_factory=dict)
     errors: list[RowError] = field(default_factory=list)
     error_count: int = 0
+    # The ImportRun that records the import (set by portfolio_import).
+    run: object = None
 
     @property
     def ok(self) -> bool:
@@ -131,8 +134,9 @@ class _Importer:
             elif name in self.positions:
                 problems.append((name, _("the column %(name)s appears twice") % {"name": name}))
             elif name not in known:
+                shown = _printable(name[:40])
                 problems.append(
-                    (name, _("%(name)s is not a column of a %(kind)s file") % {"name": name, "kind": self.kind})
+                    (shown, _("%(name)s is not a column of a %(kind)s file") % {"name": shown, "kind": self.kind})
                 )
             else:
                 self.positions[name] = position
@@ -174,7 +178,7 @@ class _Importer:
                 row.values[column.name] = column.default
                 continue
             try:
-                row.values[column.name] = column.parse(raw)
+                row.values[column.name] = column.read(raw)
             except CellError as error:
                 self.error(line, column.name, error)
                 row.values[column.name] = None
@@ -223,11 +227,12 @@ class _Importer:
         for column, stored, given in pairs:
             if stored != given:
                 same = False
+                shown = _SHOWN_MASKED.get(column, _readable)
                 self.error(
                     line,
                     column,
                     _("%(key)s already exists with %(column)s %(stored)s; the file says %(given)s")
-                    % {"key": key, "column": column, "stored": _readable(stored), "given": _readable(given)},
+                    % {"key": key, "column": column, "stored": shown(stored), "given": shown(given)},
                 )
         return same
 
@@ -252,7 +257,11 @@ def _readable(value) -> str:
         return _("(empty)")
     if isinstance(value, datetime):
         return timezone.localtime(value).isoformat(sep=" ")
-    return str(value)
+    return _printable(str(value))
+
+
+# Columns whose values a message shows masked: it may be printed, logged or kept in an ImportRun.
+_SHOWN_MASKED = {"national_id": mask_national_id}
 
 
 class _LoanRowsImporter(_Importer):

@@ -4,7 +4,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
 from ..models import Borrower, Contact
-from ..phones import normalise_contact_value
+from ..phones import mask_phone, normalise_contact_value
 from .base import Row, _count, _Importer
 
 
@@ -36,7 +36,7 @@ class _ContactImporter(_Importer):
         return None if None in key else key
 
     def repeated(self, values: dict[str, object], first: int) -> str:
-        return _("%(value)s of this borrower is already on line %(first)s") % {"value": values["value"], "first": first}
+        return _("%(value)s of this borrower is already on line %(first)s") % {"value": _shown(values), "first": first}
 
     def parse(self, line: int, record: list[str]) -> Row:
         row = super().parse(line, record)
@@ -85,5 +85,10 @@ class _ContactImporter(_Importer):
         _count(self.result.created, Contact, len(new_contacts))
 
     def same_contact(self, row: Row, stored: Contact) -> bool:
-        label = _("contact %(value)s") % {"value": row.values["value"]}
+        label = _("contact %(value)s") % {"value": _shown(row.values)}
         return self.same_where_filled(row.line, label, stored, row.values, [(name, name) for name in self.COMPARED])
+
+
+def _shown(values: dict[str, object]) -> str:
+    """The contact's value as a message shows it: a phone number masked."""
+    return values["value"] if values["kind"] == Contact.Kind.EMAIL else mask_phone(values["value"])

@@ -3,6 +3,7 @@
 from django.utils.translation import gettext as _
 
 from ..models import Borrower, Loan, Product
+from ..validators import mask_national_id
 from .base import Row, _count, _Importer
 from .cells import _quoted
 
@@ -99,7 +100,7 @@ class _LoanImporter(_Importer):
             borrowers[borrower.national_id] = borrower
             new_borrowers.append(borrower)
             return borrower, True
-        label = _("the borrower with national ID %(id)s") % {"id": borrower.masked_national_id}
+        label = _("the borrower with national ID %(id)s") % {"id": mask_national_id(borrower.national_id)}
         same = self.same_where_filled(row.line, label, borrower, values, self.BORROWER_FIELDS)
         if borrower.pk is not None and borrower.pk not in self.borrower_ids_counted:
             self.borrower_ids_counted.add(borrower.pk)

@@ -14,7 +14,8 @@ class _PaymentImporter(_LoanRowsImporter):
     payment_record allocates them: oldest installment first (by due date, then number), within
     it penalty, fees, interest, then principal; an installment paid in full is marked paid on the
     local day the completing payment was received; a payment above what is still outstanding on
-    the loan (after the rows before it) is refused, and so is one received in the future."""
+    the loan (after the rows before it) is refused, and so is one received in the future or
+    before the loan was disbursed."""
 
     kind = "payments"
     models = (Payment,)
@@ -37,7 +38,7 @@ class _PaymentImporter(_LoanRowsImporter):
 
     def process_chunk(self, rows: list[Row]) -> None:
         references = {row.values["reference"] for row in rows if row.valid}
-        loans = self.loans_by_account(rows)
+        loans = self.loans_by_account(rows, "disbursed_on")
         stored_payments = {
             (payment.source, payment.reference): payment
             for payment in Payment.objects.filter(reference__in=references)
@@ -59,6 +60,13 @@ class _PaymentImporter(_LoanRowsImporter):
                     row.line,
                     "received_at",
                     _("%(value)s is in the future") % {"value": _readable(values["received_at"])},
+                )
+            elif timezone.localdate(values["received_at"]) < loan.disbursed_on:
+                self.error(
+                    row.line,
+                    "received_at",
+                    _("%(value)s is before the loan was disbursed on %(disbursed)s")
+                    % {"value": _readable(values["received_at"]), "disbursed": loan.disbursed_on},
                 )
             else:
                 to_record.append((row, loan))

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.contrib.auth.models import Permission
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management import call_command, execute_from_command_line
 from django.core.management.base import CommandError
 from django.db import connections
@@ -17,7 +17,7 @@ from django.utils import timezone, translation
 
 from loans import imports
 from loans.imports import portfolio_import
-from loans.models import Borrower, Contact, Installment, Loan, Payment, PaymentAllocation
+from loans.models import Borrower, Contact, ImportRun, Installment, Loan, Payment, PaymentAllocation
 from loans.selectors import portfolio_day
 from loans.services import balances_recompute, payment_record
 from tests.accounts.factories import UserFactory
@@ -44,7 +44,16 @@ def english():
         yield
 
 
+IMPORTER = "importer"
+
+
+def importer():
+    """The user the tests import as: one holding the admin role, which may import."""
+    return UserFactory(username=IMPORTER, roles=["admin"])
+
+
 def run(kind, text, *, encoding="auto", codec="utf-8", **kwargs):
+    kwargs.setdefault("by", importer())
     return portfolio_import(stream=io.BytesIO(text.encode(codec)), kind=kind, encoding=encoding, **kwargs)
 
 
@@ -116,7 +125,7 @@ def import_examples():
     results = {}
     for kind in EXAMPLE_ORDER:
         with (EXAMPLES / f"{kind}.csv").open("rb") as stream:
-            results[kind] = portfolio_import(stream=stream, kind=kind)
+            results[kind] = portfolio_import(stream=stream, kind=kind, by=importer())
         assert results[kind].ok, messages_of(results[kind])
     return results
 
@@ -527,7 +536,7 @@ def test_gbk_after_the_first_chunk_of_bytes_is_still_an_error_not_a_traceback(db
     data = text.encode("ascii") + loan_row("LN-X", ID_A, "王芳").encode("gbk") + b"\n"
     assert len(text) > imports.SNIFF_BYTES
 
-    result = portfolio_import(stream=io.BytesIO(data), kind="loans")
+    result = portfolio_import(stream=io.BytesIO(data), kind="loans", by=importer())
 
     assert result.encoding == "utf-8-sig"
     assert [error.line for error in result.errors] == [1502]
@@ -726,7 +735,8 @@ def random_portfolio(rng, *, loans, prefix):
     prefix when rng starts from the same seed."""
     product = ProductFactory(code="CCI")
     for number in range(loans):
-        disbursed_on = datetime.date(2026, 1, 1) + datetime.timedelta(days=rng.randrange(120))
+        # Before the first payment (2026-02-01): a payment before its loan was disbursed is refused.
+        disbursed_on = datetime.date(2025, 10, 1) + datetime.timedelta(days=rng.randrange(120))
         loan = LoanFactory(
             account_number=f"{prefix}-{number}",
             product=product,
@@ -936,7 +946,7 @@ def test_a_payment_twice_in_the_file_is_an_error(scheduled_loan):
         ("LN-1,P-1,10.00,2026-03-01 25:00,app,", 'line 2, column received_at: "2026-03-01 25:00" is not a date and'),
         ("LN-1,P-1,10.00,2026-03-01 10:00,wechat,", 'line 2, column channel: "wechat" is not one of bank_transfer'),
         ("LN-9,P-1,10.00,2026-03-01 10:00,app,", "line 2, column account_number: there is no loan LN-9"),
-        ("LN-1,P-1,10.00,2999-01-01 10:00,app,", "line 2, column received_at: 2999-01-01 10:00:00+08:00 is in the"),
+        ("LN-1,P-1,10.00,2099-01-01 10:00,app,", "line 2, column received_at: 2099-01-01 10:00:00+08:00 is in the"),
         (
             "LN-1,P-1,337.51,2026-03-01 10:00,app,",
             "line 2, column amount: The payment of 337.51 is more than the 337.50",
@@ -977,11 +987,71 @@ def test_received_at_with_an_offset_or_without_a_time(scheduled_loan):
 
 
 def test_payments_are_recorded_by_the_importing_user(scheduled_loan):
-    user = UserFactory()
+    user = UserFactory(roles=["admin"])
 
-    run("payments", csv_of(PAYMENT_HEADER, "LN-1,P-1,10.00,2026-03-01 10:00,app,"), recorded_by=user)
+    result = run(
+        "payments",
+        csv_of(PAYMENT_HEADER, "LN-1,P-1,10.00,2026-03-01 10:00,app,", "LN-1,P-2,5.00,2026-03-02 10:00,app,"),
+        by=user,
+        file_name="payments.csv",
+        file_size=123,
+    )
 
-    assert Payment.objects.get().recorded_by == user
+    assert result.ok
+    assert set(Payment.objects.values_list("recorded_by", flat=True)) == {user.pk}
+    run_row = ImportRun.objects.get(kind="payments")
+    assert run_row == result.run
+    assert (run_row.ran_by, run_row.kind, run_row.file_name, run_row.file_size, run_row.via) == (
+        user,
+        "payments",
+        "payments.csv",
+        123,
+        ImportRun.Via.COMMAND,
+    )
+    assert (run_row.outcome, run_row.rows_read, run_row.records_created, run_row.error_count) == ("imported", 2, 2, 0)
+    assert run_row.started_at <= run_row.finished_at
+
+
+def test_a_refused_import_is_recorded_with_its_first_errors_masked(db):
+    ID_D = national_id(900_004)
+    result = run("loans", csv_of(LOAN_HEADER, loan_row("LN-1"), loan_row("LN-2", nid=ID_D[:-1] + "Z")))
+
+    run_row = ImportRun.objects.get()
+    assert not result.ok
+    assert (run_row.outcome, run_row.rows_read, run_row.records_created, run_row.error_count) == ("refused", 2, 0, 1)
+    assert run_row.errors.startswith("line 3, column national_id:")
+    assert ID_D[:-1] not in run_row.errors
+    assert not Loan.objects.exists()
+
+
+def test_an_import_that_fails_on_the_way_is_recorded_as_failed(db, monkeypatch):
+    def broken(self, rows):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(imports._LoanImporter, "process_chunk", broken)
+
+    with pytest.raises(RuntimeError):
+        run("loans", csv_of(LOAN_HEADER, loan_row("LN-1")))
+
+    assert ImportRun.objects.get().outcome == ImportRun.Outcome.FAILED
+    assert not Loan.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "user",
+    [
+        pytest.param(lambda: None, id="nobody"),
+        pytest.param(lambda: UserFactory(roles=["collector"]), id="collector"),
+        pytest.param(lambda: UserFactory(roles=["supervisor"]), id="supervisor"),
+        pytest.param(lambda: UserFactory(roles=["admin"], is_active=False), id="inactive-admin"),
+    ],
+)
+def test_only_an_active_user_allowed_to_import_may_import(db, user):
+    with pytest.raises(PermissionDenied):
+        run("loans", csv_of(LOAN_HEADER, loan_row("LN-1")), by=user())
+
+    assert not Loan.objects.exists()
+    assert not ImportRun.objects.exists()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1035,7 +1105,7 @@ def test_the_same_number_written_two_ways_is_a_duplicate(borrower):
         "contacts", csv_of(CONTACT_HEADER, f"{ID_A},mobile,13800138000,,,,", f"{ID_A},home,+86 138 0013 8000,,,,")
     )
 
-    assert messages_of(result) == ["line 3, column value: +8613800138000 of this borrower is already on line 2"]
+    assert messages_of(result) == ["line 3, column value: +86138****8000 of this borrower is already on line 2"]
 
 
 def test_reimporting_contacts_keeps_what_the_desk_learned_since(borrower):
@@ -1056,7 +1126,7 @@ def test_a_stored_contact_with_another_name_is_an_error(borrower):
     result = run("contacts", csv_of(CONTACT_HEADER, f"{ID_A},emergency,13910123456,王建华,父亲,,"))
 
     assert messages_of(result) == [
-        "line 2, column name: contact +8613910123456 already exists with name 王建国; the file says 王建华"
+        "line 2, column name: contact +86139****3456 already exists with name 王建国; the file says 王建华"
     ]
 
 
@@ -1075,7 +1145,7 @@ def test_the_command_prints_a_summary(db, tmp_path):
     path = write(tmp_path, csv_of(LOAN_HEADER, loan_row("LN-1"), loan_row("LN-2")))
     out, err = io.StringIO(), io.StringIO()
 
-    call_command("import_portfolio", str(path), stdout=out, stderr=err)
+    call_command("import_portfolio", "--by", importer().username, str(path), stdout=out, stderr=err)
 
     assert out.getvalue().splitlines() == [
         "Imported loans.csv (loans, read as utf-8-sig): 2 rows.",
@@ -1089,7 +1159,7 @@ def test_the_command_shows_progress_on_stderr(db, tmp_path):
     path = write(tmp_path, csv_of(LOAN_HEADER, loan_row("LN-1")))
     err = io.StringIO()
 
-    call_command("import_portfolio", str(path), stdout=io.StringIO(), stderr=err)
+    call_command("import_portfolio", "--by", importer().username, str(path), stdout=io.StringIO(), stderr=err)
 
     assert "loans.csv (loans)" in err.getvalue()
 
@@ -1100,7 +1170,17 @@ def test_the_command_lists_the_errors_and_fails(db, tmp_path):
     err = io.StringIO()
 
     with pytest.raises(CommandError) as failure:
-        call_command("import_portfolio", str(path), "--kind", "schedule", "--encoding", "gbk", stderr=err)
+        call_command(
+            "import_portfolio",
+            "--by",
+            importer().username,
+            str(path),
+            "--kind",
+            "schedule",
+            "--encoding",
+            "gbk",
+            stderr=err,
+        )
 
     assert str(failure.value) == "2 error(s) in schedule.csv (schedule, read as gb18030): nothing was imported."
     assert err.getvalue().splitlines()[-2:] == [
@@ -1114,7 +1194,7 @@ def test_the_command_says_which_kind_the_header_looks_like(db, tmp_path):
     err = io.StringIO()
 
     with pytest.raises(CommandError):
-        call_command("import_portfolio", str(path), stderr=err)
+        call_command("import_portfolio", "--by", importer().username, str(path), stderr=err)
 
     assert "line 1: these are the columns of a schedule file, not of a loans file" in err.getvalue()
 
@@ -1123,9 +1203,43 @@ def test_the_command_refuses_an_unknown_encoding_or_a_missing_file(db, tmp_path)
     path = write(tmp_path, csv_of(LOAN_HEADER))
 
     with pytest.raises(CommandError, match="klingon is not a known encoding"):
-        call_command("import_portfolio", str(path), "--encoding", "klingon")
+        call_command("import_portfolio", "--by", importer().username, str(path), "--encoding", "klingon")
     with pytest.raises(CommandError, match="Cannot open"):
-        call_command("import_portfolio", str(tmp_path / "missing.csv"))
+        call_command("import_portfolio", "--by", importer().username, str(tmp_path / "missing.csv"))
+
+
+def test_the_command_needs_an_active_user_allowed_to_import(db, tmp_path):
+    path = write(tmp_path, csv_of(LOAN_HEADER, loan_row("LN-1")))
+    UserFactory(username="collector9", roles=["collector"])
+    UserFactory(username="gone", roles=["admin"], is_active=False)
+
+    with pytest.raises(CommandError, match="--by"):
+        call_command("import_portfolio", str(path))
+    with pytest.raises(CommandError, match="There is no active user nobody"):
+        call_command("import_portfolio", "--by", "nobody", str(path))
+    with pytest.raises(CommandError, match="There is no active user gone"):
+        call_command("import_portfolio", "--by", "gone", str(path))
+    with pytest.raises(CommandError, match="collector9 is not allowed to import portfolio files"):
+        call_command("import_portfolio", "--by", "collector9", str(path))
+
+    assert not Loan.objects.exists()
+    assert not ImportRun.objects.exists()
+
+
+def test_the_command_records_who_ran_it(db, tmp_path):
+    path = write(tmp_path, csv_of(LOAN_HEADER, loan_row("LN-1")))
+
+    call_command("import_portfolio", "--by", importer().username, str(path), stdout=io.StringIO(), verbosity=0)
+
+    run_row = ImportRun.objects.get()
+    assert (run_row.ran_by.username, run_row.via, run_row.file_name, run_row.file_size, run_row.outcome) == (
+        IMPORTER,
+        "command",
+        "loans.csv",
+        path.stat().st_size,
+        "imported",
+    )
+    assert (run_row.rows_read, run_row.records_created, run_row.encoding) == (1, 2, "utf-8-sig")
 
 
 def test_the_command_exit_status(db, tmp_path, capsys, monkeypatch):
@@ -1134,9 +1248,13 @@ def test_the_command_exit_status(db, tmp_path, capsys, monkeypatch):
     good = write(tmp_path, csv_of(LOAN_HEADER, loan_row("LN-1")), "good.csv")
     bad = write(tmp_path, csv_of(LOAN_HEADER, loan_row("LN-2", principal="x")), "bad.csv")
 
-    execute_from_command_line(["manage.py", "import_portfolio", str(good), "--verbosity", "0"])
+    execute_from_command_line(
+        ["manage.py", "import_portfolio", "--by", importer().username, str(good), "--verbosity", "0"]
+    )
     with pytest.raises(SystemExit) as exit_status:
-        execute_from_command_line(["manage.py", "import_portfolio", str(bad), "--verbosity", "0"])
+        execute_from_command_line(
+            ["manage.py", "import_portfolio", "--by", importer().username, str(bad), "--verbosity", "0"]
+        )
 
     assert exit_status.value.code == 1
     captured = capsys.readouterr()
@@ -1195,7 +1313,16 @@ def test_the_admin_page_records_payments_as_the_uploading_user(superuser_client,
     response = upload(superuser_client, csv_of(PAYMENT_HEADER, "LN-1,P-1,10.00,2026-03-01 10:00,app,"), kind="payments")
 
     assert response.status_code == 200
-    assert Payment.objects.get().recorded_by.is_superuser
+    payment = Payment.objects.get()
+    assert payment.recorded_by.is_superuser
+    run_row = ImportRun.objects.get(kind="payments")
+    assert (run_row.ran_by, run_row.via, run_row.kind, run_row.file_name, run_row.outcome) == (
+        payment.recorded_by,
+        "admin",
+        "payments",
+        "loans.csv",
+        "imported",
+    )
 
 
 def test_the_admin_page_needs_a_file(superuser_client):
@@ -1266,7 +1393,7 @@ def test_a_100000_row_loans_file_is_streamed_in_chunks(db, tmp_path, monkeypatch
     read = []
 
     with path.open("rb") as stream:
-        result = portfolio_import(stream=stream, kind="loans", progress=read.append)
+        result = portfolio_import(stream=stream, kind="loans", by=importer(), progress=read.append)
 
     assert result.ok, messages_of(result)
     assert result.rows == 100_000
