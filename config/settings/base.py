@@ -2,6 +2,7 @@
 (see .env.example); the defaults run the whole desk on one machine with no server installed:
 SQLite under var/ and Celery's filesystem transport under var/celery/."""
 
+import datetime
 from pathlib import Path
 
 import environ
@@ -29,6 +30,9 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_celery_beat",
     "django_fsm_log",
+    # Login lockout and the log of logins, failed logins and logouts (its admin is the desk's,
+    # in accounts.admin: read-only logs, and an admin unlocks by deleting the attempt).
+    "axes",
     "accounts",
     "loans",
     "collection",
@@ -49,6 +53,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -85,6 +91,8 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
+# django-axes first: it refuses a locked-out username and address before any password is checked.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "accounts.backends.DeskBackend"]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -94,6 +102,26 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# Login lockout (django-axes), on the desk's login and the admin's: after DESK_LOGIN_FAILURE_LIMIT
+# failed logins for one username from one address, that pair is refused for
+# DESK_LOGIN_COOL_OFF_MINUTES (each try while locked starts the wait again); an admin unlocks
+# earlier by deleting the attempt in the admin (Administration > Axes > Access attempts).
+AXES_ENABLED = True
+AXES_FAILURE_LIMIT = env.int("DESK_LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = datetime.timedelta(minutes=env.int("DESK_LOGIN_COOL_OFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "accounts.login_security.lockout_response"
+# Logins and logouts (AccessLog) and every failed login (AccessFailureLog) are kept; the admin
+# shows them read-only.
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
+AXES_ENABLE_ADMIN = False
+# A reverse proxy in front (DESK_TRUSTED_PROXY, see production) hands over the client's address
+# in X-Forwarded-For; without one the connection's address is the client's.
+DESK_TRUSTED_PROXY = env.bool("DESK_TRUSTED_PROXY", default=False)
+if DESK_TRUSTED_PROXY:
+    AXES_CLIENT_IP_CALLABLE = "accounts.login_security.client_ip_behind_proxy"
 
 # Internationalisation: the desk works in Simplified Chinese; English ships too.
 LANGUAGE_CODE = "zh-hans"
