@@ -123,6 +123,12 @@ DESK_TRUSTED_PROXY = env.bool("DESK_TRUSTED_PROXY", default=False)
 if DESK_TRUSTED_PROXY:
     AXES_CLIENT_IP_CALLABLE = "accounts.login_security.client_ip_behind_proxy"
 
+# Sessions end after DESK_SESSION_IDLE_MINUTES without a request (each request starts the
+# count again) and when the browser closes.
+SESSION_COOKIE_AGE = env.int("DESK_SESSION_IDLE_MINUTES", default=30) * 60
+SESSION_SAVE_EVERY_REQUEST = True
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+
 # Internationalisation: the desk works in Simplified Chinese; English ships too.
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", _("Simplified Chinese")), ("en", _("English"))]
