@@ -33,6 +33,7 @@ INSTALLED_APPS = [
     # Login lockout and the log of logins, failed logins and logouts (its admin is the desk's,
     # in accounts.admin: read-only logs, and an admin unlocks by deleting the attempt).
     "axes",
+    "csp",
     "accounts",
     "loans",
     "collection",
@@ -44,6 +45,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "config.middleware.DeskLanguageMiddleware",
@@ -129,6 +131,25 @@ SESSION_COOKIE_AGE = env.int("DESK_SESSION_IDLE_MINUTES", default=30) * 60
 SESSION_SAVE_EVERY_REQUEST = True
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 
+# The environment the settings are for: seed_demo refuses "production" (config.settings.production).
+DESK_ENVIRONMENT = "development"
+
+# Content-Security-Policy (django-csp): scripts, styles and images from the desk itself only,
+# never inline (no 'unsafe-inline'); the admin's inline data is <script type="application/json">,
+# which CSP does not block.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+    }
+}
+
 # Internationalisation: the desk works in Simplified Chinese; English ships too.
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", _("Simplified Chinese")), ("en", _("English"))]
@@ -138,6 +159,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
