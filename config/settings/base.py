@@ -119,6 +119,8 @@ AXES_LOCKOUT_CALLABLE = "accounts.login_security.lockout_response"
 # shows them read-only.
 AXES_ENABLE_ACCESS_FAILURE_LOG = True
 AXES_ENABLE_ADMIN = False
+# Masked in the log lines and in the form data an access attempt keeps (the password always is).
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "csrfmiddlewaretoken"]
 # A reverse proxy in front (DESK_TRUSTED_PROXY, see production) hands over the client's address
 # in X-Forwarded-For; without one the connection's address is the client's.
 DESK_TRUSTED_PROXY = env.bool("DESK_TRUSTED_PROXY", default=False)

@@ -148,6 +148,20 @@ def test_a_success_before_the_limit_starts_the_count_again(client, collector):
     assert log_in(client, "collector1", PASSWORD).status_code == 302
 
 
+def test_an_attempt_keeps_neither_the_password_nor_the_csrf_token(client, collector):
+    client = type(client)(enforce_csrf_checks=True)
+    token = client.get(reverse("login")).context["csrf_token"]
+
+    client.post(
+        reverse("login"), {"username": "collector1", "password": "my-secret-guess", "csrfmiddlewaretoken": token}
+    )
+
+    attempt = AccessAttempt.objects.get()
+    assert attempt.username == "collector1"
+    assert "my-secret-guess" not in attempt.post_data
+    assert str(token) not in attempt.post_data
+
+
 # --- the admin's unlock ---
 
 
