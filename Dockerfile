@@ -12,10 +12,13 @@ RUN useradd --create-home --uid 1000 desk
 COPY pyproject.toml README.md ./
 RUN pip install --upgrade pip && pip install .
 COPY . .
-# collectstatic needs settings that import cleanly; the real values come at run time.
-RUN SECRET_KEY=build ALLOWED_HOSTS=build python manage.py collectstatic --noinput \
+# collectstatic needs settings that import cleanly (production refuses a weak key, so a throwaway
+# random one); the real values come at run time.
+RUN SECRET_KEY="$(python -c 'import secrets; print(secrets.token_urlsafe(50))')" ALLOWED_HOSTS=build \
+    python manage.py collectstatic --noinput \
     && mkdir -p var && chown -R desk:desk var
 
 USER desk
 EXPOSE 8000
-CMD ["gunicorn", "config.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]
+# The access log without query strings or the referrer, as in docker-compose.yml.
+CMD ["gunicorn", "config.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-", "--access-logformat", "%(h)s %(l)s %(u)s %(t)s \"%(m)s %(U)s %(H)s\" %(s)s %(b)s %(M)sms \"%(a)s\""]

@@ -1,3 +1,7 @@
+from axes.admin import AccessAttemptAdmin as AxesAccessAttemptAdmin
+from axes.admin import AccessFailureLogAdmin as AxesAccessFailureLogAdmin
+from axes.admin import AccessLogAdmin as AxesAccessLogAdmin
+from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.utils.translation import gettext_lazy as _
@@ -48,3 +52,39 @@ class TeamAdmin(admin.ModelAdmin):
     @admin.display(description=_("members"), ordering="_member_count")
     def member_count(self, obj: Team) -> int:
         return obj._member_count
+
+
+# --- Logins (django-axes): the desk registers axes' admin itself (AXES_ENABLE_ADMIN = False) ---
+# The logs of logins, logouts and failed logins are read-only for everyone: nobody edits or
+# deletes the trail. A lockout is lifted by deleting its access attempt (the admin role holds
+# view_accessattempt and delete_accessattempt): the username may try again from that address at once.
+
+
+class _ReadOnlyLogAdmin:
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(AccessLog)
+class LoginLogAdmin(_ReadOnlyLogAdmin, AxesAccessLogAdmin):
+    pass
+
+
+@admin.register(AccessFailureLog)
+class FailedLoginLogAdmin(_ReadOnlyLogAdmin, AxesAccessFailureLogAdmin):
+    pass
+
+
+@admin.register(AccessAttempt)
+class LoginAttemptAdmin(AxesAccessAttemptAdmin):
+    """Failed logins per username and address still counting towards a lockout. Deleting one
+    (singly or with the bulk action) unlocks that username at that address."""
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

@@ -22,6 +22,7 @@ import sys
 import tempfile
 import threading
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -135,8 +136,12 @@ class FileSmsBackend(SmsBackend):
         return f"file:{message.idempotency_key}"
 
 
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
 class HttpSmsGateway(SmsBackend):
-    """POSTs each message as JSON to the gateway at COLLECTION_SMS_GATEWAY_URL:
+    """POSTs each message as JSON to the gateway at COLLECTION_SMS_GATEWAY_URL (https://; plain
+    http:// only to this machine):
 
         {"to": "+8613800000000", "text": "...", "idempotency_key": "12:3:2026-12-01", "language": "zh-hans"}
 
@@ -152,9 +157,16 @@ class HttpSmsGateway(SmsBackend):
         self.url = url if url is not None else settings.COLLECTION_SMS_GATEWAY_URL
         self.key = key if key is not None else settings.COLLECTION_SMS_GATEWAY_KEY
         self.timeout = timeout if timeout is not None else settings.COLLECTION_SMS_GATEWAY_TIMEOUT
-        if not self.url.startswith(("http://", "https://")):
+        # The API key travels in a header: over plain HTTP only to this machine (a local relay or
+        # a test gateway), never across a network.
+        parts = urllib.parse.urlsplit(self.url)
+        if not (parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS)):
             raise ChannelError(
-                _("The SMS gateway needs an http:// or https:// URL (COLLECTION_SMS_GATEWAY_URL)."), permanent=True
+                _(
+                    "The SMS gateway needs an https:// URL (COLLECTION_SMS_GATEWAY_URL); "
+                    "http:// only to this machine (localhost)."
+                ),
+                permanent=True,
             )
 
     def send(self, message: Outgoing) -> str:

@@ -1,8 +1,9 @@
 """The people of the demo desk: two teams (a supervisor and three collectors each), a legal
-officer and an admin, with readable passwords that follow from the seed, and the logins file
-`make run` prints."""
+officer and an admin, with random passwords, and the logins file `make run` prints."""
 
+import os
 import random
+import secrets
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -12,6 +13,8 @@ from pathlib import Path
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
 from faker import Faker
 
 from accounts import roles
@@ -43,9 +46,26 @@ class DemoLogin:
     password: str
 
 
-def demo_users_ensure(*, seed: int) -> list[DemoLogin]:
-    """Create (or reset) the demo users in their role groups and teams. Passwords are readable
-    and follow from the seed; supervisors and the admin may use the admin site."""
+# Readable, and nothing to mistake for something else (no 0/o, 1/l/i).
+PASSWORD_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
+
+
+def demo_password(user) -> str:
+    """A random password (three groups of four, about 59 bits) that passes the desk's password
+    validators for this user. Random on every run: the seed decides the data, never a login."""
+    while True:
+        password = "-".join("".join(secrets.choice(PASSWORD_ALPHABET) for _ in range(4)) for _ in range(3))
+        try:
+            validate_password(password, user)
+        except ValidationError:
+            continue
+        return password
+
+
+def demo_users_ensure(*, seed: int, superuser: bool = False) -> list[DemoLogin]:
+    """Create (or reset) the demo users in their role groups and teams, with random passwords
+    that pass the validators. Supervisors and the admin may use the admin site; the admin holds
+    the admin role only, and is a superuser only when `superuser` asks for it."""
     rng = random.Random(f"demo-users-{seed}")
     fake = Faker("zh_CN")
     fake.seed_instance(rng.randrange(2**32))
@@ -53,13 +73,13 @@ def demo_users_ensure(*, seed: int) -> list[DemoLogin]:
     logins, members = [], {name: [] for name in TEAMS}
     supervisors = {}
     for username, role, team_index in DEMO_USERS:
-        password = f"{username}-{rng.randint(1000, 9999)}"
         user, _created = User.objects.get_or_create(username=username)
         user.last_name, user.first_name = fake.last_name(), fake.first_name()
         user.email = f"{username}@demo.invalid"
         user.is_active = True
         user.is_staff = role in (roles.SUPERVISOR, roles.ADMIN)
-        user.is_superuser = role == roles.ADMIN
+        user.is_superuser = superuser and role == roles.ADMIN
+        password = demo_password(user)
         user.set_password(password)
         user.save()
         group, _created = Group.objects.get_or_create(name=role)
@@ -97,13 +117,20 @@ def demo_logins_path() -> Path:
 
 
 def demo_logins_write(logins: Iterable[DemoLogin], *, seed: int, as_of: date) -> Path:
-    """Write the demo logins to demo_logins_path()."""
+    """Write the demo logins to demo_logins_path(), readable and writable by its owner only
+    (0600), also when the file was there before with wider permissions. A symbolic link in its
+    place is refused, not followed."""
     path = demo_logins_path()
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(
+    text = (
         f"Demo logins (seed_demo --seed {seed}, as of {as_of.isoformat()}; demo passwords, not for real use):\n"
         + demo_logins_table(logins)
-        + "\n",
-        encoding="utf-8",
+        + "\n"
     )
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0)
+    descriptor = os.open(path, flags, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as logins_file:
+        # os.open's mode applies only to a file it creates.
+        os.fchmod(logins_file.fileno(), 0o600)
+        logins_file.write(text)
     return path

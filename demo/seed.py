@@ -138,11 +138,12 @@ def portfolio_seed(*, loans: int, seed: int, as_of: date, progress: bool = False
 
 
 def demo_desk_seed(
-    *, loans: int, seed: int, as_of: date, progress: bool = False
+    *, loans: int, seed: int, as_of: date, progress: bool = False, superuser: bool = False
 ) -> tuple[SeedSummary, list[DemoLogin]]:
     """Seed the demo desk, all in one transaction: an interrupted run leaves nothing behind.
-    The portfolio must be empty (the caller checks, so that two demo portfolios never mix)."""
+    The portfolio must be empty (the caller checks, so that two demo portfolios never mix). The
+    demo admin is a superuser only when `superuser` asks for it."""
     with transaction.atomic():
-        logins = demo_users_ensure(seed=seed)
+        logins = demo_users_ensure(seed=seed, superuser=superuser)
         summary = portfolio_seed(loans=loans, seed=seed, as_of=as_of, progress=progress)
     return summary, logins

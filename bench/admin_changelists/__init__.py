@@ -1,9 +1,9 @@
 """How fast are the admin's big lists? `python -m bench.admin_changelists`
 
 Times the admin's changelists of loans, borrowers, contacts, collection cases, contact attempts,
-payments and outbound messages on the populated database of DATABASE_URL (a `seed_demo` desk, say),
-through the real admin views: Django's test client, logged in as the database's first active
-superuser with force_login. Each list is requested plain, searched with each shape the desk
+payments and outbound messages on the populated database of DATABASE_URL (a desk seeded with
+`seed_demo --superuser`, say), through the real admin views: Django's test client, logged in as
+the database's first active superuser with force_login. Each list is requested plain, searched with each shape the desk
 searches by (an account number whole and its start, a national ID number, a phone number as typed
 and its start, a borrower's whole name and family name), and filtered by each of its filters. The
 terms and filter values are taken from a case in the middle of the database: its loan, borrower and

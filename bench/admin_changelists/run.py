@@ -20,7 +20,9 @@ def run(
 
     superuser = get_user_model().objects.filter(is_superuser=True, is_active=True).order_by("pk").first()
     if superuser is None:
-        raise BenchError("the database has no active superuser to log in as (manage.py createsuperuser)")
+        raise BenchError(
+            "the database has no active superuser to log in as (manage.py createsuperuser, or seed_demo --superuser)"
+        )
     client = Client(SERVER_NAME="localhost")
     client.force_login(superuser)
     sample = sample_from_database()

@@ -2,6 +2,7 @@
 (see .env.example); the defaults run the whole desk on one machine with no server installed:
 SQLite under var/ and Celery's filesystem transport under var/celery/."""
 
+import datetime
 from pathlib import Path
 
 import environ
@@ -29,6 +30,10 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_celery_beat",
     "django_fsm_log",
+    # Login lockout and the log of logins, failed logins and logouts (its admin is the desk's,
+    # in accounts.admin: read-only logs, and an admin unlocks by deleting the attempt).
+    "axes",
+    "csp",
     "accounts",
     "loans",
     "collection",
@@ -40,6 +45,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "config.middleware.DeskLanguageMiddleware",
@@ -49,6 +55,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -85,6 +93,8 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
+# django-axes first: it refuses a locked-out username and address before any password is checked.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "accounts.backends.DeskBackend"]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -95,6 +105,53 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
+# Login lockout (django-axes), on the desk's login and the admin's: after DESK_LOGIN_FAILURE_LIMIT
+# failed logins for one username from one address, that pair is refused for
+# DESK_LOGIN_COOL_OFF_MINUTES (each try while locked starts the wait again); an admin unlocks
+# earlier by deleting the attempt in the admin (Administration > Axes > Access attempts).
+AXES_ENABLED = True
+AXES_FAILURE_LIMIT = env.int("DESK_LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = datetime.timedelta(minutes=env.int("DESK_LOGIN_COOL_OFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "accounts.login_security.lockout_response"
+# Logins and logouts (AccessLog) and every failed login (AccessFailureLog) are kept; the admin
+# shows them read-only.
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
+AXES_ENABLE_ADMIN = False
+# Masked in the log lines and in the form data an access attempt keeps (the password always is).
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "csrfmiddlewaretoken"]
+# A reverse proxy in front (DESK_TRUSTED_PROXY, see production) hands over the client's address
+# in X-Forwarded-For; without one the connection's address is the client's.
+DESK_TRUSTED_PROXY = env.bool("DESK_TRUSTED_PROXY", default=False)
+if DESK_TRUSTED_PROXY:
+    AXES_CLIENT_IP_CALLABLE = "accounts.login_security.client_ip_behind_proxy"
+
+# Sessions end after DESK_SESSION_IDLE_MINUTES without a request (each request starts the
+# count again) and when the browser closes.
+SESSION_COOKIE_AGE = env.int("DESK_SESSION_IDLE_MINUTES", default=30) * 60
+SESSION_SAVE_EVERY_REQUEST = True
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+
+# The environment the settings are for: seed_demo refuses "production" (config.settings.production).
+DESK_ENVIRONMENT = "development"
+
+# Content-Security-Policy (django-csp): scripts, styles and images from the desk itself only,
+# never inline (no 'unsafe-inline'); the admin's inline data is <script type="application/json">,
+# which CSP does not block.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+    }
+}
+
 # Internationalisation: the desk works in Simplified Chinese; English ships too.
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", _("Simplified Chinese")), ("en", _("English"))]
@@ -104,6 +161,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

@@ -19,3 +19,7 @@ STORAGES = {
 CELERY_TASK_ALWAYS_EAGER = False
 # Static files are served by runserver/whitenoise outside tests; tests need no collected files.
 MIDDLEWARE = [m for m in MIDDLEWARE if not m.startswith("whitenoise.")]  # noqa: F405
+# django-axes raises on authenticate() calls that carry no request, as the test client's login()
+# makes them. The lockout's own tests (tests/accounts/test_login_lockout.py) turn it on and log in
+# through the login pages; every other settings module keeps it on (tests/config/test_deploy.py).
+AXES_ENABLED = False

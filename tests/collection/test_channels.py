@@ -218,6 +218,24 @@ def test_the_gateway_needs_an_http_url():
         HttpSmsGateway(url="file:///etc/passwd", key="k", timeout=1)
 
 
+@pytest.mark.parametrize(
+    "url", ["http://sms.example.internal/v1/messages", "http://10.0.0.5:8080/", "http://localhost.example.com/"]
+)
+def test_the_gateway_refuses_plain_http_across_a_network(url):
+    """The review (F14): the Bearer key would travel in clear."""
+    with pytest.raises(ChannelError) as raised:
+        HttpSmsGateway(url=url, key="secret-key", timeout=1)
+
+    assert raised.value.permanent is True
+
+
+@pytest.mark.parametrize(
+    "url", ["https://sms.example.internal/v1/messages", "http://127.0.0.1:8080/", "http://localhost/", "http://[::1]/"]
+)
+def test_the_gateway_takes_https_and_plain_http_to_this_machine(url):
+    assert HttpSmsGateway(url=url, key="k", timeout=1).url == url
+
+
 # --- e-mail ----------------------------------------------------------------------------------------------------
 
 

@@ -1,14 +1,18 @@
 """docker-compose.yml cannot run here (no Docker engine), so check that every service's command
-points at code and settings that exist."""
+points at code and settings that exist, and that the web server logs no query strings."""
 
+import datetime
 import importlib
+import json
 import shlex
 from pathlib import Path
 
+import pytest
 import yaml
 from django.core.management import get_commands
 
 BASE_DIR = Path(__file__).resolve().parents[2]
+NATIONAL_ID = "12010319750522862X"
 
 
 def compose():
@@ -71,3 +75,64 @@ def test_the_dockerfile_default_command_matches_the_web_service():
     dockerfile = (BASE_DIR / "Dockerfile").read_text()
 
     assert 'CMD ["gunicorn", "config.wsgi:application"' in dockerfile
+
+
+# --- the web server's access log (review F10): no query strings, no referrer ---
+
+
+def web_command() -> list[str]:
+    return command_of(compose()["services"]["web"])
+
+
+def dockerfile_command() -> list[str]:
+    line = next(line for line in (BASE_DIR / "Dockerfile").read_text().splitlines() if line.startswith("CMD "))
+    return json.loads(line.removeprefix("CMD "))
+
+
+def access_log_line(log_format: str) -> str:
+    """The line gunicorn's access log writes in this format for an admin search by national ID."""
+    from gunicorn.config import Config
+    from gunicorn.glogging import Logger
+
+    class Response:
+        status = "200 OK"
+        sent = 1024
+        headers = []
+
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "RAW_URI": f"/admin/loans/borrower/?q={NATIONAL_ID}",
+        "PATH_INFO": "/admin/loans/borrower/",
+        "QUERY_STRING": f"q={NATIONAL_ID}",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": "10.0.0.1",
+        "HTTP_REFERER": f"https://desk.example/admin/loans/borrower/?q={NATIONAL_ID}",
+        "HTTP_USER_AGENT": "Mozilla/5.0",
+    }
+    logger = Logger(Config())
+    atoms = logger.atoms(Response(), [], environ, datetime.timedelta(milliseconds=5))
+    return log_format % logger.atoms_wrapper_class(atoms)
+
+
+def test_gunicorns_default_access_log_would_record_the_search():
+    from gunicorn.config import Config
+
+    assert NATIONAL_ID in access_log_line(Config().access_log_format)
+
+
+@pytest.mark.parametrize("command", [web_command, dockerfile_command], ids=["compose", "dockerfile"])
+def test_the_access_log_records_the_path_without_the_query_string(command):
+    arguments = command()
+    assert arguments[arguments.index("--access-logfile") + 1] == "-"
+    log_format = arguments[arguments.index("--access-logformat") + 1]
+
+    line = access_log_line(log_format)
+
+    assert '"GET /admin/loans/borrower/ HTTP/1.1" 200' in line
+    assert NATIONAL_ID not in line
+
+
+def test_gunicorn_is_published_on_the_hosts_loopback_only_behind_the_tls_proxy():
+    ports = compose()["services"]["web"]["ports"]
+
+    assert ports == ["127.0.0.1:8000:8000"]

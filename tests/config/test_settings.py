@@ -1,5 +1,6 @@
 import json
 import os
+import secrets
 import subprocess
 import sys
 from pathlib import Path
@@ -32,7 +33,7 @@ def test_production_refuses_to_start_without_a_secret_key():
 
 
 def test_production_refuses_to_start_without_allowed_hosts():
-    result = settings_value("config.settings.production", "settings.DEBUG", SECRET_KEY="x" * 50)
+    result = settings_value("config.settings.production", "settings.DEBUG", SECRET_KEY=secrets.token_urlsafe(50))
 
     assert result.returncode != 0
     assert "ALLOWED_HOSTS must be set" in result.stderr
@@ -40,7 +41,10 @@ def test_production_refuses_to_start_without_allowed_hosts():
 
 def test_production_starts_with_both_and_debug_off():
     result = settings_value(
-        "config.settings.production", "settings.DEBUG, settings.ALLOWED_HOSTS", SECRET_KEY="x" * 50, ALLOWED_HOSTS="a,b"
+        "config.settings.production",
+        "settings.DEBUG, settings.ALLOWED_HOSTS",
+        SECRET_KEY=secrets.token_urlsafe(50),
+        ALLOWED_HOSTS="a,b",
     )
 
     assert result.returncode == 0, result.stderr

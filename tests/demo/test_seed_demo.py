@@ -3,17 +3,26 @@ that it never mixes into an existing portfolio."""
 
 import datetime
 import hashlib
+import os
+import re
+import secrets
+import stat
+import subprocess
+import sys
 from io import StringIO
+from pathlib import Path
 
 import pytest
 from dateutil.relativedelta import relativedelta
 from django.contrib.auth import get_user_model
+from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.core.validators import validate_email
 from django.db import connection
 from django.db.models import Count, F, Q
+from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Team
@@ -31,6 +40,7 @@ from loans.services import payment_record
 from loans.validators import validate_national_id
 from tests.loans.factories import BorrowerFactory, LoanFactory
 
+BASE_DIR = Path(__file__).resolve().parents[2]
 AS_OF = datetime.date(2026, 11, 30)
 LOANS = 300
 SEED = 7
@@ -129,13 +139,13 @@ def test_seeds_two_teams_a_legal_officer_and_an_admin_in_their_role_groups(seede
         "二组": ("supervisor2", ["collector4", "collector5", "collector6"]),
     }
     admin = User.objects.get(username="admin")
-    assert admin.is_staff and admin.is_superuser
+    assert admin.is_staff and not admin.is_superuser  # the admin role, not a superuser (review F1)
     assert set(User.objects.filter(is_staff=True).values_list("username", flat=True)) == {
         "admin",
         "supervisor1",
         "supervisor2",
     }
-    assert not User.objects.filter(is_superuser=True).exclude(username="admin").exists()
+    assert not User.objects.filter(is_superuser=True).exists()
 
 
 def test_the_desk_opens_with_cases_allocated_to_the_demo_collectors(seeded):
@@ -380,14 +390,15 @@ def test_one_seed_always_seeds_the_same_rows_and_another_seed_other_rows(db):
     second_output = seed_demo()
 
     assert fingerprint() == first
-    assert logins_in(second_output) == logins_in(first_output)
+    # The same users, with new random passwords: the seed decides the data, never a login.
+    assert set(logins_in(second_output)) == set(logins_in(first_output))
+    assert not set(logins_in(second_output).values()) & set(logins_in(first_output).values())
 
     portfolio_flush()
-    other_output = seed_demo(seed=SEED + 1)
+    seed_demo(seed=SEED + 1)
 
     other = fingerprint()
     assert all(other[name] != first[name] for name in first)
-    assert logins_in(other_output) != logins_in(first_output)
 
 
 def history_fingerprint() -> dict[str, str]:
@@ -501,9 +512,94 @@ def test_prints_the_logins_writes_them_for_make_run_and_they_log_in(seeded, var_
     assert written == printed
     assert "Open loans by bucket: M0" in seeded
     for username, password in printed.items():
-        assert client.login(username=username, password=password), username
-        client.logout()
-    assert not client.login(username="collector1", password="wrong")
+        response = client.post(reverse("login"), {"username": username, "password": password})
+        assert response.status_code == 302, username
+        client.post(reverse("logout"))
+    assert client.post(reverse("login"), {"username": "collector1", "password": "wrong"}).status_code == 200
+
+
+def test_the_demo_passwords_are_random_and_pass_the_password_validators(seeded):
+    """The review: passwords were `<username>-NNNN`, and `collector1-1392` failed the similarity validator."""
+    User = get_user_model()
+
+    for username, password in logins_in(seeded).items():
+        validate_password(password, User.objects.get(username=username))
+        assert username not in password
+        assert not re.fullmatch(r".+-\d{4}", password)
+    assert len(set(logins_in(seeded).values())) == len(DEMO_USERS)
+
+
+def test_the_demo_admin_is_a_superuser_only_when_asked(db):
+    seed_demo("--superuser", loans=20)
+
+    assert list(get_user_model().objects.filter(is_superuser=True).values_list("username", flat=True)) == ["admin"]
+
+
+def test_the_logins_file_is_readable_by_its_owner_only(seeded, var_dir):
+    logins_file = var_dir / "demo_logins.txt"
+
+    assert stat.S_IMODE(logins_file.stat().st_mode) == 0o600
+
+
+def test_an_existing_logins_file_is_narrowed_to_its_owner_when_written_again(db, var_dir):
+    logins_file = var_dir / "demo_logins.txt"
+    logins_file.write_text("old logins\n", encoding="utf-8")
+    logins_file.chmod(0o644)
+
+    output = seed_demo(loans=20)
+
+    assert stat.S_IMODE(logins_file.stat().st_mode) == 0o600
+    assert logins_in(logins_file.read_text(encoding="utf-8")) == logins_in(output)
+
+
+def test_a_symbolic_link_in_place_of_the_logins_file_is_not_followed(db, var_dir, tmp_path_factory):
+    elsewhere = tmp_path_factory.mktemp("elsewhere") / "target.txt"
+    elsewhere.write_text("not the logins\n", encoding="utf-8")
+    (var_dir / "demo_logins.txt").symlink_to(elsewhere)
+
+    with pytest.raises(OSError):
+        seed_demo(loans=20)
+
+    assert elsewhere.read_text(encoding="utf-8") == "not the logins\n"
+
+
+# --- never under production settings ---
+
+
+def test_refuses_to_run_under_production_settings(db, settings, var_dir):
+    settings.DESK_ENVIRONMENT = "production"
+
+    with pytest.raises(CommandError, match="refuses to run under production settings"):
+        seed_demo(loans=20)
+    with pytest.raises(CommandError, match="refuses to run under production settings"):
+        seed_demo("--if-empty", loans=20)
+
+    assert not Loan.objects.exists()
+    assert not get_user_model().objects.filter(username__in=[name for name, _role, _team in DEMO_USERS]).exists()
+    assert not (var_dir / "demo_logins.txt").exists()
+
+
+def test_the_command_refuses_the_real_production_settings(tmp_path):
+    env = {
+        "PATH": os.environ["PATH"],
+        "DJANGO_SETTINGS_MODULE": "config.settings.production",
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "ALLOWED_HOSTS": "desk.example",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'never.sqlite3'}",
+    }
+
+    result = subprocess.run(  # noqa: S603
+        [sys.executable, "manage.py", "seed_demo", "--loans", "20"],
+        cwd=BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert result.returncode == 1
+    assert "seed_demo refuses to run under production settings" in result.stderr
+    assert not (tmp_path / "never.sqlite3").exists()
 
 
 def test_the_printed_table_names_each_role_and_team(seeded):

@@ -2,6 +2,7 @@
 
 from datetime import date
 
+from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
@@ -21,7 +22,8 @@ class Command(BaseCommand):
         "Seed a realistic demo portfolio (borrowers, contacts, loans, schedules, payments), the demo users, "
         "and the desk's work of the 60 days before the day (cases, calls, reminders, promises, plans, "
         "decisions), run the collection cycle for the day, then print the logins. Same --seed and --as-of, "
-        "same data. Only into an empty portfolio."
+        "same data; the passwords are random on every run. Only into an empty portfolio, and never under "
+        "production settings."
     )
 
     def add_arguments(self, parser):
@@ -36,8 +38,18 @@ class Command(BaseCommand):
         parser.add_argument(
             "--if-empty", action="store_true", help="Do nothing when the database already holds a portfolio."
         )
+        parser.add_argument(
+            "--superuser",
+            action="store_true",
+            help="Make the demo admin a superuser too (by default it holds the admin role only).",
+        )
 
-    def handle(self, *args, loans, seed, as_of, if_empty, verbosity, **options):
+    def handle(self, *args, loans, seed, as_of, if_empty, superuser, verbosity, **options):
+        if getattr(settings, "DESK_ENVIRONMENT", "") == "production":
+            raise CommandError(
+                "seed_demo refuses to run under production settings: it creates users with known logins and "
+                "a made-up portfolio. Seed a development or test database instead."
+            )
         counts = portfolio_counts()
         if counts["loans"] or counts["borrowers"]:
             if if_empty:
@@ -56,7 +68,9 @@ class Command(BaseCommand):
                 "database, or pass --if-empty to skip seeding when data exists."
             )
         as_of = as_of or today()
-        summary, logins = demo_desk_seed(loans=loans, seed=seed, as_of=as_of, progress=verbosity >= 1)
+        summary, logins = demo_desk_seed(
+            loans=loans, seed=seed, as_of=as_of, progress=verbosity >= 1, superuser=superuser
+        )
         path = demo_logins_write(logins, seed=seed, as_of=as_of)
 
         if verbosity >= 1:
