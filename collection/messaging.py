@@ -27,6 +27,7 @@ from config.desk import desk_day_start, in_desk_language
 from loans.models import Contact
 
 from .channels import ChannelError, Outgoing, channel_backend
+from .conduct import ConductRule
 from .exceptions import CollectionError, ConductViolation
 from .jobs import Step
 from .models import OPT_OUT_FIELD, CollectionCase, ContactChannel, JobRun, OutboundMessage, Outcome, ReminderStep
@@ -37,6 +38,7 @@ __all__ = [
     "DISPATCH_STEPS",
     "NO_OWN_CONTACT",
     "PlanningBlock",
+    "SendBlock",
     "messages_dispatch",
     "messages_failed",
     "reminders_plan",
@@ -89,6 +91,13 @@ class PlanningBlock(models.TextChoices):
 
     NO_CONTACT = "no_contact", gettext_lazy("No usable contact of the borrower's own")
     NO_POSTAL_ADDRESS = "no_postal_address", gettext_lazy("No postal address")
+
+
+class SendBlock(models.TextChoices):
+    """Why dispatch refused a message at send time, whatever planning decided (stored in
+    OutboundMessage.blocked_rule beside the conduct rules)."""
+
+    NOT_OWN_CONTACT = "not_own_contact", gettext_lazy("Not the borrower's own contact")
 
 
 # --- planning ----------------------------------------------------------------------------------
@@ -349,6 +358,9 @@ def messages_dispatch(*, now: datetime.datetime | None = None, limit: int | None
 def _dispatch_one(*, message: OutboundMessage, now: datetime.datetime, by: User, backends: dict) -> str:
     """Handle one claimed message; the caller's transaction holds its lock. Returns the count it
     falls under."""
+    refusal = _recipient_refusal(message=message, contact=_fresh(message.contact))
+    if refusal is not None:
+        return _refused_at_send(message, *refusal)
     try:
         # A savepoint: when the backend fails, the attempt recorded for the send goes with it.
         with transaction.atomic():
@@ -369,6 +381,11 @@ def _dispatch_one(*, message: OutboundMessage, now: datetime.datetime, by: User,
                 _block(message, PlanningBlock.NO_CONTACT, error.message)
                 _save(message, "status", "blocked_rule", "last_error")
                 return "blocked"
+            # Once more on the contact as attempt_log locked it: it cannot change until the send
+            # is committed. A refusal here undoes the attempt with the savepoint.
+            refusal = _recipient_refusal(message=message, contact=attempt.contact)
+            if refusal is not None:
+                raise _RefusedAtSend(*refusal)
             # The contact's number as it is now (a collector may have corrected it since planning).
             if attempt.contact is not None:
                 message.recipient = attempt.contact.value
@@ -386,6 +403,8 @@ def _dispatch_one(*, message: OutboundMessage, now: datetime.datetime, by: User,
                     addressee=message.case.loan.borrower.name,
                 )
             )
+    except _RefusedAtSend as refused:
+        return _refused_at_send(message, refused.rule, refused.reason)
     except ChannelError as error:
         return _send_failed(message=message, reason=error.message, permanent=error.permanent, now=now)
     except Exception as error:  # a broken backend must not stop the queue behind this message
@@ -398,6 +417,59 @@ def _dispatch_one(*, message: OutboundMessage, now: datetime.datetime, by: User,
     message.last_error = ""
     _save(message, "status", "sent_at", "provider_reference", "attempts", "last_error", "recipient")
     return "sent"
+
+
+class _RefusedAtSend(Exception):
+    def __init__(self, rule: str, reason: str):
+        super().__init__(rule, reason)
+        self.rule, self.reason = rule, reason
+
+
+def _fresh(contact: Contact | None) -> Contact | None:
+    """The contact as it is stored now, not as it was when the message was claimed."""
+    if contact is None:
+        return None
+    return Contact.objects.filter(pk=contact.pk).first()
+
+
+def _recipient_refusal(*, message: OutboundMessage, contact: Contact | None) -> tuple[str, str] | None:
+    """Why `message` may not go to `contact` now, as (rule, reason); None when it may. Whatever
+    planning picked, a reminder names the debt: it goes only to the borrower's own contact of the
+    channel's kind (own mobile for SMS, own e-mail) and still the borrower's; a letter goes to the
+    borrower's own address, never to a contact. (Do-not-contact, opt-outs and third parties are the
+    conduct check's, which attempt_log runs on the locked contact and records when it refuses.)
+    The texts name no number."""
+    borrower_id = message.case.loan.borrower_id
+    if message.channel in CONTACT_KIND:
+        if contact is None:
+            return None  # attempt_log refuses a message without a contact (PlanningBlock.NO_CONTACT)
+        if contact.borrower_id != borrower_id:
+            return (
+                ConductRule.CONTACT_NOT_OF_BORROWER,
+                _("The contact no longer belongs to this case's borrower: nothing was sent."),
+            )
+        own_kind = Contact.Kind(CONTACT_KIND[message.channel])
+        if contact.kind != own_kind:
+            return (
+                SendBlock.NOT_OWN_CONTACT,
+                _(
+                    "The contact is now “%(kind)s”, not “%(own)s” of the borrower's own: a reminder names the debt, "
+                    "nothing was sent."
+                )
+                % {"kind": contact.get_kind_display(), "own": own_kind.label},
+            )
+    elif contact is not None:
+        return (
+            SendBlock.NOT_OWN_CONTACT,
+            _("A letter goes to the borrower's own address, not to a contact: nothing was sent."),
+        )
+    return None
+
+
+def _refused_at_send(message: OutboundMessage, rule: str, reason: str) -> str:
+    _block(message, rule, reason)
+    _save(message, "status", "blocked_rule", "last_error")
+    return "blocked"
 
 
 def _held_back(*, message: OutboundMessage, violation: ConductViolation, now: datetime.datetime) -> str:

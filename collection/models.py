@@ -340,7 +340,8 @@ CONVERSATION_OUTCOMES = frozenset(
 )
 UNANSWERED_OUTCOMES = frozenset({Outcome.NO_ANSWER, Outcome.BUSY})
 # What an attempt on a third party may end with: they are asked for the borrower's contact
-# details or to pass on a message, nothing about the debt.
+# details or to pass on a message, nothing about the debt. Not "sent": what the desk sends is a
+# reminder, and a reminder names the debt.
 THIRD_PARTY_OUTCOMES = frozenset(
     {
         Outcome.THIRD_PARTY,
@@ -349,7 +350,6 @@ THIRD_PARTY_OUTCOMES = frozenset(
         Outcome.WRONG_NUMBER,
         Outcome.REFUSED,
         Outcome.DO_NOT_CONTACT,
-        Outcome.SENT,
     }
 )
 # The channel each contact opt-out flag covers.

@@ -458,7 +458,45 @@ def test_a_third_party_may_be_asked_for_the_borrower_once_contact_is_lost(db):
 
     check(case, employer, local(SHANGHAI, 2, 10))
     check(case, employer, local(SHANGHAI, 2, 10), outcome=Outcome.THIRD_PARTY)
-    check(case, employer, local(SHANGHAI, 2, 10), channel=ContactChannel.SMS, outcome=Outcome.SENT)
+
+
+@pytest.mark.parametrize("channel", [ContactChannel.SMS, ContactChannel.EMAIL, ContactChannel.LETTER])
+@pytest.mark.parametrize("outcome", [None, Outcome.SENT])
+def test_nothing_written_goes_to_a_third_party_even_once_contact_is_lost(db, channel, outcome):
+    """The review's F2b: an SMS "sent" to an employer passed while the borrower was lost. What the
+    desk writes is a reminder, and a reminder names the debt."""
+    case = case_of(lost_contact=True)
+    employer = employer_of(case)
+
+    violation = refused(case, employer, local(SHANGHAI, 2, 10), channel=channel, outcome=outcome)
+
+    assert violation.rule == ConductRule.THIRD_PARTY_CHANNEL
+    assert violation.next_allowed_at is None
+
+
+def test_sent_is_not_an_outcome_for_a_third_party(db):
+    case = case_of(lost_contact=True)
+
+    violation = refused(case, employer_of(case), local(SHANGHAI, 2, 10), outcome=Outcome.SENT)
+
+    assert violation.rule == ConductRule.THIRD_PARTY_OUTCOME
+
+
+def test_a_third_party_writing_in_is_recorded(db):
+    case = case_of(lost_contact=False)
+
+    check(case, employer_of(case), local(SHANGHAI, 2, 10), channel=ContactChannel.SMS, direction=INBOUND)
+
+
+@pytest.mark.usefixtures("in_english")
+def test_a_refusal_names_the_contact_by_its_masked_number(db):
+    case = case_of()
+    mobile = mobile_of(case, value="+8613812345678", do_not_contact=True)
+
+    violation = refused(case, mobile, local(SHANGHAI, 2, 10))
+
+    assert "+86138****5678" in violation.message
+    assert "13812345678" not in violation.message
 
 
 @pytest.mark.parametrize("outcome", [Outcome.PROMISE_TO_PAY, Outcome.RIGHT_PARTY_CONTACT, Outcome.DISPUTE])
@@ -616,7 +654,12 @@ def limits_broken(attempt: Logged, before: list[Logged], world: World) -> list[s
             broken.append("third party while the borrower is reachable")
         if attempt.channel == ContactChannel.VISIT and attempt.second_collector in (None, attempt.collector):
             broken.append("visit without a second collector")
-    if attempt.third_party and (attempt.outcome not in THIRD_PARTY_OUTCOMES or attempt.channel == "lawyer_letter"):
+    written = {ContactChannel.SMS, ContactChannel.EMAIL, ContactChannel.LETTER}
+    if attempt.third_party and (
+        attempt.outcome not in THIRD_PARTY_OUTCOMES
+        or attempt.channel == "lawyer_letter"
+        or (attempt.outbound and attempt.channel in written)
+    ):
         broken.append("debt talk with a third party")
     if attempt.outbound and attempt.channel == ContactChannel.CALL:
         calls = [a for a in before if a.outbound and a.channel == ContactChannel.CALL]
