@@ -17,7 +17,7 @@ from django.conf import settings
 from django.db import models, transaction
 from django.db.models import Case, CharField, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery, Value, When
 from django.db.models.functions import Cast, Concat
-from django.template import Context, Template
+from django.template import Template
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -33,6 +33,7 @@ from .jobs import Step
 from .models import OPT_OUT_FIELD, CollectionCase, ContactChannel, JobRun, OutboundMessage, Outcome, ReminderStep
 from .selectors import system_user
 from .services.attempts import attempt_log
+from .validators import ReminderTemplateError, reminder_context, reminder_render, reminder_template
 
 __all__ = [
     "DISPATCH_STEPS",
@@ -64,7 +65,12 @@ DISPATCH_STEPS = (
     Step(
         "planned",
         gettext_lazy("Reminders planned"),
-        {"queued": gettext_lazy("queued"), "blocked": gettext_lazy("blocked")},
+        {
+            "queued": gettext_lazy("queued"),
+            "blocked": gettext_lazy("blocked"),
+            "failed": gettext_lazy("failed"),
+            "steps_failed": gettext_lazy("steps failed"),
+        },
     ),
     Step(
         "dispatched",
@@ -114,7 +120,12 @@ def reminders_plan(*, as_of: datetime.date, now: datetime.datetime | None = None
     counts = Counter(queued=0, blocked=0)
     steps = ReminderStep.objects.filter(is_active=True).exclude(channel=ReminderStep.Channel.CALL_TASK)
     for step in steps.order_by("pk"):
-        counts.update(_plan_step(step=step, as_of=as_of, now=now))
+        # One step failing in a way nobody foresaw stops neither the other steps nor the sending.
+        try:
+            counts.update(_plan_step(step=step, as_of=as_of, now=now))
+        except Exception:
+            logger.exception("Planning reminder step %s for %s failed", step.pk, as_of)
+            counts["steps_failed"] += 1
     return dict(counts)
 
 
@@ -124,7 +135,13 @@ def _plan_step(*, step: ReminderStep, as_of: datetime.date, now: datetime.dateti
     # the step has an English text; rendered with the loan's figures as of planning.
     language = settings.LANGUAGE_CODE
     use_english = language.startswith("en") and bool(step.template_en)
-    template = Template(step.template_en if use_english else step.template_zh)
+    # The restricted engine that checked the step when it was saved. A step whose text fails
+    # anyway (saved around its form, or made bad by a change of the engine) fails its own
+    # messages, with the reason, and no other step's.
+    try:
+        template = reminder_template(step.template_en if use_english else step.template_zh)
+    except ReminderTemplateError as error:
+        template = error
     suffix = f":{step.pk}:{as_of.isoformat()}"
     due = _cases_due(step=step, as_of=as_of).exclude(
         Exists(
@@ -210,36 +227,42 @@ def _planned_message(
     *,
     row: dict,
     step: ReminderStep,
-    template: Template,
+    template: Template | ReminderTemplateError,
     language: str,
     suffix: str,
     as_of: datetime.date,
     now: datetime.datetime,
 ) -> OutboundMessage:
-    context = Context(
-        {
-            "company": settings.COLLECTION_COMPANY_NAME,
-            "hotline": settings.COLLECTION_HOTLINE,
-            "borrower_name": row["loan__borrower__name"],
-            "account_tail": row["loan__account_number"][-4:],
-            "days_past_due": row["loan__days_past_due"],
-            "overdue_amount": row["loan__overdue_amount"],
-        },
-        autoescape=False,  # plain text, not HTML
-    )
+    failure = template if isinstance(template, ReminderTemplateError) else None
+    body = ""
+    if failure is None:
+        context = reminder_context(
+            borrower_name=row["loan__borrower__name"],
+            account_number=row["loan__account_number"],
+            days_past_due=row["loan__days_past_due"],
+            overdue_amount=row["loan__overdue_amount"],
+        )
+        try:
+            body = reminder_render(template, context)
+        except ReminderTemplateError as error:
+            failure = error
     message = OutboundMessage(
         case_id=row["pk"],
         step=step,
         channel=step.channel,
         language=language,
-        body=template.render(context),
+        body=body,
         scheduled_at=_scheduled_at(step=step, as_of=as_of, zone=_zone(row["loan__borrower__time_zone"]), now=now),
         idempotency_key=f"{row['pk']}{suffix}",
     )
+    if failure is not None:
+        logger.warning("Reminder step %s cannot be rendered for case %s", step.pk, row["pk"])
+        message.status = FAILED
+        message.last_error = _("The reminder step's text cannot be rendered: %(error)s") % {"error": failure}
     if step.channel in CONTACT_KIND:
         message.contact_id = row["contact_pk"]
         message.recipient = row["contact_value"] or ""
-        if message.contact_id is None:
+        if message.contact_id is None and failure is None:
             _block(
                 message,
                 PlanningBlock.NO_CONTACT,
@@ -248,7 +271,7 @@ def _planned_message(
     else:
         address = row["loan__borrower__address"].strip()
         message.recipient = f"{row['loan__borrower__province']}{row['loan__borrower__city']}{address}"
-        if not address:
+        if not address and failure is None:
             _block(
                 message, PlanningBlock.NO_POSTAL_ADDRESS, _("The borrower has no postal address to send a letter to.")
             )

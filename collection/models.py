@@ -11,7 +11,6 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
-from django.template import Template, TemplateSyntaxError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -25,6 +24,7 @@ from .machine import (
     CaseMachine,
     Stage,
 )
+from .validators import reminder_template_validate
 
 
 class CollectionCase(CaseMachine):
@@ -201,9 +201,11 @@ class ReminderStep(models.Model):
         errors = {}
         for field in ("template_zh", "template_en"):
             try:
-                Template(getattr(self, field))
-            except TemplateSyntaxError as error:
-                errors[field] = _("The template does not compile: %(error)s") % {"error": error}
+                # Compiled and rendered against a sample case in both languages, by the restricted
+                # engine that renders the step's reminders.
+                reminder_template_validate(getattr(self, field))
+            except ValidationError as error:
+                errors[field] = error.messages
         if self.channel != self.Channel.CALL_TASK and not self.template_zh:
             errors["template_zh"] = _("A message needs its Chinese text.")
         if self.send_window_start and self.send_window_end and self.send_window_start >= self.send_window_end:
