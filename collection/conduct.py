@@ -358,8 +358,9 @@ def _next_allowed(attempt: _Attempt, breach: _Breach) -> datetime.datetime:
 
 
 def in_quiet_hours(policy: ConductPolicy, local_time: datetime.time) -> bool:
-    """Whether `local_time` (in the borrower's zone) falls in the policy's quiet hours. They usually
-    wrap midnight (22:00-08:00); an admin may also set them within a day."""
+    """Whether `local_time` (in the borrower's zone) falls in the policy's quiet hours. A stored
+    policy's wrap midnight and cover 22:00-08:00 at least (the legal floor, ConductPolicy.clean);
+    a policy given to conduct_check unsaved (a test's, the demo's) may differ."""
     start, end = policy.quiet_hours_start, policy.quiet_hours_end
     if start == end:
         return False

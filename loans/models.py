@@ -115,7 +115,8 @@ class Contact(models.Model):
     # Raised by every change of the fields that decide who is reached (kind, owner, number,
     # verification, do-not-contact, opt-outs): a change made on an older version is refused, so a
     # form left open cannot undo a newer change.
-    version = models.PositiveIntegerField(_("version"), default=1, editable=False)
+    # A database default too: the demo and bulk loads write contacts without naming the column.
+    version = models.PositiveIntegerField(_("version"), default=1, db_default=1, editable=False)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
