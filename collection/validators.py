@@ -8,6 +8,7 @@ context holds no lists; the width-taking filters are capped, and so is the rende
 template an admin could save that then fails to render would stop nobody else's reminders (see
 collection.messaging), but it is refused when saved."""
 
+import re
 from decimal import Decimal
 
 from django.conf import settings
@@ -75,10 +76,9 @@ def _capped(name: str, limit: int):
     builtin = defaultfilters.register.filters[name]
 
     def capped(value, arg=None):
-        try:
-            size = abs(int(arg))
-        except (TypeError, ValueError):
-            size = 0
+        # Every run of digits in the argument, since some filters read a number out of more
+        # ("100000000g" is floatformat's precision with grouping).
+        size = max((int(digits) for digits in re.findall(r"[0-9]+", str(arg or ""))), default=0)
         if size > limit:
             raise ReminderTemplateError(
                 _("The filter %(filter)s takes at most %(limit)s.") % {"filter": name, "limit": limit}

@@ -37,6 +37,7 @@ HOSTILE = [
     "{% debug %}",
     '{{ borrower_name|rjust:"1000000000" }}',
     '{{ overdue_amount|floatformat:"100000000" }}',
+    '{{ overdue_amount|floatformat:"100000000g" }}',
     "{% for a in borrower_name %}{% for b in borrower_name %}{{ a }}{{ b }}{% endfor %}{% endfor %}",
     # A text doubled at each level grows past any reminder long before it exhausts a worker.
     "{% with a=company %}" + "{% with a=a|add:a %}" * 24 + "{{ a }}" + "{% endwith %}" * 25,
