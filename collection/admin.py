@@ -10,14 +10,21 @@ import copy
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
-from django.core.exceptions import PermissionDenied
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Case, When
 from django.forms.models import construct_instance
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from loans.admin import ContactAdmin as PortfolioContactAdmin
 from loans.admin import EstimatedCountPaginator, IndexedValuesFilter, PortfolioSearchMixin
+from loans.models import Contact
+from loans.phones import mask_phone
 
 from .exceptions import CollectionError
 from .jobs import counts_in_words
@@ -40,7 +47,7 @@ from .models import (
     StageRule,
 )
 from .selectors import case_timeline
-from .services import case_assign, escalation_request_approve, escalation_request_reject
+from .services import case_assign, contact_update, escalation_request_approve, escalation_request_reject
 from .stage_rules import stage_rule_validate, stage_rules_in_force, stage_rules_problems
 from .tasks import JOB_STEPS
 
@@ -476,3 +483,101 @@ class OutboundMessageAdmin(PortfolioSearchMixin, ReadOnlyAdmin):
     raw_id_fields = ("case", "contact", "step")
     show_full_result_count = False
     paginator = EstimatedCountPaginator
+
+
+# --- contacts: who the desk reaches ----------------------------------------------------------
+
+
+def _contact_field(name: str):
+    return Contact._meta.get_field(name).verbose_name
+
+
+class ContactProtectedChangeForm(forms.Form):
+    """The fields that decide who the desk reaches, the version they were read at, and why they change."""
+
+    version = forms.IntegerField(widget=forms.HiddenInput)
+    borrower = forms.IntegerField(label=_("borrower (id)"), min_value=1)
+    kind = forms.ChoiceField(label=_contact_field("kind"), choices=Contact.Kind.choices)
+    value = forms.CharField(label=_contact_field("value"), max_length=254)
+    verification = forms.ChoiceField(label=_contact_field("verification"), choices=Contact.Verification.choices)
+    do_not_contact = forms.BooleanField(label=_contact_field("do_not_contact"), required=False)
+    opt_out_call = forms.BooleanField(label=_contact_field("opt_out_call"), required=False)
+    opt_out_sms = forms.BooleanField(label=_contact_field("opt_out_sms"), required=False)
+    opt_out_email = forms.BooleanField(label=_contact_field("opt_out_email"), required=False)
+    reason = forms.CharField(label=_("reason"), widget=forms.Textarea(attrs={"rows": 3}))
+
+
+class ContactAdmin(PortfolioContactAdmin):
+    """The portfolio's contact admin (loans.admin), with the page where the fields it shows
+    read-only change: through contact_update, which loans may not import, hence here."""
+
+    def get_urls(self):
+        opts = self.model._meta
+        return [
+            path(
+                "<path:object_id>/who-is-reached/",
+                self.admin_site.admin_view(self.protected_change_view),
+                name=f"{opts.app_label}_{opts.model_name}_protected_change",
+            ),
+            *super().get_urls(),
+        ]
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = super().get_readonly_fields(request, obj)
+        return (*fields, "protected_change_link") if obj is not None else fields
+
+    @admin.display(description=_("who is reached"))
+    def protected_change_link(self, contact: Contact) -> str:
+        url = reverse("admin:loans_contact_protected_change", args=[contact.pk])
+        return format_html('<a href="{}">{}</a>', url, _("Change the kind, owner, number or flags, with a reason"))
+
+    def protected_change_view(self, request, object_id):
+        """Change the protected fields on the version the form was opened at; a newer change made
+        meanwhile refuses the save instead of being undone by it."""
+        contact = self.get_object(request, unquote(object_id))
+        if contact is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        if not self.has_change_permission(request, contact):
+            raise PermissionDenied
+        if request.method == "POST":
+            form = ContactProtectedChangeForm(request.POST)
+            if form.is_valid():
+                data = form.cleaned_data
+                try:
+                    contact_update(
+                        contact=contact,
+                        by=request.user,
+                        reason=data["reason"],
+                        expected_version=data["version"],
+                        **{field: data[field] for field in Contact.PROTECTED_FIELDS},
+                    )
+                except CollectionError as error:
+                    form.add_error(None, error.message)
+                except PermissionDenied as error:
+                    form.add_error(None, str(error) or gettext("You may not make this change."))
+                except ValidationError as error:
+                    form.add_error(None, error.messages)
+                else:
+                    messages.success(request, gettext("The contact was changed; the change is on its history."))
+                    return redirect(reverse("admin:loans_contact_change", args=[contact.pk]))
+        else:
+            form = ContactProtectedChangeForm(
+                initial={
+                    **{field: getattr(contact, field) for field in Contact.PROTECTED_FIELDS if field != "borrower"},
+                    "borrower": contact.borrower_id,
+                    "version": contact.version,
+                }
+            )
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": contact,
+            "title": gettext("Who is reached: %(contact)s")
+            % {"contact": f"{contact.get_kind_display()} {mask_phone(contact.value)}"},
+            "form": form,
+        }
+        return TemplateResponse(request, "admin/loans/contact/protected_change.html", context)
+
+
+admin.site.unregister(Contact)
+admin.site.register(Contact, ContactAdmin)

@@ -20,6 +20,7 @@ from django.utils.translation import gettext_lazy
 
 from config.desk import desk_day_start
 from loans.models import Borrower, Contact
+from loans.phones import mask_phone
 
 from .exceptions import CollectionError, ConductViolation
 from .machine import CLOSED_STAGES, Stage
@@ -80,6 +81,12 @@ CHANNELS_NEEDING_A_CONTACT = frozenset(OPT_OUT_FIELD)
 
 # A lawyer's letter is about the debt by its nature: sent to a third party it would disclose it.
 THIRD_PARTY_FORBIDDEN_CHANNELS = frozenset({ContactChannel.LAWYER_LETTER})
+
+# What the desk writes (an SMS, an e-mail, a letter) is a reminder, and a reminder names the debt:
+# none is sent to a third party, whatever planning picked or the borrower's state. A third party
+# is only ever asked, by phone or in person, for the borrower's contact details or to pass on a
+# message. (They may still write to the desk: inbound messages are recorded.)
+THIRD_PARTY_FORBIDDEN_OUTBOUND_CHANNELS = frozenset({ContactChannel.SMS, ContactChannel.EMAIL, ContactChannel.LETTER})
 
 # The values conduct_check accepts (read once: an enum's `values` is made anew at each read).
 _CHANNELS = frozenset(ContactChannel.values)
@@ -275,18 +282,21 @@ def _check_standing(
             )
         if outbound:
             if contact.do_not_contact:
-                _refuse(ConductRule.DO_NOT_CONTACT, _("%(contact)s is marked do-not-contact.") % {"contact": contact})
+                _refuse(
+                    ConductRule.DO_NOT_CONTACT,
+                    _("%(contact)s is marked do-not-contact.") % {"contact": _named(contact)},
+                )
             if contact.verification == Contact.Verification.WRONG:
                 _refuse(
                     ConductRule.WRONG_NUMBER,
-                    _("%(contact)s is marked wrong: it does not reach the borrower.") % {"contact": contact},
+                    _("%(contact)s is marked wrong: it does not reach the borrower.") % {"contact": _named(contact)},
                 )
             opt_out_field = OPT_OUT_FIELD.get(channel)
             if opt_out_field and getattr(contact, opt_out_field):
                 _refuse(
                     ConductRule.OPTED_OUT,
                     _("%(contact)s opted out of %(channel)s.")
-                    % {"contact": contact, "channel": ContactChannel(channel).label},
+                    % {"contact": _named(contact), "channel": ContactChannel(channel).label},
                 )
         if contact.is_third_party:
             if outbound and not borrower.lost_contact:
@@ -296,9 +306,11 @@ def _check_standing(
                         "%(contact)s is a third party: third parties are contacted only while the borrower "
                         "cannot be reached (lost contact)."
                     )
-                    % {"contact": contact},
+                    % {"contact": _named(contact)},
                 )
-            if channel in THIRD_PARTY_FORBIDDEN_CHANNELS:
+            if channel in THIRD_PARTY_FORBIDDEN_CHANNELS or (
+                outbound and channel in THIRD_PARTY_FORBIDDEN_OUTBOUND_CHANNELS
+            ):
                 _refuse(
                     ConductRule.THIRD_PARTY_CHANNEL,
                     _("%(channel)s is never sent to a third party: it would disclose the debt.")
@@ -311,7 +323,7 @@ def _check_standing(
                         "%(contact)s is a third party: an attempt on them cannot end with “%(outcome)s”. "
                         "Third parties are only asked for the borrower's contact details or to pass a message."
                     )
-                    % {"contact": contact, "outcome": Outcome(outcome).label},
+                    % {"contact": _named(contact), "outcome": Outcome(outcome).label},
                 )
     two_collectors = by is not None and second_collector is not None and second_collector.pk != by.pk
     if channel == ContactChannel.VISIT and outbound and not two_collectors:
@@ -346,8 +358,9 @@ def _next_allowed(attempt: _Attempt, breach: _Breach) -> datetime.datetime:
 
 
 def in_quiet_hours(policy: ConductPolicy, local_time: datetime.time) -> bool:
-    """Whether `local_time` (in the borrower's zone) falls in the policy's quiet hours. They usually
-    wrap midnight (22:00-08:00); an admin may also set them within a day."""
+    """Whether `local_time` (in the borrower's zone) falls in the policy's quiet hours. A stored
+    policy's wrap midnight and cover 22:00-08:00 at least (the legal floor, ConductPolicy.clean);
+    a policy given to conduct_check unsaved (a test's, the demo's) may differ."""
     start, end = policy.quiet_hours_start, policy.quiet_hours_end
     if start == end:
         return False
@@ -388,7 +401,7 @@ def _unanswered_calls_per_number(attempt: _Attempt, at: datetime.datetime) -> _B
     return _Breach(
         ConductRule.UNANSWERED_CALLS_PER_NUMBER,
         _("%(count)s calls to %(number)s went unanswered on %(day)s (the borrower's day): at most %(cap)s a day.")
-        % {"count": unanswered, "number": attempt.contact.value, "day": day.isoformat(), "cap": cap},
+        % {"count": unanswered, "number": mask_phone(attempt.contact.value), "day": day.isoformat(), "cap": cap},
         next_day_starts,
     )
 
@@ -438,6 +451,12 @@ def _after_conversation(attempt: _Attempt, at: datetime.datetime) -> _Breach | N
 
 
 # --- helpers ----------------------------------------------------------------------------------
+
+
+def _named(contact: Contact) -> str:
+    """The contact as a refusal names it: its kind and its number masked (refusals are kept and
+    shown to whoever reads the compliance report)."""
+    return f"{contact.get_kind_display()} {mask_phone(contact.value)}"
 
 
 def _local(moment: datetime.datetime, zone: ZoneInfo) -> str:

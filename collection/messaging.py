@@ -17,7 +17,7 @@ from django.conf import settings
 from django.db import models, transaction
 from django.db.models import Case, CharField, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery, Value, When
 from django.db.models.functions import Cast, Concat
-from django.template import Context, Template
+from django.template import Template
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -27,16 +27,19 @@ from config.desk import desk_day_start, in_desk_language
 from loans.models import Contact
 
 from .channels import ChannelError, Outgoing, channel_backend
+from .conduct import ConductRule
 from .exceptions import CollectionError, ConductViolation
 from .jobs import Step
 from .models import OPT_OUT_FIELD, CollectionCase, ContactChannel, JobRun, OutboundMessage, Outcome, ReminderStep
 from .selectors import system_user
 from .services.attempts import attempt_log
+from .validators import ReminderTemplateError, reminder_context, reminder_render, reminder_template
 
 __all__ = [
     "DISPATCH_STEPS",
     "NO_OWN_CONTACT",
     "PlanningBlock",
+    "SendBlock",
     "messages_dispatch",
     "messages_failed",
     "reminders_plan",
@@ -62,7 +65,12 @@ DISPATCH_STEPS = (
     Step(
         "planned",
         gettext_lazy("Reminders planned"),
-        {"queued": gettext_lazy("queued"), "blocked": gettext_lazy("blocked")},
+        {
+            "queued": gettext_lazy("queued"),
+            "blocked": gettext_lazy("blocked"),
+            "failed": gettext_lazy("failed"),
+            "steps_failed": gettext_lazy("steps failed"),
+        },
     ),
     Step(
         "dispatched",
@@ -91,6 +99,13 @@ class PlanningBlock(models.TextChoices):
     NO_POSTAL_ADDRESS = "no_postal_address", gettext_lazy("No postal address")
 
 
+class SendBlock(models.TextChoices):
+    """Why dispatch refused a message at send time, whatever planning decided (stored in
+    OutboundMessage.blocked_rule beside the conduct rules)."""
+
+    NOT_OWN_CONTACT = "not_own_contact", gettext_lazy("Not the borrower's own contact")
+
+
 # --- planning ----------------------------------------------------------------------------------
 
 
@@ -105,7 +120,12 @@ def reminders_plan(*, as_of: datetime.date, now: datetime.datetime | None = None
     counts = Counter(queued=0, blocked=0)
     steps = ReminderStep.objects.filter(is_active=True).exclude(channel=ReminderStep.Channel.CALL_TASK)
     for step in steps.order_by("pk"):
-        counts.update(_plan_step(step=step, as_of=as_of, now=now))
+        # One step failing in a way nobody foresaw stops neither the other steps nor the sending.
+        try:
+            counts.update(_plan_step(step=step, as_of=as_of, now=now))
+        except Exception:
+            logger.exception("Planning reminder step %s for %s failed", step.pk, as_of)
+            counts["steps_failed"] += 1
     return dict(counts)
 
 
@@ -115,7 +135,13 @@ def _plan_step(*, step: ReminderStep, as_of: datetime.date, now: datetime.dateti
     # the step has an English text; rendered with the loan's figures as of planning.
     language = settings.LANGUAGE_CODE
     use_english = language.startswith("en") and bool(step.template_en)
-    template = Template(step.template_en if use_english else step.template_zh)
+    # The restricted engine that checked the step when it was saved. A step whose text fails
+    # anyway (saved around its form, or made bad by a change of the engine) fails its own
+    # messages, with the reason, and no other step's.
+    try:
+        template = reminder_template(step.template_en if use_english else step.template_zh)
+    except ReminderTemplateError as error:
+        template = error
     suffix = f":{step.pk}:{as_of.isoformat()}"
     due = _cases_due(step=step, as_of=as_of).exclude(
         Exists(
@@ -201,36 +227,42 @@ def _planned_message(
     *,
     row: dict,
     step: ReminderStep,
-    template: Template,
+    template: Template | ReminderTemplateError,
     language: str,
     suffix: str,
     as_of: datetime.date,
     now: datetime.datetime,
 ) -> OutboundMessage:
-    context = Context(
-        {
-            "company": settings.COLLECTION_COMPANY_NAME,
-            "hotline": settings.COLLECTION_HOTLINE,
-            "borrower_name": row["loan__borrower__name"],
-            "account_tail": row["loan__account_number"][-4:],
-            "days_past_due": row["loan__days_past_due"],
-            "overdue_amount": row["loan__overdue_amount"],
-        },
-        autoescape=False,  # plain text, not HTML
-    )
+    failure = template if isinstance(template, ReminderTemplateError) else None
+    body = ""
+    if failure is None:
+        context = reminder_context(
+            borrower_name=row["loan__borrower__name"],
+            account_number=row["loan__account_number"],
+            days_past_due=row["loan__days_past_due"],
+            overdue_amount=row["loan__overdue_amount"],
+        )
+        try:
+            body = reminder_render(template, context)
+        except ReminderTemplateError as error:
+            failure = error
     message = OutboundMessage(
         case_id=row["pk"],
         step=step,
         channel=step.channel,
         language=language,
-        body=template.render(context),
+        body=body,
         scheduled_at=_scheduled_at(step=step, as_of=as_of, zone=_zone(row["loan__borrower__time_zone"]), now=now),
         idempotency_key=f"{row['pk']}{suffix}",
     )
+    if failure is not None:
+        logger.warning("Reminder step %s cannot be rendered for case %s", step.pk, row["pk"])
+        message.status = FAILED
+        message.last_error = _("The reminder step's text cannot be rendered: %(error)s") % {"error": failure}
     if step.channel in CONTACT_KIND:
         message.contact_id = row["contact_pk"]
         message.recipient = row["contact_value"] or ""
-        if message.contact_id is None:
+        if message.contact_id is None and failure is None:
             _block(
                 message,
                 PlanningBlock.NO_CONTACT,
@@ -239,7 +271,7 @@ def _planned_message(
     else:
         address = row["loan__borrower__address"].strip()
         message.recipient = f"{row['loan__borrower__province']}{row['loan__borrower__city']}{address}"
-        if not address:
+        if not address and failure is None:
             _block(
                 message, PlanningBlock.NO_POSTAL_ADDRESS, _("The borrower has no postal address to send a letter to.")
             )
@@ -349,6 +381,9 @@ def messages_dispatch(*, now: datetime.datetime | None = None, limit: int | None
 def _dispatch_one(*, message: OutboundMessage, now: datetime.datetime, by: User, backends: dict) -> str:
     """Handle one claimed message; the caller's transaction holds its lock. Returns the count it
     falls under."""
+    refusal = _recipient_refusal(message=message, contact=_fresh(message.contact))
+    if refusal is not None:
+        return _refused_at_send(message, *refusal)
     try:
         # A savepoint: when the backend fails, the attempt recorded for the send goes with it.
         with transaction.atomic():
@@ -369,6 +404,11 @@ def _dispatch_one(*, message: OutboundMessage, now: datetime.datetime, by: User,
                 _block(message, PlanningBlock.NO_CONTACT, error.message)
                 _save(message, "status", "blocked_rule", "last_error")
                 return "blocked"
+            # Once more on the contact as attempt_log locked it: it cannot change until the send
+            # is committed. A refusal here undoes the attempt with the savepoint.
+            refusal = _recipient_refusal(message=message, contact=attempt.contact)
+            if refusal is not None:
+                raise _RefusedAtSend(*refusal)
             # The contact's number as it is now (a collector may have corrected it since planning).
             if attempt.contact is not None:
                 message.recipient = attempt.contact.value
@@ -386,6 +426,8 @@ def _dispatch_one(*, message: OutboundMessage, now: datetime.datetime, by: User,
                     addressee=message.case.loan.borrower.name,
                 )
             )
+    except _RefusedAtSend as refused:
+        return _refused_at_send(message, refused.rule, refused.reason)
     except ChannelError as error:
         return _send_failed(message=message, reason=error.message, permanent=error.permanent, now=now)
     except Exception as error:  # a broken backend must not stop the queue behind this message
@@ -398,6 +440,59 @@ def _dispatch_one(*, message: OutboundMessage, now: datetime.datetime, by: User,
     message.last_error = ""
     _save(message, "status", "sent_at", "provider_reference", "attempts", "last_error", "recipient")
     return "sent"
+
+
+class _RefusedAtSend(Exception):
+    def __init__(self, rule: str, reason: str):
+        super().__init__(rule, reason)
+        self.rule, self.reason = rule, reason
+
+
+def _fresh(contact: Contact | None) -> Contact | None:
+    """The contact as it is stored now, not as it was when the message was claimed."""
+    if contact is None:
+        return None
+    return Contact.objects.filter(pk=contact.pk).first()
+
+
+def _recipient_refusal(*, message: OutboundMessage, contact: Contact | None) -> tuple[str, str] | None:
+    """Why `message` may not go to `contact` now, as (rule, reason); None when it may. Whatever
+    planning picked, a reminder names the debt: it goes only to the borrower's own contact of the
+    channel's kind (own mobile for SMS, own e-mail) and still the borrower's; a letter goes to the
+    borrower's own address, never to a contact. (Do-not-contact, opt-outs and third parties are the
+    conduct check's, which attempt_log runs on the locked contact and records when it refuses.)
+    The texts name no number."""
+    borrower_id = message.case.loan.borrower_id
+    if message.channel in CONTACT_KIND:
+        if contact is None:
+            return None  # attempt_log refuses a message without a contact (PlanningBlock.NO_CONTACT)
+        if contact.borrower_id != borrower_id:
+            return (
+                ConductRule.CONTACT_NOT_OF_BORROWER,
+                _("The contact no longer belongs to this case's borrower: nothing was sent."),
+            )
+        own_kind = Contact.Kind(CONTACT_KIND[message.channel])
+        if contact.kind != own_kind:
+            return (
+                SendBlock.NOT_OWN_CONTACT,
+                _(
+                    "The contact is now “%(kind)s”, not “%(own)s” of the borrower's own: a reminder names the debt, "
+                    "nothing was sent."
+                )
+                % {"kind": contact.get_kind_display(), "own": own_kind.label},
+            )
+    elif contact is not None:
+        return (
+            SendBlock.NOT_OWN_CONTACT,
+            _("A letter goes to the borrower's own address, not to a contact: nothing was sent."),
+        )
+    return None
+
+
+def _refused_at_send(message: OutboundMessage, rule: str, reason: str) -> str:
+    _block(message, rule, reason)
+    _save(message, "status", "blocked_rule", "last_error")
+    return "blocked"
 
 
 def _held_back(*, message: OutboundMessage, violation: ConductViolation, now: datetime.datetime) -> str:

@@ -11,7 +11,6 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
-from django.template import Template, TemplateSyntaxError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -25,6 +24,7 @@ from .machine import (
     CaseMachine,
     Stage,
 )
+from .validators import reminder_template_validate
 
 
 class CollectionCase(CaseMachine):
@@ -201,9 +201,11 @@ class ReminderStep(models.Model):
         errors = {}
         for field in ("template_zh", "template_en"):
             try:
-                Template(getattr(self, field))
-            except TemplateSyntaxError as error:
-                errors[field] = _("The template does not compile: %(error)s") % {"error": error}
+                # Compiled and rendered against a sample case in both languages, by the restricted
+                # engine that renders the step's reminders.
+                reminder_template_validate(getattr(self, field))
+            except ValidationError as error:
+                errors[field] = error.messages
         if self.channel != self.Channel.CALL_TASK and not self.template_zh:
             errors["template_zh"] = _("A message needs its Chinese text.")
         if self.send_window_start and self.send_window_end and self.send_window_start >= self.send_window_end:
@@ -270,8 +272,18 @@ class EscalationRequest(models.Model):
 # --- conduct limits and contact attempts -----------------------------------------------------
 
 
+# The legal floors of the conduct limits (docs/conduct-limits.md): the policy may be tightened
+# past them, never loosened. Quiet hours must cover at least QUIET_HOURS_FLOOR, wrapping midnight.
+QUIET_HOURS_FLOOR = (datetime.time(22, 0), datetime.time(8, 0))
+MOST_UNANSWERED_CALLS_PER_NUMBER_PER_DAY = 6
+MOST_CALLS_PER_CASE_IN_WINDOW = 7
+LEAST_CALL_WINDOW_DAYS = 7
+LEAST_DAYS_WITHOUT_CALLS_AFTER_CONVERSATION = 7
+
+
 class ConductPolicy(models.Model):
-    """The desk's conduct limits. One row; admins may tighten the defaults."""
+    """The desk's conduct limits. One row; admins may tighten the defaults, never loosen them past
+    the legal floors (clean() explains, the database refuses)."""
 
     quiet_hours_start = models.TimeField(_("quiet hours start"), default=datetime.time(22, 0))
     quiet_hours_end = models.TimeField(_("quiet hours end"), default=datetime.time(8, 0))
@@ -292,10 +304,79 @@ class ConductPolicy(models.Model):
     class Meta:
         verbose_name = _("conduct policy")
         verbose_name_plural = _("conduct policy")
-        constraints = [models.CheckConstraint(condition=Q(id=1), name="conduct_policy_single_row")]
+        constraints = [
+            models.CheckConstraint(condition=Q(id=1), name="conduct_policy_single_row"),
+            # Quiet hours wrap midnight and hold 22:00-08:00 (start == end would switch them off).
+            models.CheckConstraint(
+                condition=Q(quiet_hours_start__gt=models.F("quiet_hours_end"))
+                & Q(quiet_hours_start__lte=QUIET_HOURS_FLOOR[0])
+                & Q(quiet_hours_end__gte=QUIET_HOURS_FLOOR[1]),
+                name="conduct_policy_quiet_hours_floor",
+            ),
+            models.CheckConstraint(
+                condition=Q(max_unanswered_calls_per_number_per_day__lte=MOST_UNANSWERED_CALLS_PER_NUMBER_PER_DAY),
+                name="conduct_policy_unanswered_calls_floor",
+            ),
+            models.CheckConstraint(
+                condition=Q(max_calls_per_case_in_window__lte=MOST_CALLS_PER_CASE_IN_WINDOW),
+                name="conduct_policy_calls_per_case_floor",
+            ),
+            models.CheckConstraint(
+                condition=Q(call_window_days__gte=LEAST_CALL_WINDOW_DAYS), name="conduct_policy_call_window_floor"
+            ),
+            models.CheckConstraint(
+                condition=Q(days_without_calls_after_conversation__gte=LEAST_DAYS_WITHOUT_CALLS_AFTER_CONVERSATION),
+                name="conduct_policy_pause_after_conversation_floor",
+            ),
+        ]
 
     def __str__(self) -> str:
         return str(_("Conduct policy"))
+
+    def clean(self) -> None:
+        """Refuse, field by field and naming the floor, any limit looser than the law allows."""
+        errors = {}
+        start, end = self.quiet_hours_start, self.quiet_hours_end
+        floor_start, floor_end = QUIET_HOURS_FLOOR
+        floor = {"start": f"{floor_start:%H:%M}", "end": f"{floor_end:%H:%M}"}
+        if start is not None and end is not None:
+            if start == end:
+                errors["quiet_hours_end"] = (
+                    _(
+                        "Quiet hours that start and end at the same time would switch them off: the legal floor is "
+                        "no contact from %(start)s to %(end)s at least."
+                    )
+                    % floor
+                )
+            elif not (start > end and start <= floor_start and end >= floor_end):
+                errors["quiet_hours_start"] = _(
+                    "Quiet hours %(from)s-%(until)s do not cover the legal floor: no contact from %(start)s to "
+                    "%(end)s at least (start at %(start)s or earlier, end at %(end)s or later)."
+                ) % {**floor, "from": f"{start:%H:%M}", "until": f"{end:%H:%M}"}
+        at_most = (
+            ("max_unanswered_calls_per_number_per_day", MOST_UNANSWERED_CALLS_PER_NUMBER_PER_DAY),
+            ("max_calls_per_case_in_window", MOST_CALLS_PER_CASE_IN_WINDOW),
+        )
+        for field, most in at_most:
+            value = getattr(self, field)
+            if value is not None and value > most:
+                errors[field] = _("%(value)s is above the legal floor: at most %(floor)s.") % {
+                    "value": value,
+                    "floor": most,
+                }
+        at_least = (
+            ("call_window_days", LEAST_CALL_WINDOW_DAYS),
+            ("days_without_calls_after_conversation", LEAST_DAYS_WITHOUT_CALLS_AFTER_CONVERSATION),
+        )
+        for field, least in at_least:
+            value = getattr(self, field)
+            if value is not None and value < least:
+                errors[field] = _("%(value)s days is below the legal floor: at least %(floor)s days.") % {
+                    "value": value,
+                    "floor": least,
+                }
+        if errors:
+            raise ValidationError(errors)
 
     @classmethod
     def current(cls) -> "ConductPolicy":
@@ -340,7 +421,8 @@ CONVERSATION_OUTCOMES = frozenset(
 )
 UNANSWERED_OUTCOMES = frozenset({Outcome.NO_ANSWER, Outcome.BUSY})
 # What an attempt on a third party may end with: they are asked for the borrower's contact
-# details or to pass on a message, nothing about the debt.
+# details or to pass on a message, nothing about the debt. Not "sent": what the desk sends is a
+# reminder, and a reminder names the debt.
 THIRD_PARTY_OUTCOMES = frozenset(
     {
         Outcome.THIRD_PARTY,
@@ -349,7 +431,6 @@ THIRD_PARTY_OUTCOMES = frozenset(
         Outcome.WRONG_NUMBER,
         Outcome.REFUSED,
         Outcome.DO_NOT_CONTACT,
-        Outcome.SENT,
     }
 )
 # The channel each contact opt-out flag covers.

@@ -4,6 +4,7 @@ leaves its work for the next run. How the cycle runs on the workers is in the RE
 ("Scale-out")."""
 
 import datetime
+import logging
 
 from celery import chain, shared_task
 from django.conf import settings
@@ -21,6 +22,8 @@ from .jobs import (
 from .messaging import DISPATCH_STEPS, messages_dispatch, reminders_plan_due
 from .models import JobRun
 from .services.promise_evaluation import PROMISES_STEP, promises_evaluate
+
+logger = logging.getLogger(__name__)
 
 # The steps of each job, as its runs keep their counts (the admin's job runs show them).
 JOB_STEPS = {
@@ -99,6 +102,15 @@ def reminders_dispatch_task() -> dict[str, dict[str, int]]:
     messages whose time has come, retries and rescheduled ones included."""
     day = timezone.localdate()
     with job_recorded(job=JobRun.Job.REMINDER_DISPATCH, as_of=day) as run:
-        run.counts = {"planned": reminders_plan_due(today=day)}
+        # Planning failing must not keep the messages already queued from going out: they are
+        # sent, and then the run is failed with planning's error (the next run plans again).
+        planning_failed = None
+        try:
+            run.counts = {"planned": reminders_plan_due(today=day)}
+        except Exception as error:
+            logger.exception("Planning reminders for %s failed", day)
+            planning_failed = error
         run.counts["dispatched"] = messages_dispatch()
+        if planning_failed is not None:
+            raise planning_failed
     return run.counts

@@ -15,6 +15,7 @@ from .imports import portfolio_import
 from .models import (
     Borrower,
     Contact,
+    ContactChange,
     DelinquencyBucket,
     ImportRun,
     Installment,
@@ -24,6 +25,7 @@ from .models import (
     PortfolioSnapshot,
     Product,
 )
+from .phones import mask_phone
 from .search import search_conditions, search_term_read
 from .selectors import bucket_gaps
 from .services import balances_recompute, loan_refresh_delinquency
@@ -180,9 +182,16 @@ def _values_by_index(table: str, column: str) -> list:
 
 
 class ContactInline(admin.TabularInline):
+    """The borrower's contacts. Who is reached (kind, number, flags) changes on the contact's own
+    page, through the contact service; contacts are added there too."""
+
     model = Contact
     extra = 0
     fields = ("kind", "value", "name", "relation", "verification", "do_not_contact", "opt_out_call", "opt_out_sms")
+    readonly_fields = tuple(field for field in fields if field in Contact.PROTECTED_FIELDS)
+
+    def has_add_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(Borrower)
@@ -207,8 +216,39 @@ class BorrowerAdmin(PortfolioSearchMixin, admin.ModelAdmin):
         return obj.masked_national_id
 
 
+class ContactChangeInline(admin.TabularInline):
+    """The contact's recorded changes, newest first: who, when, why, old and new values."""
+
+    model = ContactChange
+    extra = 0
+    fields = ("version", "changed_at", "changed_by", "reason", "changes_in_words")
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description=_("changes"))
+    def changes_in_words(self, change: ContactChange) -> str:
+        def shown(field, value):
+            return mask_phone(value) if field == "value" and isinstance(value, str) else value
+
+        return "; ".join(
+            f"{field}: {shown(field, old)} → {shown(field, new)}" for field, (old, new) in change.changes.items()
+        )
+
+
 @admin.register(Contact)
 class ContactAdmin(PortfolioSearchMixin, admin.ModelAdmin):
+    """Contacts are added here with any fields. Once a contact exists, the fields that decide who
+    the desk reaches (Contact.PROTECTED_FIELDS) are shown, not edited: saving this form over them
+    would skip the reason, the supervisor's say and the version check. They change on the page
+    collection's admin adds (collection.services.contact_update), since loans may not import
+    collection."""
+
     list_display = ("value", "kind", "borrower", "relation", "verification", "do_not_contact")
     list_filter = ("kind", "verification", "do_not_contact", "opt_out_call", "opt_out_sms", "opt_out_email")
     search_loan, search_borrower, search_contact = "borrower__loans", "borrower", ""
@@ -216,6 +256,12 @@ class ContactAdmin(PortfolioSearchMixin, admin.ModelAdmin):
     show_full_result_count = False
     paginator = EstimatedCountPaginator
     raw_id_fields = ("borrower",)
+    inlines = [ContactChangeInline]
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return ()
+        return (*Contact.PROTECTED_FIELDS, "verified_at", "version")
 
 
 @admin.register(Product)

@@ -82,6 +82,11 @@ class Contact(models.Model):
         OTHER = "other", _("Other third party")
 
     THIRD_PARTY_KINDS = frozenset({Kind.EMPLOYER, Kind.EMERGENCY, Kind.OTHER})
+    # What stops the desk using a contact: set by anyone working the case, cleared by a supervisor.
+    FLAGS = ("do_not_contact", "opt_out_call", "opt_out_sms", "opt_out_email")
+    # The fields that decide who the desk reaches: changed only through the contact service
+    # (collection.services.contacts), with a reason, on the version the user saw.
+    PROTECTED_FIELDS = ("borrower", "kind", "value", "verification", *FLAGS)
 
     class Verification(models.TextChoices):
         UNVERIFIED = "unverified", _("Unverified")
@@ -107,12 +112,24 @@ class Contact(models.Model):
     source = models.CharField(
         _("source"), max_length=32, blank=True, help_text=_("Where the contact came from: application, skip tracing...")
     )
+    # Raised by every change of the fields that decide who is reached (kind, owner, number,
+    # verification, do-not-contact, opt-outs): a change made on an older version is refused, so a
+    # form left open cannot undo a newer change.
+    # A database default too: the demo and bulk loads write contacts without naming the column.
+    version = models.PositiveIntegerField(_("version"), default=1, db_default=1, editable=False)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
         verbose_name = _("contact")
         verbose_name_plural = _("contacts")
+        permissions = [
+            ("clear_do_not_contact", _("Can clear a contact's do-not-contact flag and opt-outs")),
+            (
+                "make_contact_own",
+                _("Can make a contact the borrower's own (from a third party's or another borrower's)"),
+            ),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["borrower", "value"], name="contact_unique_value_per_borrower"),
         ]
@@ -141,6 +158,33 @@ class Contact(models.Model):
 
         if self.value and self.kind:
             self.value = normalise_contact_value(self.kind, self.value)
+
+
+class ContactChange(models.Model):
+    """A change of a contact's kind, owner, number, verification, do-not-contact or opt-outs: who
+    made it, why, and each field's old and new value (the business record beside the generic audit
+    log). Written by the contact services only; never changed or deleted."""
+
+    contact = models.ForeignKey(Contact, verbose_name=_("contact"), on_delete=models.PROTECT, related_name="changes")
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("changed by"), on_delete=models.PROTECT, related_name="+"
+    )
+    changed_at = models.DateTimeField(_("changed at"), auto_now_add=True)
+    reason = models.TextField(_("reason"))
+    # {"field": [old, new], ...}; a borrower by its id.
+    changes = models.JSONField(_("changes"))
+    version = models.PositiveIntegerField(_("version"), help_text=_("The contact's version this change made."))
+
+    class Meta:
+        ordering = ["-changed_at", "-pk"]
+        verbose_name = _("contact change")
+        verbose_name_plural = _("contact changes")
+        constraints = [
+            models.UniqueConstraint(fields=["contact", "version"], name="contact_change_one_per_version"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.contact_id} v{self.version} {self.changed_at:%Y-%m-%d %H:%M}"
 
 
 class Product(models.Model):

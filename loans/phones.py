@@ -37,3 +37,28 @@ def normalise_contact_value(kind: str, raw: str) -> str:
         validate_email(value)
         return value.lower()
     return normalise_phone(value)
+
+
+def mask_phone(value: str) -> str:
+    """A phone number with its middle hidden, as the desk shows it where the full number is not
+    needed (refusal texts, lists, logs): '+8613812345678' -> '+86138****5678', '13812345678' ->
+    '138****5678'. The country code, the first three digits and the last four stay; a short number
+    keeps only its last two. Anything that is not a number (an e-mail address) keeps its first
+    character and its domain."""
+    value = (value or "").strip()
+    if not value:
+        return ""
+    if "@" in value:
+        local, _at, domain = value.partition("@")
+        return f"{local[:1]}***@{domain}"
+    prefix, national = "", value
+    if value.startswith("+"):
+        try:
+            number = phonenumbers.parse(value, None)
+        except phonenumbers.NumberParseException:
+            prefix, national = "+", value[1:]
+        else:
+            prefix, national = f"+{number.country_code}", str(number.national_number)
+    if len(national) <= 7:
+        return prefix + "*" * max(len(national) - 2, 0) + national[-2:]
+    return prefix + national[:3] + "*" * (len(national) - 7) + national[-4:]

@@ -22,6 +22,7 @@ from .cases import (
     case_write_off,
     cases_allocate,
 )
+from .contacts import StaleContact, contact_update
 from .escalations import (
     escalation_request_approve,
     escalation_request_create,
@@ -36,6 +37,7 @@ from .promises import promise_take
 __all__ = [
     "ALLOCATION_REASON",
     "MOVE_SERVICES",
+    "StaleContact",
     "allocation_load",
     "allocation_pool",
     "allocation_spread",
@@ -55,6 +57,7 @@ __all__ = [
     "case_settlement_agree",
     "case_write_off",
     "cases_allocate",
+    "contact_update",
     "escalation_request_approve",
     "escalation_request_create",
     "escalation_request_reject",

@@ -5,6 +5,7 @@ import datetime
 
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
+from django.db.models import Q
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -16,11 +17,15 @@ from ..exceptions import CollectionError, ConductViolation
 from ..machine import WORKING_STAGES, HoldReason, Stage
 from ..models import CONVERSATION_OUTCOMES, CallConsent, CollectionCase, ConductRefusal, ContactAttempt, Outcome
 from .cases import case_negotiate
+from .contacts import contact_change_record
 
 __all__ = ["REACHED_REASON", "attempt_log", "call_consent_record"]
 
 # The reason a case moves to negotiation when the borrower is reached.
 REACHED_REASON = gettext_lazy("The borrower was reached: %(outcome)s")
+
+# The reason recorded when an attempt's outcome changes its contact.
+OUTCOME_CHANGE_REASON = gettext_lazy("Outcome of contact attempt %(attempt)s: %(outcome)s")
 
 # Outcomes after which the collector is offered to put the case on hold, with the hold's reason.
 HOLD_OFFERED_BY_OUTCOME = {Outcome.DISPUTE: HoldReason.DISPUTE, Outcome.HARDSHIP: HoldReason.HARDSHIP}
@@ -102,11 +107,20 @@ def attempt_log(
 def _lock_contact(contact: Contact | None) -> Contact | None:
     """Lock every contact row with the contact's number (the cap on unanswered calls is per
     number, which may be on several borrowers' lists), in id order so that callers never wait
-    on each other in a circle; return the fresh copy of the contact itself."""
+    on each other in a circle; return the fresh copy of the contact itself. The number is read
+    from the row, not from the caller's copy, which may be older than a correction of it; once
+    the row is locked with the number read, it cannot change until the attempt is written."""
     if contact is None:
         return None
-    locked = list(Contact.objects.select_for_update().filter(value=contact.value).order_by("pk"))
-    return next(row for row in locked if row.pk == contact.pk)
+    for _attempt in range(3):
+        number = Contact.objects.filter(pk=contact.pk).values_list("value", flat=True).first()
+        if number is None:
+            raise CollectionError(_("This contact no longer exists."))
+        locked = list(Contact.objects.select_for_update().filter(Q(value=number) | Q(pk=contact.pk)).order_by("pk"))
+        own = next((row for row in locked if row.pk == contact.pk), None)
+        if own is not None and own.value == number:
+            return own
+    raise CollectionError(_("This contact's number is being changed: try again in a moment."))
 
 
 def _apply_outcome(*, attempt: ContactAttempt, case: CollectionCase, contact: Contact | None, by: User) -> None:
@@ -117,6 +131,7 @@ def _apply_outcome(*, attempt: ContactAttempt, case: CollectionCase, contact: Co
 
     if contact is not None:
         changed = []
+        before = {field: getattr(contact, field) for field in ("verification", "do_not_contact")}
         if outcome == Outcome.WRONG_NUMBER:
             contact.verification = Contact.Verification.WRONG
             changed.append("verification")
@@ -127,11 +142,21 @@ def _apply_outcome(*, attempt: ContactAttempt, case: CollectionCase, contact: Co
             contact.verification = Contact.Verification.VERIFIED
             contact.verified_at = attempt.attempted_at
             changed += ["verification", "verified_at"]
-        if outcome == Outcome.DO_NOT_CONTACT:
+        if outcome == Outcome.DO_NOT_CONTACT and not contact.do_not_contact:
             contact.do_not_contact = True
             changed.append("do_not_contact")
         if changed:
-            contact.save(update_fields=[*changed, "updated_at"])
+            # A new version: a form opened on the contact before this attempt can no longer save
+            # over it (collection.services.contacts).
+            diff = {field: [before[field], getattr(contact, field)] for field in changed if field != "verified_at"}
+            contact.version += 1
+            contact.save(update_fields=[*changed, "version", "updated_at"])
+            contact_change_record(
+                contact=contact,
+                by=by,
+                reason=OUTCOME_CHANGE_REASON % {"outcome": attempt.get_outcome_display(), "attempt": attempt.pk},
+                diff=diff,
+            )
 
     if conversation:
         # A queryset update: the stage field is protected and its save is concurrency-checked.

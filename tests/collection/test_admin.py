@@ -240,6 +240,35 @@ def test_the_conduct_policy_is_one_row_that_is_changed_not_added_or_deleted(clie
     assert ConductPolicy.current().quiet_hours_start == datetime.time(21, 0)
 
 
+def test_the_conduct_policy_cannot_be_loosened_past_the_legal_floors(client):
+    """The review's F6 request: quiet hours 00:00-00:00, caps 32767 and no pause. Refused, each
+    field saying the floor, and nothing stored."""
+    policy = ConductPolicy.current()
+
+    response = client.post(
+        url(ConductPolicy, "change", policy.pk),
+        {
+            "quiet_hours_start": "00:00",
+            "quiet_hours_end": "00:00",
+            "max_unanswered_calls_per_number_per_day": 32767,
+            "max_calls_per_case_in_window": 32767,
+            "call_window_days": 7,
+            "days_without_calls_after_conversation": 0,
+        },
+    )
+
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert "22:00" in str(errors["quiet_hours_end"])
+    assert "at most 6" in str(errors["max_unanswered_calls_per_number_per_day"])
+    assert "at most 7" in str(errors["max_calls_per_case_in_window"])
+    assert "at least 7 days" in str(errors["days_without_calls_after_conversation"])
+    assert "legal floor" in response.content.decode()
+    stored = ConductPolicy.current()
+    assert (stored.quiet_hours_start, stored.quiet_hours_end) == (datetime.time(22), datetime.time(8))
+    assert stored.max_calls_per_case_in_window == 7 and stored.days_without_calls_after_conversation == 7
+
+
 def test_the_conduct_policy_can_be_added_when_there_is_none(client):
     ConductPolicy.objects.all().delete()
 

@@ -6,6 +6,8 @@ import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
@@ -188,17 +190,20 @@ def test_unanswered_calls_are_counted_per_calendar_day_of_the_borrower(db):
 
 
 def test_the_borrowers_day_runs_from_midnight_to_midnight(db):
-    # No quiet hours, and room in the rolling window: only the daily cap speaks.
-    set_policy(quiet_hours_start=datetime.time(0), quiet_hours_end=datetime.time(0), max_calls_per_case_in_window=20)
+    # No quiet hours, and room in the rolling window: only the daily cap speaks. A policy the desk
+    # could not store (it is below the legal floors), given to the check to isolate the cap.
+    policy = ConductPolicy(
+        quiet_hours_start=datetime.time(0), quiet_hours_end=datetime.time(0), max_calls_per_case_in_window=20
+    )
     case = case_of()
     mobile = mobile_of(case)
     for hour in range(18, 23):
         on_record(case, mobile, local(SHANGHAI, 2, hour))
     on_record(case, mobile, local(SHANGHAI, 3, 0, 0, 0))  # the first call of 3 March
 
-    check(case, mobile, local(SHANGHAI, 2, 23, 59, 59))  # the sixth of 2 March
+    check(case, mobile, local(SHANGHAI, 2, 23, 59, 59), policy=policy)  # the sixth of 2 March
     on_record(case, mobile, local(SHANGHAI, 2, 23, 59, 59))
-    violation = refused(case, mobile, local(SHANGHAI, 2, 23, 59, 59))  # a seventh
+    violation = refused(case, mobile, local(SHANGHAI, 2, 23, 59, 59), policy=policy)  # a seventh
 
     assert violation.rule == ConductRule.UNANSWERED_CALLS_PER_NUMBER
     assert violation.next_allowed_at == local(SHANGHAI, 3, 0)  # no quiet hours to wait for
@@ -359,12 +364,15 @@ def test_talking_to_a_third_party_is_not_a_conversation_with_the_borrower(db):
 
 
 def test_the_pause_comes_from_the_policy(db):
-    set_policy(days_without_calls_after_conversation=0)
+    set_policy(days_without_calls_after_conversation=8)
     case = case_of()
     mobile = mobile_of(case)
     on_record(case, mobile, local(SHANGHAI, 2, 10), outcome=Outcome.RIGHT_PARTY_CONTACT)
 
-    check(case, mobile, local(SHANGHAI, 2, 11))
+    violation = refused(case, mobile, local(SHANGHAI, 9, 11))  # past the default 7 days, within 8
+
+    assert violation.rule == ConductRule.AFTER_CONVERSATION
+    assert violation.next_allowed_at == local(SHANGHAI, 10, 10)
 
 
 def test_next_allowed_is_when_every_time_bound_limit_allows(db):
@@ -458,7 +466,45 @@ def test_a_third_party_may_be_asked_for_the_borrower_once_contact_is_lost(db):
 
     check(case, employer, local(SHANGHAI, 2, 10))
     check(case, employer, local(SHANGHAI, 2, 10), outcome=Outcome.THIRD_PARTY)
-    check(case, employer, local(SHANGHAI, 2, 10), channel=ContactChannel.SMS, outcome=Outcome.SENT)
+
+
+@pytest.mark.parametrize("channel", [ContactChannel.SMS, ContactChannel.EMAIL, ContactChannel.LETTER])
+@pytest.mark.parametrize("outcome", [None, Outcome.SENT])
+def test_nothing_written_goes_to_a_third_party_even_once_contact_is_lost(db, channel, outcome):
+    """The review's F2b: an SMS "sent" to an employer passed while the borrower was lost. What the
+    desk writes is a reminder, and a reminder names the debt."""
+    case = case_of(lost_contact=True)
+    employer = employer_of(case)
+
+    violation = refused(case, employer, local(SHANGHAI, 2, 10), channel=channel, outcome=outcome)
+
+    assert violation.rule == ConductRule.THIRD_PARTY_CHANNEL
+    assert violation.next_allowed_at is None
+
+
+def test_sent_is_not_an_outcome_for_a_third_party(db):
+    case = case_of(lost_contact=True)
+
+    violation = refused(case, employer_of(case), local(SHANGHAI, 2, 10), outcome=Outcome.SENT)
+
+    assert violation.rule == ConductRule.THIRD_PARTY_OUTCOME
+
+
+def test_a_third_party_writing_in_is_recorded(db):
+    case = case_of(lost_contact=False)
+
+    check(case, employer_of(case), local(SHANGHAI, 2, 10), channel=ContactChannel.SMS, direction=INBOUND)
+
+
+@pytest.mark.usefixtures("in_english")
+def test_a_refusal_names_the_contact_by_its_masked_number(db):
+    case = case_of()
+    mobile = mobile_of(case, value="+8613812345678", do_not_contact=True)
+
+    violation = refused(case, mobile, local(SHANGHAI, 2, 10))
+
+    assert "+86138****5678" in violation.message
+    assert "13812345678" not in violation.message
 
 
 @pytest.mark.parametrize("outcome", [Outcome.PROMISE_TO_PAY, Outcome.RIGHT_PARTY_CONTACT, Outcome.DISPUTE])
@@ -552,7 +598,9 @@ def test_the_check_wants_an_aware_time(db):
 
 ZONES = [SHANGHAI, URUMQI, LOS_ANGELES]
 START = datetime.datetime(2026, 3, 2, tzinfo=UTC)
-SPAN_HOURS = 3 * 24
+# Three weeks: the rolling window and the pause after a conversation are at least 7 days (the legal
+# floors), and an attempt must be able to fall on either side of their ends.
+SPAN_HOURS = 21 * 24
 # Seconds after START. Whole hours, and the second before them, come up often: that is where
 # quiet hours begin and end, and where a pause or a window started on the hour runs out.
 seconds_strategy = st.one_of(
@@ -616,7 +664,12 @@ def limits_broken(attempt: Logged, before: list[Logged], world: World) -> list[s
             broken.append("third party while the borrower is reachable")
         if attempt.channel == ContactChannel.VISIT and attempt.second_collector in (None, attempt.collector):
             broken.append("visit without a second collector")
-    if attempt.third_party and (attempt.outcome not in THIRD_PARTY_OUTCOMES or attempt.channel == "lawyer_letter"):
+    written = {ContactChannel.SMS, ContactChannel.EMAIL, ContactChannel.LETTER}
+    if attempt.third_party and (
+        attempt.outcome not in THIRD_PARTY_OUTCOMES
+        or attempt.channel == "lawyer_letter"
+        or (attempt.outbound and attempt.channel in written)
+    ):
         broken.append("debt talk with a third party")
     if attempt.outbound and attempt.channel == ContactChannel.CALL:
         calls = [a for a in before if a.outbound and a.channel == ContactChannel.CALL]
@@ -681,9 +734,9 @@ attempts_strategy = st.lists(
     lost_contact=st.booleans(),
     mobile_opted_out_of_sms=st.booleans(),
     max_unanswered=st.integers(1, 2),
-    max_calls=st.integers(1, 8),
-    window_days=st.integers(1, 3),
-    pause_days=st.integers(0, 2),
+    max_calls=st.integers(1, 7),
+    window_days=st.integers(7, 8),
+    pause_days=st.integers(7, 8),
     consents=st.lists(st.tuples(seconds_strategy, st.integers(1, 48).map(lambda hours: hours * 3600)), max_size=2),
 )
 def test_accepted_attempts_never_break_a_limit_and_refused_ones_would_have(
@@ -763,3 +816,74 @@ def test_accepted_attempts_never_break_a_limit_and_refused_ones_would_have(
     assert ContactAttempt.objects.filter(case=case).count() == len(accepted)
     assert case.refusals.count() == len(attempts) - len(accepted)
     assert CallConsent.objects.filter(case=case).count() == len(world.consents)
+
+
+# --- the legal floors: the policy is tightened, never loosened (review F6) ------------------------------
+
+
+def floor_policy(**fields) -> ConductPolicy:
+    policy = ConductPolicy.current()
+    for name, value in fields.items():
+        setattr(policy, name, value)
+    return policy
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"quiet_hours_start": datetime.time(21, 0), "quiet_hours_end": datetime.time(9, 0)},
+        {"quiet_hours_start": datetime.time(22, 0), "quiet_hours_end": datetime.time(8, 0)},
+        {"quiet_hours_start": datetime.time(12, 0), "quiet_hours_end": datetime.time(11, 0)},
+        {"max_unanswered_calls_per_number_per_day": 1, "max_calls_per_case_in_window": 1},
+        {"call_window_days": 30, "days_without_calls_after_conversation": 14},
+    ],
+)
+def test_a_policy_may_be_tightened(db, fields):
+    policy = floor_policy(**fields)
+
+    policy.full_clean()
+    policy.save()
+
+
+@pytest.mark.usefixtures("in_english")
+@pytest.mark.parametrize(
+    ("fields", "field", "words"),
+    [
+        ({"quiet_hours_start": datetime.time(0), "quiet_hours_end": datetime.time(0)}, "quiet_hours_end", "22:00"),
+        ({"quiet_hours_start": datetime.time(22, 30)}, "quiet_hours_start", "22:00"),
+        ({"quiet_hours_end": datetime.time(7, 59)}, "quiet_hours_start", "08:00"),
+        ({"quiet_hours_start": datetime.time(0), "quiet_hours_end": datetime.time(8)}, "quiet_hours_start", "22:00"),
+        ({"max_unanswered_calls_per_number_per_day": 7}, "max_unanswered_calls_per_number_per_day", "at most 6"),
+        ({"max_calls_per_case_in_window": 32767}, "max_calls_per_case_in_window", "at most 7"),
+        ({"call_window_days": 6}, "call_window_days", "at least 7 days"),
+        ({"days_without_calls_after_conversation": 0}, "days_without_calls_after_conversation", "at least 7 days"),
+    ],
+)
+def test_a_policy_looser_than_the_law_is_refused_naming_the_floor(db, fields, field, words):
+    policy = floor_policy(**fields)
+
+    with pytest.raises(ValidationError) as caught:
+        policy.full_clean()
+
+    [message] = caught.value.message_dict[field]
+    assert words in message and "legal floor" in message
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"quiet_hours_start": datetime.time(0), "quiet_hours_end": datetime.time(0)},
+        {"quiet_hours_start": datetime.time(23), "quiet_hours_end": datetime.time(8)},
+        {"quiet_hours_start": datetime.time(22), "quiet_hours_end": datetime.time(7)},
+        {"max_unanswered_calls_per_number_per_day": 32767},
+        {"max_calls_per_case_in_window": 8},
+        {"call_window_days": 1},
+        {"days_without_calls_after_conversation": 0},
+    ],
+)
+def test_the_database_refuses_a_policy_saved_around_its_form(db, fields):
+    ConductPolicy.current()
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        ConductPolicy.objects.filter(pk=1).update(**fields)

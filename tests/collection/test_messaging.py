@@ -745,3 +745,75 @@ def test_a_supervisor_finds_the_failed_messages_in_the_admin(steps, settings, cl
     assert list(response.context["cl"].result_list) == [message_of(failed_case)]
     assert "400 invalid number" in response.content.decode()
     assert message_of(sent_case).status == SENT
+
+
+# --- third parties at send time (review F2b) -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", sorted(Contact.THIRD_PARTY_KINDS | {Contact.Kind.HOME, Contact.Kind.WORK}))
+def test_a_planned_reminder_whose_contact_became_someone_elses_is_not_sent(steps, outboxes, kind):
+    """The review's attack: message planned to the own mobile, then the contact re-kinded as the
+    employer and the borrower marked lost; dispatch used to send the debt's figures there."""
+    case = a_case(lost_contact=False)
+    plan()
+    mobile = case.loan.borrower.contacts.get()
+    Contact.objects.filter(pk=mobile.pk).update(kind=kind)
+    case.loan.borrower.__class__.objects.filter(pk=case.loan.borrower_id).update(lost_contact=True)
+
+    counts = messages_dispatch(now=WINDOW_OPENS)
+
+    message = message_of(case)
+    assert counts["blocked"] == 1 and counts["sent"] == 0
+    assert (message.status, message.blocked_rule) == (BLOCKED, messaging.SendBlock.NOT_OWN_CONTACT)
+    assert mobile.value not in message.last_error
+    assert sms_lines(outboxes) == []
+    assert not ContactAttempt.objects.exists()
+
+
+def test_a_planned_reminder_whose_contact_moved_to_another_borrower_is_not_sent(steps, outboxes):
+    case = a_case()
+    plan()
+    other = BorrowerFactory()
+    Contact.objects.filter(borrower=case.loan.borrower).update(borrower=other)
+
+    messages_dispatch(now=WINDOW_OPENS)
+
+    message = message_of(case)
+    assert (message.status, message.blocked_rule) == (BLOCKED, ConductRule.CONTACT_NOT_OF_BORROWER)
+    assert sms_lines(outboxes) == []
+
+
+def test_a_message_planned_straight_to_an_employer_is_refused_at_send_time(steps, outboxes):
+    """Whatever planning decided (a row written around it): a reminder to a third party is blocked."""
+    case = a_case(lost_contact=True)
+    plan()
+    employer = ContactFactory(borrower=case.loan.borrower, kind=Contact.Kind.EMPLOYER)
+    OutboundMessage.objects.filter(case=case).update(contact=employer, recipient=employer.value)
+
+    messages_dispatch(now=WINDOW_OPENS)
+
+    assert message_of(case).status == BLOCKED
+    assert sms_lines(outboxes) == []
+
+
+def test_the_kind_is_read_again_on_the_locked_contact(steps, outboxes, monkeypatch):
+    """The contact is re-kinded between the first look and the send (attempt_log holds its lock
+    from there on): the second look, on the locked row, refuses and undoes the attempt."""
+    case = a_case()
+    plan()
+    mobile = case.loan.borrower.contacts.get()
+    real_fresh = messaging._fresh
+
+    def fresh_then_rekinded(contact):
+        seen = real_fresh(contact)
+        Contact.objects.filter(pk=mobile.pk).update(kind=Contact.Kind.HOME)  # the conduct limits allow a home phone
+        return seen
+
+    monkeypatch.setattr(messaging, "_fresh", fresh_then_rekinded)
+
+    messages_dispatch(now=WINDOW_OPENS)
+
+    message = message_of(case)
+    assert (message.status, message.blocked_rule) == (BLOCKED, messaging.SendBlock.NOT_OWN_CONTACT)
+    assert sms_lines(outboxes) == []
+    assert not ContactAttempt.objects.filter(case=case).exists()
