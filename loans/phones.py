@@ -8,15 +8,6 @@ from django.utils.translation import gettext as _
 DEFAULT_REGION = "CN"
 
 
-def mask_phone(value: str) -> str:
-    """'13812345678' -> '138****5678', '+8613812345678' -> '+86138****5678': the last four
-    digits and the prefix, as the desk shows a number to someone who need not dial it."""
-    value = (value or "").strip()
-    if len(value) < 8:
-        return "*" * max(len(value) - 2, 0) + value[-2:]
-    return f"{value[:-8]}****{value[-4:]}"
-
-
 def normalise_phone(raw: str, region: str = DEFAULT_REGION) -> str:
     """'138 0013 8000' -> '+8613800138000'. Raises ValidationError for anything that is not a
     possible, valid number; the message shows the number masked (it may end up in a log)."""
