@@ -97,13 +97,14 @@ LOAN_IS_CURRENT_OR_PAID_OFF = Condition(
 def _settlement_paid(case) -> bool:
     if case.settlement_amount is None or case.settlement_agreed_at is None:
         return False
-    paid = Payment.objects.filter(loan_id=case.loan_id, received_at__gte=case.settlement_agreed_at)
+    paid = Payment.objects.standing().filter(loan_id=case.loan_id, received_at__gte=case.settlement_agreed_at)
     return (paid.aggregate(total=Sum("amount"))["total"] or ZERO) >= case.settlement_amount
 
 
 def _settlement_paid_filter(cases: type) -> Q:
     paid = Coalesce(
-        Payment.objects.filter(loan=OuterRef("loan_id"), received_at__gte=OuterRef("settlement_agreed_at"))
+        Payment.objects.standing()
+        .filter(loan=OuterRef("loan_id"), received_at__gte=OuterRef("settlement_agreed_at"))
         .values("loan")
         .annotate(total=Sum("amount"))
         .values("total"),

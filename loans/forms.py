@@ -27,3 +27,10 @@ class PortfolioImportForm(forms.Form):
         help_text=_("Import loans first, then schedules, then payments and contacts."),
     )
     encoding = forms.ChoiceField(label=_("Encoding"), choices=ENCODING_CHOICES, initial="auto")
+
+
+class ReasonForm(forms.Form):
+    """The reason asked for by an admin action that undoes or turns down money (a payment
+    reversal and its decision), kept with what it did."""
+
+    reason = forms.CharField(label=_("Reason"), widget=forms.Textarea(attrs={"rows": 3, "cols": 60}), max_length=2000)
