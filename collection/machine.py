@@ -113,6 +113,14 @@ def _settlement_paid_filter(cases: type) -> Q:
     return Q(settlement_amount__isnull=False, settlement_agreed_at__isnull=False, settlement_amount__lte=paid)
 
 
+SETTLEMENT_IS_APPROVED = Condition(
+    "settlement_is_approved",
+    # A settlement below the approval share settles only once a supervisor approved it.
+    test=lambda case: not case.settlement_awaits_approval,
+    filter=lambda cases: Q(settlement_awaits_approval=False),
+    unmet=_("the agreed settlement waits for a supervisor's approval"),
+)
+
 SETTLEMENT_IS_PAID = Condition(
     "settlement_is_paid",
     # The agreed settlement amount has arrived since it was agreed.
@@ -245,7 +253,7 @@ class CaseMachine(ConcurrentTransitionMixin, models.Model):
         target=Stage.SETTLED,
         permission="collection.settle_case",
         action=_("settle the case"),
-        conditions=[SETTLEMENT_IS_PAID],
+        conditions=[SETTLEMENT_IS_APPROVED, SETTLEMENT_IS_PAID],
     )
     def settle(self, by=None, description=None):
         self._enter(Stage.SETTLED)

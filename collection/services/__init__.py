@@ -19,8 +19,11 @@ from .cases import (
     case_resume,
     case_settle,
     case_settlement_agree,
+    case_settlement_approve,
+    case_settlement_reject,
     case_write_off,
     cases_allocate,
+    settlement_needs_approval,
 )
 from .escalations import (
     escalation_request_approve,
@@ -53,6 +56,8 @@ __all__ = [
     "case_resume",
     "case_settle",
     "case_settlement_agree",
+    "case_settlement_approve",
+    "case_settlement_reject",
     "case_write_off",
     "cases_allocate",
     "escalation_request_approve",
@@ -66,4 +71,5 @@ __all__ = [
     "plan_reject",
     "promise_take",
     "promises_evaluate",
+    "settlement_needs_approval",
 ]
