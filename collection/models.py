@@ -63,9 +63,11 @@ class CollectionCase(CaseMachine):
         blank=True,
         related_name="+",
     )
+    # A database default too: the demo and the benchmark write cases in SQL.
     settlement_awaits_approval = models.BooleanField(
         _("settlement awaits approval"),
         default=False,
+        db_default=False,
         help_text=_(
             "The settlement discounts more than policy allows: a supervisor must approve it before it settles."
         ),

@@ -45,7 +45,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='collectioncase',
             name='settlement_awaits_approval',
-            field=models.BooleanField(default=False, help_text='The settlement discounts more than policy allows: a supervisor must approve it before it settles.', verbose_name='settlement awaits approval'),
+            field=models.BooleanField(db_default=False, default=False, help_text='The settlement discounts more than policy allows: a supervisor must approve it before it settles.', verbose_name='settlement awaits approval'),
         ),
         migrations.CreateModel(
             name='SettlementAgreement',
