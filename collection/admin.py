@@ -44,6 +44,7 @@ from .models import (
     PromiseToPay,
     ReminderStep,
     RepaymentPlan,
+    SettlementAgreement,
     StageRule,
 )
 from .selectors import case_timeline
@@ -104,6 +105,9 @@ class CollectionCaseAdmin(PortfolioSearchMixin, admin.ModelAdmin):
         "attention_since",
         "settlement_amount",
         "settlement_agreed_at",
+        "settlement_agreed_by",
+        "settlement_awaits_approval",
+        "settlement_history",
         "close_reason",
         "timeline",
     )
@@ -117,6 +121,34 @@ class CollectionCaseAdmin(PortfolioSearchMixin, admin.ModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("loan", "assigned_to", "team")
+
+    @admin.display(description=_("settlements (newest first)"))
+    def settlement_history(self, obj):
+        """Every settlement agreed on the case, with who agreed, approved, replaced or turned it down."""
+        agreements = SettlementAgreement.objects.filter(case=obj).select_related("agreed_by", "approved_by", "ended_by")
+        if not agreements:
+            return "-"
+        return format_html(
+            "<ul>{}</ul>",
+            format_html_join(
+                "",
+                "<li>{} · {} / {} · {} {} · {} {} · {} {}</li>",
+                (
+                    (
+                        agreement.get_status_display(),
+                        agreement.amount,
+                        agreement.outstanding,
+                        f"{agreement.agreed_at:%Y-%m-%d %H:%M}",
+                        agreement.agreed_by or "-",
+                        gettext("approved by") if agreement.approved_by else "",
+                        agreement.approved_by or "",
+                        agreement.ended_by or "",
+                        agreement.end_reason,
+                    )
+                    for agreement in agreements
+                ),
+            ),
+        )
 
     @admin.display(description=_("history (newest first)"))
     def timeline(self, obj):

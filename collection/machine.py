@@ -97,13 +97,14 @@ LOAN_IS_CURRENT_OR_PAID_OFF = Condition(
 def _settlement_paid(case) -> bool:
     if case.settlement_amount is None or case.settlement_agreed_at is None:
         return False
-    paid = Payment.objects.filter(loan_id=case.loan_id, received_at__gte=case.settlement_agreed_at)
+    paid = Payment.objects.standing().filter(loan_id=case.loan_id, received_at__gte=case.settlement_agreed_at)
     return (paid.aggregate(total=Sum("amount"))["total"] or ZERO) >= case.settlement_amount
 
 
 def _settlement_paid_filter(cases: type) -> Q:
     paid = Coalesce(
-        Payment.objects.filter(loan=OuterRef("loan_id"), received_at__gte=OuterRef("settlement_agreed_at"))
+        Payment.objects.standing()
+        .filter(loan=OuterRef("loan_id"), received_at__gte=OuterRef("settlement_agreed_at"))
         .values("loan")
         .annotate(total=Sum("amount"))
         .values("total"),
@@ -111,6 +112,14 @@ def _settlement_paid_filter(cases: type) -> Q:
     )
     return Q(settlement_amount__isnull=False, settlement_agreed_at__isnull=False, settlement_amount__lte=paid)
 
+
+SETTLEMENT_IS_APPROVED = Condition(
+    "settlement_is_approved",
+    # A settlement below the approval share settles only once a supervisor approved it.
+    test=lambda case: not case.settlement_awaits_approval,
+    filter=lambda cases: Q(settlement_awaits_approval=False),
+    unmet=_("the agreed settlement waits for a supervisor's approval"),
+)
 
 SETTLEMENT_IS_PAID = Condition(
     "settlement_is_paid",
@@ -244,7 +253,7 @@ class CaseMachine(ConcurrentTransitionMixin, models.Model):
         target=Stage.SETTLED,
         permission="collection.settle_case",
         action=_("settle the case"),
-        conditions=[SETTLEMENT_IS_PAID],
+        conditions=[SETTLEMENT_IS_APPROVED, SETTLEMENT_IS_PAID],
     )
     def settle(self, by=None, description=None):
         self._enter(Stage.SETTLED)

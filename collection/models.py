@@ -51,8 +51,27 @@ class CollectionCase(CaseMachine):
         blank=True,
         help_text=_("Set when a promise breaks: the case goes to the top of its collector's queue until worked."),
     )
+    # The settlement on the table (the case's SettlementAgreement waiting for approval or agreed),
+    # kept here for the settle transition's condition; its history is SettlementAgreement.
     settlement_amount = models.DecimalField(_("agreed settlement"), null=True, blank=True, **MONEY)
     settlement_agreed_at = models.DateTimeField(_("settlement agreed at"), null=True, blank=True)
+    settlement_agreed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("settlement agreed by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    # A database default too: the demo and the benchmark write cases in SQL.
+    settlement_awaits_approval = models.BooleanField(
+        _("settlement awaits approval"),
+        default=False,
+        db_default=False,
+        help_text=_(
+            "The settlement discounts more than policy allows: a supervisor must approve it before it settles."
+        ),
+    )
 
     class Meta:
         verbose_name = _("collection case")
@@ -77,10 +96,73 @@ class CollectionCase(CaseMachine):
             ("assign_case", _("Can assign collection cases")),
             ("decide_escalation", _("Can approve or reject escalation requests")),
             ("approve_plan", _("Can approve repayment plans beyond policy")),
+            ("approve_settlement", _("Can approve settlements below the approval share")),
         ]
 
     def __str__(self) -> str:
         return _("Case of %(loan)s") % {"loan": self.loan.account_number}
+
+
+class SettlementAgreement(models.Model):
+    """A settlement agreed on a case: the reduced payoff, what was outstanding then, who agreed it
+    and when, and who approved it when it paid less than the approval share. The history of a
+    case's settlements: a new agreement replaces the one before only when asked to, and the one
+    before stays, replaced, with who replaced it and why. The case keeps the one on the table."""
+
+    class Status(models.TextChoices):
+        PENDING_APPROVAL = "pending_approval", _("Awaiting approval")
+        AGREED = "agreed", _("Agreed")
+        REPLACED = "replaced", _("Replaced")
+        REJECTED = "rejected", _("Rejected")
+
+    LIVE_STATUSES = (Status.PENDING_APPROVAL, Status.AGREED)
+
+    case = models.ForeignKey(
+        CollectionCase, verbose_name=_("case"), on_delete=models.CASCADE, related_name="settlements"
+    )
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices)
+    amount = models.DecimalField(_("settlement amount"), **MONEY)
+    outstanding = models.DecimalField(_("outstanding when agreed"), **MONEY)
+    agreed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("agreed by"), on_delete=models.PROTECT, related_name="+"
+    )
+    agreed_at = models.DateTimeField(_("agreed at"))
+    needs_approval = models.BooleanField(_("needs approval"), default=False)
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("approved by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    approved_at = models.DateTimeField(_("approved at"), null=True, blank=True)
+    ended_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("replaced or rejected by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    ended_at = models.DateTimeField(_("replaced or rejected at"), null=True, blank=True)
+    end_reason = models.TextField(_("why it was replaced or rejected"), blank=True)
+
+    class Meta:
+        ordering = ["-agreed_at", "-pk"]
+        verbose_name = _("settlement agreement")
+        verbose_name_plural = _("settlement agreements")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["case"],
+                condition=Q(status__in=["pending_approval", "agreed"]),
+                name="settlement_one_on_the_table_per_case",
+            ),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="settlement_amount_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return _("Settlement of %(amount)s on %(case)s") % {"amount": self.amount, "case": self.case}
 
 
 class CaseAssignment(models.Model):

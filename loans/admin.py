@@ -1,16 +1,17 @@
 from django.contrib import admin, messages
 from django.contrib.admin.utils import lookup_spawns_duplicates
 from django.contrib.admin.views.main import SEARCH_VAR
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db import connection, connections
 from django.db.models import Q, QuerySet
 from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils.functional import cached_property
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from .forms import PortfolioImportForm
+from .forms import PortfolioImportForm, ReasonForm
 from .imports import portfolio_import
 from .models import (
     Borrower,
@@ -22,13 +23,14 @@ from .models import (
     Loan,
     Payment,
     PaymentAllocation,
+    PaymentReversal,
     PortfolioSnapshot,
     Product,
 )
 from .phones import mask_phone
 from .search import search_conditions, search_term_read
 from .selectors import bucket_gaps
-from .services import balances_recompute, loan_refresh_delinquency
+from .services import payment_reversal_approve, payment_reversal_reject, payment_reverse
 
 # --- searching and filtering a million rows ----------------------------------------------------
 
@@ -338,6 +340,16 @@ class LoanAdmin(PortfolioSearchMixin, admin.ModelAdmin):
         "outstanding_penalty",
         "overdue_amount",
     )
+    # Once the loan exists its money and terms are the contract's: read only, like its balances.
+    readonly_once_stored = (
+        "account_number",
+        "borrower",
+        "product",
+        "principal",
+        "annual_rate",
+        "disbursed_on",
+        "term_months",
+    )
     inlines = [InstallmentInline]
     show_full_result_count = False
     paginator = EstimatedCountPaginator
@@ -348,6 +360,14 @@ class LoanAdmin(PortfolioSearchMixin, admin.ModelAdmin):
     def dpd(self, loan: Loan) -> int:
         """Sorted through the index on where grace ends: more days past due is an earlier end."""
         return loan.days_past_due
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = super().get_readonly_fields(request, obj)
+        return (*self.readonly_once_stored, *readonly) if obj is not None else readonly
+
+    def has_delete_permission(self, request, obj=None):
+        # A loan is the lender's record: it is never deleted here, with or without its schedule.
+        return False
 
     def get_urls(self):
         opts = self.model._meta
@@ -402,11 +422,16 @@ class InstallmentAdmin(admin.ModelAdmin):
     date_hierarchy = "due_date"
     show_full_result_count = False
 
-    def save_model(self, request, obj, form, change):
-        """A changed schedule line changes its loan's balances and ageing: both follow at once."""
-        super().save_model(request, obj, form, change)
-        balances_recompute(loans=Loan.objects.filter(pk=obj.loan_id))
-        loan_refresh_delinquency(loan=Loan.objects.get(pk=obj.loan_id))
+    # A schedule line's due and paid amounts move only through the services (payments, their
+    # reversals, imports): shown here, never added, edited or deleted, whatever a role holds.
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 class PaymentAllocationInline(admin.TabularInline):
@@ -424,12 +449,40 @@ class PaymentAllocationInline(admin.TabularInline):
         return False
 
 
+def _action_with_reason(modeladmin, request, queryset, *, title, explanation, submit_label, apply):
+    """An admin action that asks for a reason first (an intermediate page), then runs
+    `apply(obj, reason)` (a service) on each selected row, saying what each did or why it was refused."""
+    form = ReasonForm(request.POST if "apply" in request.POST else None)
+    if not form.is_valid():
+        context = {
+            **modeladmin.admin_site.each_context(request),
+            "opts": modeladmin.model._meta,
+            "title": title,
+            "explanation": explanation,
+            "submit_label": submit_label,
+            "queryset": queryset,
+            "action": request.POST.get("action", ""),
+            "form": form,
+        }
+        return TemplateResponse(request, "admin/loans/reason_action.html", context)
+    for obj in queryset:
+        try:
+            message = apply(obj, form.cleaned_data["reason"])
+        except (ValidationError, PermissionDenied) as refused:
+            text = " ".join(refused.messages) if isinstance(refused, ValidationError) else str(refused)
+            messages.error(request, f"{obj}: {text}")
+        else:
+            messages.success(request, message)
+    return None
+
+
 @admin.register(Payment)
 class PaymentAdmin(PortfolioSearchMixin, admin.ModelAdmin):
     """Payments are recorded through payment_record (imports, integrations); the admin shows them
-    and how each was allocated, and does not edit them."""
+    and how each was allocated, and never edits or deletes them: a mistaken payment is reversed
+    (payment_reverse), with a reason, and stays shown as reversed."""
 
-    list_display = ("reference", "source", "loan", "amount", "channel", "received_at")
+    list_display = ("reference", "source", "loan", "amount", "channel", "received_at", "reversed_at")
     list_filter = ("channel", ("source", IndexedValuesFilter))
     search_loan, search_borrower, search_contact = "loan", "loan__borrower", "loan__borrower__contacts"
     search_own_fields = ("reference",)
@@ -437,12 +490,43 @@ class PaymentAdmin(PortfolioSearchMixin, admin.ModelAdmin):
     inlines = [PaymentAllocationInline]
     show_full_result_count = False
     paginator = EstimatedCountPaginator
+    actions = ["reverse_payments"]
 
     def has_change_permission(self, request, obj=None):
         return False
 
     def has_add_permission(self, request):
         return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_reverse_permission(self, request):
+        return request.user.has_perm("loans.reverse_payment")
+
+    @admin.action(description=_("Reverse the selected payments"), permissions=["reverse"])
+    def reverse_payments(self, request, queryset):
+        def apply(payment, reason):
+            reversal = payment_reverse(payment=payment, by=request.user, reason=reason)
+            if reversal.status == PaymentReversal.Status.PENDING_APPROVAL:
+                return gettext("%(payment)s: the reversal waits for a second person's approval.") % {"payment": payment}
+            return gettext("%(payment)s: reversed.") % {"payment": payment}
+
+        return _action_with_reason(
+            self,
+            request,
+            queryset,
+            title=gettext("Reverse payments"),
+            explanation=ngettext(
+                "The payment below will be reversed: what it paid goes back onto the installments and the "
+                "loan is aged again. Reversals above the threshold wait for a second person's approval.",
+                "The payments below will be reversed: what they paid goes back onto the installments and the "
+                "loans are aged again. Reversals above the threshold wait for a second person's approval.",
+                queryset.count(),
+            ),
+            submit_label=gettext("Reverse"),
+            apply=apply,
+        )
 
 
 @admin.register(PaymentAllocation)
@@ -458,6 +542,61 @@ class PaymentAllocationAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(PaymentReversal)
+class PaymentReversalAdmin(admin.ModelAdmin):
+    """Reversals are asked for from the payments' list (payment_reverse); those above the
+    threshold are approved or turned down here, by someone other than who asked."""
+
+    list_display = ("payment", "status", "requested_by", "requested_at", "decided_by", "decided_at", "reversed_at")
+    list_filter = ("status",)
+    search_fields = ("=payment__reference",)
+    list_select_related = ("payment", "requested_by", "decided_by")
+    raw_id_fields = ("payment",)
+    actions = ["approve_reversals", "reject_reversals"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_approve_permission(self, request):
+        return request.user.has_perm("loans.approve_payment_reversal")
+
+    @admin.action(description=_("Approve the selected reversals"), permissions=["approve"])
+    def approve_reversals(self, request, queryset):
+        for reversal in queryset.select_related("payment"):
+            try:
+                payment_reversal_approve(reversal=reversal, by=request.user)
+            except (ValidationError, PermissionDenied) as refused:
+                text = " ".join(refused.messages) if isinstance(refused, ValidationError) else str(refused)
+                messages.error(request, f"{reversal}: {text}")
+            else:
+                messages.success(request, gettext("%(reversal)s: approved, reversed.") % {"reversal": reversal})
+
+    @admin.action(description=_("Turn down the selected reversals"), permissions=["approve"])
+    def reject_reversals(self, request, queryset):
+        def apply(reversal, reason):
+            payment_reversal_reject(reversal=reversal, by=request.user, reason=reason)
+            return gettext("%(reversal)s: turned down.") % {"reversal": reversal}
+
+        return _action_with_reason(
+            self,
+            request,
+            queryset.select_related("payment"),
+            title=gettext("Turn down reversals"),
+            explanation=gettext("The reversals below will be turned down: their payments stand."),
+            submit_label=gettext("Turn down"),
+            apply=apply,
+        )
 
 
 @admin.register(PortfolioSnapshot)

@@ -45,3 +45,10 @@ class PortfolioImportForm(forms.Form):
                 params={"size": filesizeformat(upload.size), "limit": filesizeformat(limit)},
             )
         return upload
+
+
+class ReasonForm(forms.Form):
+    """The reason asked for by an admin action that undoes or turns down money (a payment
+    reversal and its decision), kept with what it did."""
+
+    reason = forms.CharField(label=_("Reason"), widget=forms.Textarea(attrs={"rows": 3, "cols": 60}), max_length=2000)

@@ -462,7 +462,17 @@ class Installment(models.Model):
         return sum((self.remaining(component) for component in self.COMPONENTS), ZERO)
 
 
+class PaymentQuerySet(models.QuerySet):
+    def standing(self) -> "PaymentQuerySet":
+        """The payments that count: every payment but those reversed. A reversed payment stays
+        stored (its reference stays taken) and counts for nothing."""
+        return self.filter(reversed_at__isnull=True)
+
+
 class Payment(models.Model):
+    """Money received on a loan. Recorded and allocated by payment_record, never edited or
+    deleted: a mistaken payment is undone by payment_reverse, which leaves it stored, reversed."""
+
     class Channel(models.TextChoices):
         BANK_TRANSFER = "bank_transfer", _("Bank transfer")
         APP = "app", _("App")
@@ -487,10 +497,22 @@ class Payment(models.Model):
         related_name="+",
     )
     created_at = models.DateTimeField(_("recorded at"), auto_now_add=True)
+    reversed_at = models.DateTimeField(
+        _("reversed at"),
+        null=True,
+        blank=True,
+        help_text=_("When the payment was reversed; a reversed payment counts for nothing (see its reversal)."),
+    )
+
+    objects = PaymentQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("payment")
         verbose_name_plural = _("payments")
+        permissions = [
+            ("reverse_payment", _("Can reverse payments")),
+            ("approve_payment_reversal", _("Can approve payment reversals above the threshold")),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["source", "reference"], name="payment_unique_reference_per_source"),
             models.CheckConstraint(condition=Q(amount__gt=0), name="payment_amount_positive"),
@@ -505,7 +527,13 @@ class Payment(models.Model):
         ]
 
     def __str__(self) -> str:
+        if self.reversed_at is not None:
+            return _("%(reference)s %(amount)s (reversed)") % {"reference": self.reference, "amount": self.amount}
         return f"{self.reference} {self.amount}"
+
+    @property
+    def is_reversed(self) -> bool:
+        return self.reversed_at is not None
 
 
 class PaymentAllocation(models.Model):
@@ -515,8 +543,9 @@ class PaymentAllocation(models.Model):
         INTEREST = "interest", _("Interest")
         PRINCIPAL = "principal", _("Principal")
 
+    # A payment is never deleted: not by itself, nor with its allocations.
     payment = models.ForeignKey(
-        Payment, verbose_name=_("payment"), on_delete=models.CASCADE, related_name="allocations"
+        Payment, verbose_name=_("payment"), on_delete=models.PROTECT, related_name="allocations"
     )
     installment = models.ForeignKey(
         Installment, verbose_name=_("installment"), on_delete=models.PROTECT, related_name="allocations"
@@ -534,6 +563,60 @@ class PaymentAllocation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_component_display()} {self.amount}"
+
+
+class PaymentReversal(models.Model):
+    """The undoing of a mistaken payment: who asked for it and why, who approved it when it is
+    above the threshold, and when it took effect. Neither the payment nor its allocations are
+    deleted: the allocations stay as the record of what the payment once paid, and the
+    installments' paid amounts are given back. A payment has at most one reversal awaiting
+    approval or done; a rejected request leaves room for another."""
+
+    class Status(models.TextChoices):
+        PENDING_APPROVAL = "pending_approval", _("Awaiting approval")
+        REVERSED = "reversed", _("Reversed")
+        REJECTED = "rejected", _("Rejected")
+
+    LIVE_STATUSES = (Status.PENDING_APPROVAL, Status.REVERSED)
+
+    payment = models.ForeignKey(Payment, verbose_name=_("payment"), on_delete=models.PROTECT, related_name="reversals")
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices)
+    reason = models.TextField(_("reason"))
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("requested by"), on_delete=models.PROTECT, related_name="+"
+    )
+    requested_at = models.DateTimeField(_("requested at"))
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("approved or rejected by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    decided_at = models.DateTimeField(_("approved or rejected at"), null=True, blank=True)
+    decision_reason = models.TextField(_("reason for the decision"), blank=True)
+    reversed_at = models.DateTimeField(_("reversed at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-requested_at"]
+        verbose_name = _("payment reversal")
+        verbose_name_plural = _("payment reversals")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["payment"],
+                condition=Q(status__in=["pending_approval", "reversed"]),
+                name="payment_reversal_one_live_per_payment",
+            ),
+            models.CheckConstraint(
+                condition=Q(status="reversed", reversed_at__isnull=False)
+                | (~Q(status="reversed") & Q(reversed_at__isnull=True)),
+                name="payment_reversal_reversed_at_matches_status",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return _("Reversal of %(payment)s") % {"payment": self.payment.reference}
 
 
 class AgeingRun(models.Model):

@@ -6,7 +6,8 @@ from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from django.core.exceptions import ValidationError
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, DecimalField, F, Max, Min, OuterRef, Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
@@ -22,6 +23,7 @@ from .models import (
     Loan,
     Payment,
     PaymentAllocation,
+    PaymentReversal,
     PortfolioSnapshot,
     Product,
 )
@@ -143,6 +145,125 @@ def _duplicate_reference(source: str, reference: str) -> ValidationError:
         _("Payment %(reference)s from %(source)s is already recorded.") % {"reference": reference, "source": source},
         code="duplicate_reference",
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# Payment reversals
+# ---------------------------------------------------------------------------------------------
+
+
+def payment_reversal_threshold() -> Decimal:
+    """Reversals of payments above this amount wait for a second person's approval
+    (settings.DESK_PAYMENT_REVERSAL_APPROVAL_ABOVE)."""
+    return Decimal(str(settings.DESK_PAYMENT_REVERSAL_APPROVAL_ABOVE))
+
+
+@transaction.atomic
+def payment_reverse(*, payment: Payment, by, reason: str) -> PaymentReversal:
+    """Undo a mistaken payment, by someone allowed to reverse payments, for a reason kept with it.
+
+    Up to the threshold the payment is reversed at once (payment_reversal_apply). Above it the
+    reversal is only requested: it waits for someone else allowed to approve reversals
+    (payment_reversal_approve). A payment already reversed, or with a reversal waiting, is
+    refused. The loan is locked first, as payment_record locks it, so that a payment recorded on
+    the same loan at the same time is allocated either before the reversal or after it."""
+    if not by.has_perm("loans.reverse_payment"):
+        raise PermissionDenied(_("You may not reverse payments."))
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError(_("A reversal needs its reason."), code="reason")
+    loan = Loan.objects.select_for_update().get(pk=payment.loan_id)
+    payment = Payment.objects.get(pk=payment.pk)  # read again under the loan's lock: the copy given may be stale
+    if payment.is_reversed:
+        raise ValidationError(
+            _("Payment %(reference)s is already reversed.") % {"reference": payment.reference}, code="already_reversed"
+        )
+    if payment.reversals.filter(status=PaymentReversal.Status.PENDING_APPROVAL).exists():
+        raise ValidationError(
+            _("A reversal of payment %(reference)s is already waiting for approval.")
+            % {"reference": payment.reference},
+            code="reversal_pending",
+        )
+    now = timezone.now()
+    reversal = PaymentReversal(payment=payment, reason=reason, requested_by=by, requested_at=now)
+    if payment.amount > payment_reversal_threshold():
+        reversal.status = PaymentReversal.Status.PENDING_APPROVAL
+        reversal.save()
+        return reversal
+    reversal.status = PaymentReversal.Status.REVERSED
+    reversal.reversed_at = now
+    reversal.save()
+    _reversal_apply(payment=payment, loan=loan, at=now)
+    return reversal
+
+
+@transaction.atomic
+def payment_reversal_approve(*, reversal: PaymentReversal, by) -> PaymentReversal:
+    """Approve a reversal waiting for approval and reverse the payment at once. The approver
+    holds the approval permission and is not the person who asked for it (four eyes)."""
+    if not by.has_perm("loans.approve_payment_reversal"):
+        raise PermissionDenied(_("You may not approve payment reversals."))
+    loan = Loan.objects.select_for_update().get(pk=reversal.payment.loan_id)
+    reversal = PaymentReversal.objects.select_for_update().select_related("payment").get(pk=reversal.pk)
+    _check_pending(reversal)
+    if reversal.requested_by_id == by.pk:
+        raise PermissionDenied(_("A reversal you asked for needs someone else's approval."))
+    now = timezone.now()
+    reversal.status = PaymentReversal.Status.REVERSED
+    reversal.decided_by, reversal.decided_at, reversal.reversed_at = by, now, now
+    reversal.save(update_fields=["status", "decided_by", "decided_at", "reversed_at"])
+    _reversal_apply(payment=reversal.payment, loan=loan, at=now)
+    return reversal
+
+
+@transaction.atomic
+def payment_reversal_reject(*, reversal: PaymentReversal, by, reason: str) -> PaymentReversal:
+    """Turn down a reversal waiting for approval, for a reason: the payment stands as it was."""
+    if not by.has_perm("loans.approve_payment_reversal"):
+        raise PermissionDenied(_("You may not approve payment reversals."))
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError(_("Turning a reversal down needs its reason."), code="reason")
+    reversal = PaymentReversal.objects.select_for_update().select_related("payment").get(pk=reversal.pk)
+    _check_pending(reversal)
+    reversal.status = PaymentReversal.Status.REJECTED
+    reversal.decided_by, reversal.decided_at, reversal.decision_reason = by, timezone.now(), reason
+    reversal.save(update_fields=["status", "decided_by", "decided_at", "decision_reason"])
+    return reversal
+
+
+def _check_pending(reversal: PaymentReversal) -> None:
+    if reversal.status != PaymentReversal.Status.PENDING_APPROVAL:
+        raise ValidationError(
+            _("The reversal of payment %(reference)s is no longer waiting for approval (%(status)s).")
+            % {"reference": reversal.payment.reference, "status": reversal.get_status_display()},
+            code="not_pending",
+        )
+
+
+def _reversal_apply(*, payment: Payment, loan: Loan, at: datetime) -> None:
+    """Give back to the installments, to the cent, what the payment's allocations paid (an
+    installment no longer paid in full is unpaid again), mark the payment reversed, and recompute
+    the loan's balances and ageing. The caller holds the loan's lock. The allocations stay, as
+    the record of what the payment paid before it was reversed; later payments keep theirs."""
+    allocations = list(payment.allocations.all())
+    installments = Installment.objects.select_for_update().in_bulk({a.installment_id for a in allocations})
+    for allocation in allocations:
+        installment = installments[allocation.installment_id]
+        field = f"{allocation.component}_paid"
+        setattr(installment, field, getattr(installment, field) - allocation.amount)
+    for installment in installments.values():
+        if installment.total_remaining > 0:
+            installment.is_paid, installment.paid_on = False, None
+    Installment.objects.bulk_update(
+        list(installments.values()),
+        [f"{component}_paid" for component in Installment.COMPONENTS] + ["is_paid", "paid_on"],
+    )
+    Payment.objects.filter(pk=payment.pk).update(reversed_at=at)
+    payment.reversed_at = at
+    balances_recompute(loans=Loan.objects.filter(pk=loan.pk))
+    loan.refresh_from_db()
+    loan_refresh_delinquency(loan=loan)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -267,7 +267,7 @@ class Floor:
                     SELECT p.id, p.amount, COALESCE(sum(pay.amount), 0) AS paid
                     FROM collection_promisetopay p
                     JOIN collection_collectioncase c ON c.id = p.case_id
-                    LEFT JOIN loans_payment pay ON pay.loan_id = c.loan_id
+                    LEFT JOIN loans_payment pay ON pay.loan_id = c.loan_id AND pay.reversed_at IS NULL
                         AND pay.received_at >= p.promised_at
                         AND pay.received_at < (p.due_date + 2)::timestamp AT TIME ZONE 'Asia/Shanghai'
                     WHERE p.status = 'pending' AND p.due_date <= %(last_due)s AND c.stage <> 'on_hold'

@@ -19,8 +19,11 @@ from .cases import (
     case_resume,
     case_settle,
     case_settlement_agree,
+    case_settlement_approve,
+    case_settlement_reject,
     case_write_off,
     cases_allocate,
+    settlement_needs_approval,
 )
 from .contacts import StaleContact, contact_update
 from .escalations import (
@@ -55,6 +58,8 @@ __all__ = [
     "case_resume",
     "case_settle",
     "case_settlement_agree",
+    "case_settlement_approve",
+    "case_settlement_reject",
     "case_write_off",
     "cases_allocate",
     "contact_update",
@@ -69,4 +74,5 @@ __all__ = [
     "plan_reject",
     "promise_take",
     "promises_evaluate",
+    "settlement_needs_approval",
 ]

@@ -4,6 +4,7 @@ import heapq
 from collections.abc import Iterable, Iterator
 from decimal import Decimal
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Sum
@@ -15,9 +16,10 @@ from accounts import roles
 from accounts.models import Team, User
 from loans.models import ZERO, Loan
 
+from ..access import case_access_check
 from ..exceptions import ApprovalRequired, CollectionError, StaleCase
 from ..machine import CASE_MACHINE, OPEN_STAGES, HoldReason, Stage
-from ..models import CaseAssignment, CollectionCase
+from ..models import CaseAssignment, CollectionCase, SettlementAgreement
 from ..stage_rules import requires_approval_into
 
 __all__ = [
@@ -30,6 +32,9 @@ __all__ = [
     "case_resume",
     "case_resolve",
     "case_settlement_agree",
+    "case_settlement_approve",
+    "case_settlement_reject",
+    "settlement_needs_approval",
     "case_settle",
     "case_write_off",
     "case_close",
@@ -106,29 +111,140 @@ def case_resolve(*, case: CollectionCase, by: User, reason: str = "") -> Collect
     return CASE_MACHINE.run(case, "resolve", by=by, reason=reason)
 
 
+def settlement_needs_approval(*, amount: Decimal, outstanding: Decimal) -> bool:
+    """Whether a settlement of `amount` on `outstanding` pays less than the share of it a
+    supervisor may agree alone (settings.DESK_SETTLEMENT_APPROVAL_BELOW_SHARE, e.g. 0.80)."""
+    share = Decimal(str(settings.DESK_SETTLEMENT_APPROVAL_BELOW_SHARE))
+    return amount < (outstanding * share).quantize(Decimal("0.01"))
+
+
+def _case_locked(case: CollectionCase) -> CollectionCase:
+    """The case read again under a row lock (with its loan), refused when someone moved it first."""
+    locked = CollectionCase.objects.select_for_update(of=("self",)).select_related("loan").get(pk=case.pk)
+    if locked.stage != case.stage:
+        raise StaleCase()
+    return locked
+
+
+def _settlement_on_case(case: CollectionCase, **fields) -> None:
+    CollectionCase.objects.filter(pk=case.pk).update(**fields)
+    for name, value in fields.items():
+        setattr(case, name, value)
+
+
 @transaction.atomic
-def case_settlement_agree(*, case: CollectionCase, by: User, amount: Decimal) -> CollectionCase:
-    """Record an agreed reduced payoff; the case settles once that much has been paid."""
+def case_settlement_agree(
+    *, case: CollectionCase, by: User, amount: Decimal, replace: bool = False, reason: str = ""
+) -> CollectionCase:
+    """Record an agreed reduced payoff on an open case within `by`'s reach; the case settles once
+    that much has been paid since. Agreed by someone allowed to settle; who and when are kept.
+
+    A settlement paying less than the approval share of what is outstanding waits for another
+    supervisor's approval (case_settlement_approve) before the case can settle. A case with a
+    settlement on the table keeps it: a new one replaces it only when asked to (`replace`, with a
+    reason), and the one replaced stays in the case's settlement history."""
     if not by.has_perm("collection.settle_case"):
         raise PermissionDenied(_("Only a supervisor may agree a settlement."))
-    if amount <= 0 or amount > case.loan.total_outstanding:
+    locked = _case_locked(case)
+    case_access_check(case=locked, by=by)
+    if not locked.is_open:
+        raise CollectionError(_("A settlement is agreed on an open case only."))
+    outstanding = locked.loan.total_outstanding
+    if amount <= 0 or amount > outstanding:
         raise CollectionError(
             _("A settlement must be more than zero and at most the %(outstanding)s outstanding.")
-            % {"outstanding": case.loan.total_outstanding}
+            % {"outstanding": outstanding}
         )
-    agreed_at = timezone.now()
-    updated = CollectionCase.objects.filter(pk=case.pk, stage=case.stage).update(
-        settlement_amount=amount, settlement_agreed_at=agreed_at
+    now = timezone.now()
+    if locked.settlement_amount is not None:
+        if not replace:
+            raise CollectionError(
+                _(
+                    "The case already has a settlement of %(amount)s: replace it explicitly, with a reason, "
+                    "to agree another."
+                )
+                % {"amount": locked.settlement_amount}
+            )
+        if not reason.strip():
+            raise CollectionError(_("Replacing a settlement needs its reason."))
+        locked.settlements.filter(status__in=SettlementAgreement.LIVE_STATUSES).update(
+            status=SettlementAgreement.Status.REPLACED, ended_by=by, ended_at=now, end_reason=reason.strip()
+        )
+    needs_approval = settlement_needs_approval(amount=amount, outstanding=outstanding)
+    SettlementAgreement.objects.create(
+        case=locked,
+        status=SettlementAgreement.Status.PENDING_APPROVAL if needs_approval else SettlementAgreement.Status.AGREED,
+        amount=amount,
+        outstanding=outstanding,
+        agreed_by=by,
+        agreed_at=now,
+        needs_approval=needs_approval,
     )
-    if not updated:
-        raise StaleCase()
-    case.settlement_amount, case.settlement_agreed_at = amount, agreed_at
+    _settlement_on_case(
+        case,
+        settlement_amount=amount,
+        settlement_agreed_at=now,
+        settlement_agreed_by=by,
+        settlement_awaits_approval=needs_approval,
+    )
     return case
 
 
 @transaction.atomic
+def case_settlement_approve(*, case: CollectionCase, by: User) -> CollectionCase:
+    """Approve the settlement waiting on an open case within `by`'s reach, by someone allowed to
+    approve settlements who did not agree it themselves (four eyes). The case may then settle."""
+    if not by.has_perm("collection.approve_settlement"):
+        raise PermissionDenied(_("You may not approve settlements."))
+    locked = _case_locked(case)
+    case_access_check(case=locked, by=by)
+    agreement = _settlement_waiting(locked)
+    if agreement.agreed_by_id == by.pk:
+        raise PermissionDenied(_("A settlement you agreed needs another supervisor's approval."))
+    agreement.status = SettlementAgreement.Status.AGREED
+    agreement.approved_by, agreement.approved_at = by, timezone.now()
+    agreement.save(update_fields=["status", "approved_by", "approved_at"])
+    _settlement_on_case(case, settlement_awaits_approval=False)
+    return case
+
+
+@transaction.atomic
+def case_settlement_reject(*, case: CollectionCase, by: User, reason: str) -> CollectionCase:
+    """Turn down the settlement waiting on a case, for a reason: the case has no settlement on
+    the table afterwards (one it replaced does not come back)."""
+    if not by.has_perm("collection.approve_settlement"):
+        raise PermissionDenied(_("You may not approve settlements."))
+    if not reason.strip():
+        raise CollectionError(_("Turning a settlement down needs its reason."))
+    locked = _case_locked(case)
+    case_access_check(case=locked, by=by)
+    agreement = _settlement_waiting(locked)
+    agreement.status = SettlementAgreement.Status.REJECTED
+    agreement.ended_by, agreement.ended_at, agreement.end_reason = by, timezone.now(), reason.strip()
+    agreement.save(update_fields=["status", "ended_by", "ended_at", "end_reason"])
+    _settlement_on_case(
+        case,
+        settlement_amount=None,
+        settlement_agreed_at=None,
+        settlement_agreed_by=None,
+        settlement_awaits_approval=False,
+    )
+    return case
+
+
+def _settlement_waiting(case: CollectionCase) -> SettlementAgreement:
+    if not case.is_open:
+        raise CollectionError(_("The case is closed: its settlement is no longer decided."))
+    agreement = case.settlements.filter(status=SettlementAgreement.Status.PENDING_APPROVAL).first()
+    if agreement is None:
+        raise CollectionError(_("No settlement on this case waits for approval."))
+    return agreement
+
+
+@transaction.atomic
 def case_settle(*, case: CollectionCase, by: User, reason: str = "") -> CollectionCase:
-    """Close the case as settled once the agreed settlement has been paid."""
+    """Close the case as settled once the agreed settlement has been approved (when it needed
+    approval) and paid (the transition's conditions)."""
     return CASE_MACHINE.run(case, "settle", by=by, reason=reason)
 
 

@@ -1,6 +1,7 @@
 """Settling promises to pay and repayment-plan installments against the payments that arrive.
 
-A promise or plan installment is checked against the loan's payments received in its window:
+A promise or plan installment is checked against the loan's payments received in its window (a
+reversed payment counts for nothing; what was settled before a payment was reversed stays settled):
 from when it was made (for a plan installment, from the plan's proposal, the earlier installments
 taking their share first) to the end of the day after its due date (one grace day), in the desk's
 time zone. The loan's contractual schedule is never touched here."""
@@ -69,7 +70,8 @@ class _Payments:
     def __init__(self, *, loan_ids: Iterable[int], start: datetime.datetime, end: datetime.datetime):
         self._by_loan: dict[int, tuple[list[datetime.datetime], list[Decimal]]] = defaultdict(lambda: ([], []))
         rows = (
-            Payment.objects.filter(loan_id__in=set(loan_ids), received_at__gte=start, received_at__lt=end)
+            Payment.objects.standing()
+            .filter(loan_id__in=set(loan_ids), received_at__gte=start, received_at__lt=end)
             .order_by("loan_id", "received_at", "pk")
             .values_list("loan_id", "received_at", "amount")
         )
@@ -151,7 +153,8 @@ def _evaluate_promises(
         by_due_date[due_date].append(promise_id)
     for due_date, promise_ids in sorted(by_due_date.items()):
         received = (
-            Payment.objects.filter(
+            Payment.objects.standing()
+            .filter(
                 loan__collection_cases=OuterRef("case_id"),
                 received_at__gte=OuterRef("promised_at"),
                 received_at__lt=_window_end(due_date),

@@ -3,6 +3,7 @@
 SQLite under var/ and Celery's filesystem transport under var/celery/."""
 
 import datetime
+from decimal import Decimal
 from pathlib import Path
 
 import environ
@@ -259,3 +260,10 @@ EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", default="")
 EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="collections@example.invalid")
 # --- end of reminders ---------------------------------------------------------------------------
+
+# --- Money that cannot be bent (loans.services, collection.services.cases) -----------------------
+# A payment reversal above this amount waits for a second person's approval.
+DESK_PAYMENT_REVERSAL_APPROVAL_ABOVE = Decimal(env("DESK_PAYMENT_REVERSAL_APPROVAL_ABOVE", default="5000.00"))
+# A settlement paying less than this share of what is outstanding (0.80 = 80%) needs a
+# supervisor's approval, by someone other than who agreed it.
+DESK_SETTLEMENT_APPROVAL_BELOW_SHARE = Decimal(env("DESK_SETTLEMENT_APPROVAL_BELOW_SHARE", default="0.80"))

@@ -38,8 +38,11 @@ def make_loan_current(case):
     Loan.objects.filter(pk=case.loan_id).update(status=Loan.Status.PAID_OFF)
 
 
-def agree_and_pay_settlement(case, supervisor):
-    services.case_settlement_agree(case=case, by=supervisor, amount=Decimal("500.00"))
+def agree_and_pay_settlement(case):
+    """500.00 agreed on about 1,344.00 owed, below the approval share: agreed by an admin (who
+    reaches every case), approved by another, and paid."""
+    services.case_settlement_agree(case=case, by=user_with("admin"), amount=Decimal("500.00"))
+    services.case_settlement_approve(case=case, by=user_with("admin"))
     payment_record(
         loan=case.loan, amount=Decimal("500.00"), received_at=timezone.now(), reference=f"S-{case.pk}", channel="app"
     )
@@ -99,7 +102,7 @@ def prepared(stage, prepare, role):
         CollectionCase.objects.filter(pk=case.pk).update(held_stage=Stage.REMINDER, hold_reason="dispute")
         case.refresh_from_db()
     if prepare == "settlement":
-        agree_and_pay_settlement(case, user_with("supervisor"))
+        agree_and_pay_settlement(case)
     elif prepare is not None:
         prepare(case)
     return case
@@ -189,7 +192,8 @@ def test_resolving_needs_the_loan_current_or_paid_off(db, collector):
 
 def test_settling_needs_the_agreed_amount_paid(db, supervisor):
     case = case_in(Stage.LITIGATION)
-    services.case_settlement_agree(case=case, by=supervisor, amount=Decimal("500.00"))
+    services.case_settlement_agree(case=case, by=user_with("admin"), amount=Decimal("500.00"))
+    services.case_settlement_approve(case=case, by=user_with("admin"))
     payment_record(loan=case.loan, amount=Decimal("499.99"), received_at=timezone.now(), reference="S-1", channel="app")
 
     with pytest.raises(CollectionError) as refused:
@@ -198,8 +202,10 @@ def test_settling_needs_the_agreed_amount_paid(db, supervisor):
     assert "not been paid in full" in refused.value.message
 
 
-def test_a_settlement_is_agreed_by_a_supervisor_within_what_is_owed(db, collector, supervisor):
-    case = case_in(Stage.ESCALATION)
+def test_a_settlement_is_agreed_by_a_supervisor_within_what_is_owed(db, collector):
+    team = TeamFactory()
+    supervisor = team.supervisor
+    case = case_in(Stage.ESCALATION, team=team)
 
     with pytest.raises(PermissionDenied):
         services.case_settlement_agree(case=case, by=collector, amount=Decimal("100.00"))
