@@ -23,7 +23,7 @@ def tighten_to_the_floors(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("collection", "0010_admin_filter_indexes"),
+        ("collection", "0012_settlement_agreements"),
     ]
 
     operations = [

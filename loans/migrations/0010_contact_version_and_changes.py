@@ -26,7 +26,7 @@ def revoke(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('loans', '0008_admin_filter_indexes'),
+        ('loans', '0009_payment_reversal_and_money_grants'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -21,7 +21,7 @@ def revoke(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('loans', '0008_admin_filter_indexes'),
+        ('loans', '0010_contact_version_and_changes'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
