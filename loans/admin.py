@@ -10,6 +10,7 @@ from django.urls import path
 from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
+from .access import borrowers_visible, contacts_visible, loan_rows_visible, loans_visible
 from .forms import PortfolioImportForm
 from .imports import portfolio_import
 from .models import (
@@ -205,6 +206,10 @@ class BorrowerAdmin(PortfolioSearchMixin, admin.ModelAdmin):
     def masked_national_id(self, obj):
         return obj.masked_national_id
 
+    def get_queryset(self, request):
+        # Only the borrowers behind the cases the user may see (loans.access).
+        return borrowers_visible(request.user, super().get_queryset(request))
+
 
 @admin.register(Contact)
 class ContactAdmin(PortfolioSearchMixin, admin.ModelAdmin):
@@ -215,6 +220,9 @@ class ContactAdmin(PortfolioSearchMixin, admin.ModelAdmin):
     show_full_result_count = False
     paginator = EstimatedCountPaginator
     raw_id_fields = ("borrower",)
+
+    def get_queryset(self, request):
+        return contacts_visible(request.user, super().get_queryset(request))
 
 
 @admin.register(Product)
@@ -302,6 +310,9 @@ class LoanAdmin(PortfolioSearchMixin, admin.ModelAdmin):
         """Sorted through the index on where grace ends: more days past due is an earlier end."""
         return loan.days_past_due
 
+    def get_queryset(self, request):
+        return loans_visible(request.user, super().get_queryset(request))
+
     def get_urls(self):
         opts = self.model._meta
         return [
@@ -351,6 +362,9 @@ class InstallmentAdmin(admin.ModelAdmin):
     date_hierarchy = "due_date"
     show_full_result_count = False
 
+    def get_queryset(self, request):
+        return loan_rows_visible(request.user, super().get_queryset(request), loan="loan")
+
     def save_model(self, request, obj, form, change):
         """A changed schedule line changes its loan's balances and ageing: both follow at once."""
         super().save_model(request, obj, form, change)
@@ -387,6 +401,9 @@ class PaymentAdmin(PortfolioSearchMixin, admin.ModelAdmin):
     show_full_result_count = False
     paginator = EstimatedCountPaginator
 
+    def get_queryset(self, request):
+        return loan_rows_visible(request.user, super().get_queryset(request), loan="loan")
+
     def has_change_permission(self, request, obj=None):
         return False
 
@@ -401,6 +418,9 @@ class PaymentAllocationAdmin(admin.ModelAdmin):
     search_fields = ("=payment__reference", "=installment__loan__account_number")
     list_select_related = ("payment", "installment__loan")
     show_full_result_count = False
+
+    def get_queryset(self, request):
+        return loan_rows_visible(request.user, super().get_queryset(request), loan="installment__loan")
 
     def has_change_permission(self, request, obj=None):
         return False
