@@ -85,6 +85,8 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
+# The desk's sign-in refuses its own `system` account (accounts.backends).
+AUTHENTICATION_BACKENDS = ["accounts.backends.DeskBackend"]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
