@@ -302,3 +302,16 @@ def test_the_database_refuses_the_system_account_in_a_team(db):
         team.members.add(system)
     with pytest.raises(IntegrityError), transaction.atomic():
         Team.objects.filter(pk=team.pk).update(supervisor=system)
+
+
+def test_an_admin_role_user_still_adds_people_without_privilege(client, admin_role):
+    client.force_login(admin_role)
+
+    response = client.post(
+        reverse("admin:accounts_user_add"),
+        {"username": "newcomer", "password1": STRONG, "password2": STRONG, "usable_password": "true"},
+    )
+
+    assert response.status_code == 302
+    newcomer = User.objects.get(username="newcomer")
+    assert not (newcomer.is_superuser or newcomer.is_staff or newcomer.groups.exists())
