@@ -1,12 +1,27 @@
+from contextvars import ContextVar
+
 from axes.admin import AccessAttemptAdmin as AxesAccessAttemptAdmin
 from axes.admin import AccessFailureLogAdmin as AxesAccessFailureLogAdmin
 from axes.admin import AccessLogAdmin as AxesAccessLogAdmin
 from axes.models import AccessAttempt, AccessFailureLog, AccessLog
+from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.forms import AdminPasswordChangeForm
+from django.db.models import Count
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from . import roles
 from .models import Team, User
+from .services import team_members_check
+
+# Fields that grant power: only a superuser sets them (security review F1).
+PRIVILEGE_FIELDS = ("is_superuser", "is_staff", "groups", "user_permissions")
+
+# Who is setting a password on the admin's password page, for its form (which Django builds
+# with the target user only).
+_acting_user: ContextVar[User | None] = ContextVar("acting_user", default=None)
 
 
 def _family_name_first(fieldsets):
@@ -22,32 +37,116 @@ def _family_name_first(fieldsets):
     return tuple(reordered)
 
 
+class ReasonedPasswordChangeForm(AdminPasswordChangeForm):
+    """The admin's form to set someone's password, asking why: the reason is kept in the admin's
+    log (never the password). Setting one's own password needs no reason."""
+
+    reason = forms.CharField(
+        label=_("Reason"),
+        max_length=200,
+        help_text=_("Why you are setting this person's password (kept in the admin's history)."),
+    )
+
+    def __init__(self, user, *args, **kwargs):
+        super().__init__(user, *args, **kwargs)
+        acting = _acting_user.get()
+        if acting is not None and acting.pk == user.pk:
+            self.fields["reason"].required = False
+
+
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
+    """Only a superuser grants superuser, staff, roles (groups) or permissions, or changes a
+    superuser; others see those fields read-only. A password set on another account says why.
+    The desk's own `system` account is shown to superusers only."""
+
     list_display = ("username", "last_name", "first_name", "email", "roles", "is_active", "is_staff")
     list_filter = ("groups", "is_active", "is_staff", "teams")
     search_fields = ("username", "last_name", "first_name", "email")
     fieldsets = _family_name_first(DjangoUserAdmin.fieldsets) + ((_("Desk"), {"fields": ("phone_extension",)}),)
+    change_password_form = ReasonedPasswordChangeForm
 
     def get_queryset(self, request):
-        return super().get_queryset(request).prefetch_related("groups")
+        queryset = super().get_queryset(request).prefetch_related("groups")
+        if not request.user.is_superuser:
+            queryset = queryset.exclude(username=roles.SYSTEM_USERNAME)
+        return queryset
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = tuple(super().get_readonly_fields(request, obj))
+        if request.user.is_superuser:
+            return fields
+        return fields + tuple(name for name in PRIVILEGE_FIELDS if name not in fields)
+
+    def _may_touch(self, request, obj) -> bool:
+        if obj is None or request.user.is_superuser:
+            return True
+        return not obj.is_superuser and obj.username != roles.SYSTEM_USERNAME
+
+    def has_change_permission(self, request, obj=None):
+        return super().has_change_permission(request, obj) and self._may_touch(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return super().has_delete_permission(request, obj) and self._may_touch(request, obj)
+
+    def user_change_password(self, request, id, form_url=""):
+        token = _acting_user.set(request.user)
+        try:
+            return super().user_change_password(request, id, form_url)
+        finally:
+            _acting_user.reset(token)
+
+    def construct_change_message(self, request, form, formsets, add=False):
+        if isinstance(form, ReasonedPasswordChangeForm):
+            reason = form.cleaned_data.get("reason", "").strip()
+            if reason:
+                return gettext("Password set. Reason: %(reason)s") % {"reason": reason}
+            return gettext("Password set.")
+        return super().construct_change_message(request, form, formsets, add)
 
     @admin.display(description=_("roles"))
     def roles(self, obj: User) -> str:
         return ", ".join(obj.role_names)
 
 
+class TeamForm(forms.ModelForm):
+    class Meta:
+        model = Team
+        fields = ("name", "supervisor", "members")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The desk's own account is never offered: it is nobody's supervisor and in no team.
+        for name in ("supervisor", "members"):
+            if name in self.fields:
+                field = self.fields[name]
+                field.queryset = field.queryset.exclude(username=roles.SYSTEM_USERNAME)
+
+    def clean(self):
+        cleaned_data = super().clean()
+        team_members_check(supervisor=cleaned_data.get("supervisor"), members=cleaned_data.get("members") or [])
+        return cleaned_data
+
+
 @admin.register(Team)
 class TeamAdmin(admin.ModelAdmin):
+    """Who is in a team and who supervises it is an admin's decision: supervisors see teams only
+    (their role holds no change_team), and the `system` account is never offered."""
+
+    form = TeamForm
     list_display = ("name", "supervisor", "member_count", "created_at")
     search_fields = ("name", "supervisor__username", "members__username")
     autocomplete_fields = ("supervisor",)
     filter_horizontal = ("members",)
 
     def get_queryset(self, request):
-        from django.db.models import Count
-
         return super().get_queryset(request).select_related("supervisor").annotate(_member_count=Count("members"))
+
+    def has_change_permission(self, request, obj=None):
+        # A supervisor never edits a team, even one holding change_team by an old grant.
+        if not super().has_change_permission(request, obj):
+            return False
+        return request.user.is_superuser or roles.ADMIN in roles.user_roles(request.user)
 
     @admin.display(description=_("members"), ordering="_member_count")
     def member_count(self, obj: Team) -> int:

@@ -26,6 +26,7 @@ from loans.admin import EstimatedCountPaginator, IndexedValuesFilter, PortfolioS
 from loans.models import Contact
 from loans.phones import mask_phone
 
+from .access import case_scope, may_act_on
 from .exceptions import CollectionError
 from .jobs import counts_in_words
 from .machine import WORKING_STAGES
@@ -48,7 +49,13 @@ from .models import (
     StageRule,
 )
 from .selectors import case_timeline
-from .services import case_assign, contact_update, escalation_request_approve, escalation_request_reject
+from .services import (
+    case_assign,
+    case_assign_check,
+    contact_update,
+    escalation_request_approve,
+    escalation_request_reject,
+)
 from .stage_rules import stage_rule_validate, stage_rules_in_force, stage_rules_problems
 from .tasks import JOB_STEPS
 
@@ -66,13 +73,43 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+class CaseScopedAdmin:
+    """An admin of rows that belong to a case: each user sees only the rows of the cases within
+    their reach (collection.access): the list, the change and history pages, the actions. `case_path`
+    is the path from the row to its case ("" for the case itself, "case__", "plan__case__")."""
+
+    case_path = "case__"
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        scope = case_scope(request.user, self.case_path)
+        return queryset if scope is None else queryset.filter(scope)
+
+    def _case_of(self, obj):
+        for name in self.case_path.split("__"):
+            if name:
+                obj = getattr(obj, name)
+        return obj
+
+    def _within_reach(self, request, obj) -> bool:
+        return obj is None or may_act_on(request.user, self._case_of(obj))
+
+    def has_view_permission(self, request, obj=None):
+        return super().has_view_permission(request, obj) and self._within_reach(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        return super().has_change_permission(request, obj) and self._within_reach(request, obj)
+
+
 # --- cases -----------------------------------------------------------------------------------
 
 
 @admin.register(CollectionCase)
-class CollectionCaseAdmin(PortfolioSearchMixin, admin.ModelAdmin):
+class CollectionCaseAdmin(CaseScopedAdmin, PortfolioSearchMixin, admin.ModelAdmin):
     """Cases open through case_open_for_loan, not here. The admin may reassign a case (through
     case_assign, which keeps the assignment history); everything else is shown only."""
+
+    case_path = ""
 
     list_display = (
         "loan",
@@ -181,11 +218,27 @@ class CollectionCaseAdmin(PortfolioSearchMixin, admin.ModelAdmin):
         form = super().get_form(request, obj, change=change, **kwargs)
         if "assigned_to" in form.base_fields:
             form.base_fields["assigned_to"].required = True
-        return form
+
+        class AssignmentForm(form):
+            def clean(self):
+                """Say on the form what case_assign would refuse (a collector outside the user's
+                teams, the system account), instead of failing on save."""
+                cleaned_data = super().clean()
+                to = cleaned_data.get("assigned_to")
+                changed = {"assigned_to", "team"} & set(self.changed_data)
+                if obj is not None and to is not None and changed and not self.errors:
+                    team = cleaned_data.get("team") if "team" in cleaned_data else obj.team
+                    try:
+                        case_assign_check(case=obj, to=to, by=request.user, team=team or obj.team)
+                    except (CollectionError, PermissionDenied) as error:
+                        raise forms.ValidationError(str(error.args[0]) if error.args else str(error)) from error
+                return cleaned_data
+
+        return AssignmentForm
 
 
 @admin.register(CaseAssignment)
-class CaseAssignmentAdmin(ReadOnlyAdmin):
+class CaseAssignmentAdmin(CaseScopedAdmin, ReadOnlyAdmin):
     list_display = ("case", "assigned_to", "previous", "team", "assigned_by", "assigned_at")
     list_filter = ("team",)
     search_fields = ("=case__loan__account_number", "assigned_to__username", "assigned_by__username")
@@ -269,7 +322,7 @@ class DecisionActionForm(ActionForm):
 
 
 @admin.register(EscalationRequest)
-class EscalationRequestAdmin(admin.ModelAdmin):
+class EscalationRequestAdmin(CaseScopedAdmin, admin.ModelAdmin):
     """Requests are filed from the desk or proposed by the stage rules, and decided here with
     the actions, which call the services: approving runs the case's transition."""
 
@@ -361,7 +414,7 @@ class ConductPolicyAdmin(admin.ModelAdmin):
 
 
 @admin.register(ContactAttempt)
-class ContactAttemptAdmin(PortfolioSearchMixin, ReadOnlyAdmin):
+class ContactAttemptAdmin(CaseScopedAdmin, PortfolioSearchMixin, ReadOnlyAdmin):
     """Attempts are recorded by attempt_log after the conduct check: never added here. A phone
     number finds the attempts on that number."""
 
@@ -374,7 +427,7 @@ class ContactAttemptAdmin(PortfolioSearchMixin, ReadOnlyAdmin):
 
 
 @admin.register(ConductRefusal)
-class ConductRefusalAdmin(ReadOnlyAdmin):
+class ConductRefusalAdmin(CaseScopedAdmin, ReadOnlyAdmin):
     """The compliance record of what the conduct limits refused: read-only."""
 
     list_display = ("attempted_at", "case", "channel", "rule", "attempted_by", "next_allowed_at")
@@ -386,7 +439,7 @@ class ConductRefusalAdmin(ReadOnlyAdmin):
 
 
 @admin.register(CallConsent)
-class CallConsentAdmin(ReadOnlyAdmin):
+class CallConsentAdmin(CaseScopedAdmin, ReadOnlyAdmin):
     """A consent lifts the pause on calls after a conversation: collectors record it on the desk."""
 
     list_display = ("case", "given_at", "valid_until", "recorded_by")
@@ -400,7 +453,7 @@ class CallConsentAdmin(ReadOnlyAdmin):
 
 
 @admin.register(PromiseToPay)
-class PromiseToPayAdmin(ReadOnlyAdmin):
+class PromiseToPayAdmin(CaseScopedAdmin, ReadOnlyAdmin):
     """Promises are taken on the desk and settled by promises_evaluate against the payments."""
 
     list_display = ("case", "amount", "due_date", "status", "amount_paid", "taken_by", "promised_at")
@@ -426,7 +479,7 @@ class PlanInstallmentInline(admin.TabularInline):
 
 
 @admin.register(RepaymentPlan)
-class RepaymentPlanAdmin(ReadOnlyAdmin):
+class RepaymentPlanAdmin(CaseScopedAdmin, ReadOnlyAdmin):
     """Plans are proposed on the desk and approved by a supervisor when beyond the product's policy."""
 
     list_display = ("case", "status", "total_amount", "waived_penalty", "proposed_by", "proposed_at", "decided_by")
@@ -439,7 +492,8 @@ class RepaymentPlanAdmin(ReadOnlyAdmin):
 
 
 @admin.register(PlanInstallment)
-class PlanInstallmentAdmin(ReadOnlyAdmin):
+class PlanInstallmentAdmin(CaseScopedAdmin, ReadOnlyAdmin):
+    case_path = "plan__case__"
     list_display = ("plan", "sequence", "due_date", "amount", "amount_paid", "status")
     list_filter = ("status",)
     search_fields = ("=plan__case__loan__account_number",)
@@ -492,7 +546,7 @@ class JobRunAdmin(ReadOnlyAdmin):
 
 
 @admin.register(OutboundMessage)
-class OutboundMessageAdmin(PortfolioSearchMixin, ReadOnlyAdmin):
+class OutboundMessageAdmin(CaseScopedAdmin, PortfolioSearchMixin, ReadOnlyAdmin):
     """The reminders the desk planned and sent (collection.messaging), read-only. Supervisors
     follow up the failed ones (filter by status) and see why a message was blocked or held back."""
 

@@ -11,6 +11,7 @@ from django_fsm_log.models import StateLog
 from accounts.models import Team, User
 from accounts.roles import SYSTEM_USERNAME
 
+from .access import case_access_check, case_scope, cases_visible_to
 from .conduct import ConductRule
 from .machine import OPEN_STAGES, Stage
 from .models import (
@@ -26,12 +27,16 @@ from .models import (
 __all__ = [
     "SYSTEM_USERNAME",
     "TimelineEntry",
+    "case_for_user",
     "case_timeline",
+    "cases_for_user",
+    "escalation_request_for_user",
     "escalation_requests_pending",
+    "plan_for_user",
+    "plans_awaiting_approval",
     "queue_for_collector",
     "system_user",
 ]
-
 
 
 def system_user() -> User:
@@ -159,17 +164,70 @@ def case_timeline(*, case: CollectionCase, limit: int | None = None) -> list[Tim
     return entries[:limit] if limit is not None else entries
 
 
-def escalation_requests_pending(*, team: Team | None = None) -> QuerySet[EscalationRequest]:
-    """The escalation requests awaiting a supervisor's decision, oldest first (first asked,
-    first decided), with what a supervisor's list shows; only the team's cases when given."""
+def escalation_requests_pending(*, user: User, team: Team | None = None) -> QuerySet[EscalationRequest]:
+    """The escalation requests awaiting a decision that `user` may take, oldest first (first asked,
+    first decided), with what a supervisor's list shows: none without the permission to decide,
+    only the cases within their reach (collection.access), never their own requests (four eyes);
+    only the team's cases when `team` is given."""
+    if not user.has_perm("collection.decide_escalation"):
+        return EscalationRequest.objects.none()
     requests = (
         EscalationRequest.objects.filter(status=EscalationRequest.Status.PENDING)
+        .exclude(requested_by=user)
         .select_related("case__loan__borrower", "case__assigned_to", "case__team", "requested_by")
         .order_by("created_at", "pk")
     )
+    scope = case_scope(user, "case__")
+    if scope is not None:
+        requests = requests.filter(scope)
     if team is not None:
         requests = requests.filter(case__team=team)
     return requests
+
+
+def plans_awaiting_approval(*, user: User) -> QuerySet[RepaymentPlan]:
+    """The repayment plans beyond policy awaiting a decision that `user` may take, oldest first:
+    none without the permission to approve, only the cases within their reach, never the plans
+    they proposed."""
+    if not user.has_perm("collection.approve_plan"):
+        return RepaymentPlan.objects.none()
+    plans = (
+        RepaymentPlan.objects.filter(status=RepaymentPlan.Status.PENDING_APPROVAL)
+        .exclude(proposed_by=user)
+        .select_related("case__loan__borrower", "case__assigned_to", "case__team", "proposed_by")
+        .order_by("proposed_at", "pk")
+    )
+    scope = case_scope(user, "case__")
+    return plans if scope is None else plans.filter(scope)
+
+
+def cases_for_user(*, user: User) -> QuerySet[CollectionCase]:
+    """Every case `user` may read (collection.access), with what a list of cases shows."""
+    return cases_visible_to(user).select_related("loan", "loan__borrower", "assigned_to", "team")
+
+
+def case_for_user(*, user: User, pk: int) -> CollectionCase:
+    """The case `pk` for a page of `user`'s: CollectionCase.DoesNotExist when there is no such case
+    (a page's 404), PermissionDenied when it is outside their reach (a page's 403)."""
+    case = CollectionCase.objects.select_related("loan", "loan__borrower", "assigned_to", "team").get(pk=pk)
+    case_access_check(case=case, by=user)
+    return case
+
+
+def escalation_request_for_user(*, user: User, pk: int) -> EscalationRequest:
+    """The escalation request `pk` when its case is within `user`'s reach: DoesNotExist when there
+    is none, PermissionDenied when its case is not theirs to see."""
+    request = EscalationRequest.objects.select_related("case__loan__borrower", "requested_by").get(pk=pk)
+    case_access_check(case=request.case, by=user)
+    return request
+
+
+def plan_for_user(*, user: User, pk: int) -> RepaymentPlan:
+    """The repayment plan `pk` when its case is within `user`'s reach: DoesNotExist when there is
+    none, PermissionDenied when its case is not theirs to see."""
+    plan = RepaymentPlan.objects.select_related("case__loan__borrower", "proposed_by").get(pk=pk)
+    case_access_check(case=plan.case, by=user)
+    return plan
 
 
 def _rule_label(code: str) -> str:

@@ -11,6 +11,7 @@ from django.utils.functional import cached_property
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
+from .access import borrowers_visible, contacts_visible, loan_rows_visible, loans_visible
 from .forms import PortfolioImportForm, ReasonForm
 from .imports import portfolio_import
 from .models import (
@@ -217,6 +218,10 @@ class BorrowerAdmin(PortfolioSearchMixin, admin.ModelAdmin):
     def masked_national_id(self, obj):
         return obj.masked_national_id
 
+    def get_queryset(self, request):
+        # Only the borrowers behind the cases the user may see (loans.access).
+        return borrowers_visible(request.user, super().get_queryset(request))
+
 
 class ContactChangeInline(admin.TabularInline):
     """The contact's recorded changes, newest first: who, when, why, old and new values."""
@@ -264,6 +269,9 @@ class ContactAdmin(PortfolioSearchMixin, admin.ModelAdmin):
         if obj is None:
             return ()
         return (*Contact.PROTECTED_FIELDS, "verified_at", "version")
+
+    def get_queryset(self, request):
+        return contacts_visible(request.user, super().get_queryset(request))
 
 
 @admin.register(Product)
@@ -369,6 +377,9 @@ class LoanAdmin(PortfolioSearchMixin, admin.ModelAdmin):
         # A loan is the lender's record: it is never deleted here, with or without its schedule.
         return False
 
+    def get_queryset(self, request):
+        return loans_visible(request.user, super().get_queryset(request))
+
     def get_urls(self):
         opts = self.model._meta
         return [
@@ -433,6 +444,9 @@ class InstallmentAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
+    def get_queryset(self, request):
+        return loan_rows_visible(request.user, super().get_queryset(request), loan="loan")
+
 
 class PaymentAllocationInline(admin.TabularInline):
     model = PaymentAllocation
@@ -492,6 +506,9 @@ class PaymentAdmin(PortfolioSearchMixin, admin.ModelAdmin):
     paginator = EstimatedCountPaginator
     actions = ["reverse_payments"]
 
+    def get_queryset(self, request):
+        return loan_rows_visible(request.user, super().get_queryset(request), loan="loan")
+
     def has_change_permission(self, request, obj=None):
         return False
 
@@ -536,6 +553,9 @@ class PaymentAllocationAdmin(admin.ModelAdmin):
     search_fields = ("=payment__reference", "=installment__loan__account_number")
     list_select_related = ("payment", "installment__loan")
     show_full_result_count = False
+
+    def get_queryset(self, request):
+        return loan_rows_visible(request.user, super().get_queryset(request), loan="installment__loan")
 
     def has_change_permission(self, request, obj=None):
         return False

@@ -80,18 +80,40 @@ def product(db):
     return ProductFactory()
 
 
+# The test's own collector and supervisor work the test's cases: `collector` is a member, and
+# `supervisor` the supervisor, of the desk team, and a case made by CaseFactory is assigned to that
+# collector and in that team unless the test says otherwise (tests/collection/factories.py). Tests of
+# who may act on what make other users and cases explicitly.
+DESK_COLLECTOR = "collector"
+DESK_SUPERVISOR = "supervisor"
+DESK_TEAM = "Desk team"
+
+
+def _desk_team():
+    from accounts.models import Team
+
+    team, _created = Team.objects.get_or_create(name=DESK_TEAM)
+    return team
+
+
 @pytest.fixture
 def collector(db):
     from tests.accounts.factories import UserFactory
 
-    return UserFactory(roles=["collector"])
+    user = UserFactory(username=DESK_COLLECTOR, roles=["collector"])
+    _desk_team().members.add(user)
+    return user
 
 
 @pytest.fixture
 def supervisor(db):
     from tests.accounts.factories import UserFactory
 
-    return UserFactory(roles=["supervisor"])
+    user = UserFactory(username=DESK_SUPERVISOR, roles=["supervisor"])
+    team = _desk_team()
+    team.supervisor = user
+    team.save(update_fields=["supervisor"])
+    return user
 
 
 @pytest.fixture

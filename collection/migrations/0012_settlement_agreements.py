@@ -27,7 +27,7 @@ def backwards(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('collection', '0010_admin_filter_indexes'),
+        ('collection', '0011_system_account_cannot_log_in'),
         ('accounts', '0002_roles'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy
 from accounts.models import User
 from loans.models import Contact
 
+from ..access import case_access_check
 from ..conduct import OUTBOUND, conduct_check
 from ..exceptions import CollectionError, ConductViolation
 from ..machine import WORKING_STAGES, HoldReason, Stage
@@ -50,7 +51,8 @@ def attempt_log(
     reaching the right party verifies it; a conversation with the borrower stamps the case's last
     right-party contact and moves a case in reminder to negotiation. After a dispute or hardship
     claim, `attempt.offers_hold` is the hold to offer (the case is not held here). The returned
-    attempt's `case` and `contact` are the rows as it left them; the caller's copies may be stale."""
+    attempt's `case` and `contact` are the rows as it left them; the caller's copies may be stale.
+    Only someone who reaches the case (collection.access) logs an attempt on it."""
     if not by.has_perm("collection.add_contactattempt"):
         raise PermissionDenied(_("You may not record contact attempts."))
     violation: ConductViolation | None = None
@@ -61,6 +63,8 @@ def attempt_log(
         locked_case = (
             CollectionCase.objects.select_for_update(of=("self",)).select_related("loan__borrower").get(pk=case.pk)
         )
+        # Checked on the locked row: a case reassigned a moment ago is no longer the caller's.
+        case_access_check(case=locked_case, by=by)
         locked_contact = _lock_contact(contact)
         try:
             conduct_check(
@@ -187,9 +191,10 @@ def call_consent_record(
     """The borrower asked to be called ("call me back tomorrow at ten"): from `given_at` until
     `valid_until`, calls are allowed within the pause that follows a conversation. Only a consent
     given after the conversation lifts its pause; quiet hours, the caps, opt-outs and
-    do-not-contact still apply."""
+    do-not-contact still apply. Only someone who reaches the case records it."""
     if not by.has_perm("collection.add_callconsent"):
         raise PermissionDenied(_("You may not record a borrower's consent to calls."))
+    case_access_check(case=case, by=by)
     if valid_until <= given_at:
         raise CollectionError(_("A consent to calls must end after it was given."))
     if not case.is_open:

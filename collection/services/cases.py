@@ -16,7 +16,7 @@ from accounts import roles
 from accounts.models import Team, User
 from loans.models import ZERO, Loan
 
-from ..access import case_access_check
+from ..access import case_access_check, sees_everything, supervised_team_ids
 from ..exceptions import ApprovalRequired, CollectionError, StaleCase
 from ..machine import CASE_MACHINE, OPEN_STAGES, HoldReason, Stage
 from ..models import CaseAssignment, CollectionCase, SettlementAgreement
@@ -39,6 +39,7 @@ __all__ = [
     "case_write_off",
     "case_close",
     "case_assign",
+    "case_assign_check",
     "cases_allocate",
     "allocation_pool",
     "allocation_load",
@@ -63,31 +64,38 @@ def case_open_for_loan(*, loan: Loan, team: Team | None = None) -> CollectionCas
     return case
 
 
+def _move(case: CollectionCase, name: str, *, by: User, reason: str = "", **kwargs) -> CollectionCase:
+    """Run the case's transition for `by`, once the case is within their reach (collection.access)."""
+    case_access_check(case=case, by=by)
+    return CASE_MACHINE.run(case, name, by=by, reason=reason, **kwargs)
+
+
 @transaction.atomic
 def case_negotiate(*, case: CollectionCase, by: User, reason: str = "") -> CollectionCase:
     """Reminder to negotiation: the borrower was reached, or promised, or a plan is on the table."""
-    return CASE_MACHINE.run(case, "negotiate", by=by, reason=reason)
+    return _move(case, "negotiate", by=by, reason=reason)
 
 
 @transaction.atomic
 def case_escalate(*, case: CollectionCase, by: User, reason: str) -> CollectionCase:
     """Into escalation. When the stage rule wants a supervisor's approval, only someone who may
     decide escalations moves the case; others file an escalation request instead."""
+    case_access_check(case=case, by=by)
     if requires_approval_into(Stage.ESCALATION) and not by.has_perm("collection.decide_escalation"):
         raise ApprovalRequired(_("Escalation needs a supervisor's approval: send an escalation request."))
-    return CASE_MACHINE.run(case, "escalate", by=by, reason=reason)
+    return _move(case, "escalate", by=by, reason=reason)
 
 
 @transaction.atomic
 def case_litigate(*, case: CollectionCase, by: User, reason: str) -> CollectionCase:
     """Into litigation, by a supervisor (directly or by approving a request)."""
-    return CASE_MACHINE.run(case, "litigate", by=by, reason=reason)
+    return _move(case, "litigate", by=by, reason=reason)
 
 
 @transaction.atomic
 def case_de_escalate(*, case: CollectionCase, by: User, reason: str) -> CollectionCase:
     """Back from escalation to negotiation, e.g. when a plan is agreed."""
-    return CASE_MACHINE.run(case, "de_escalate", by=by, reason=reason)
+    return _move(case, "de_escalate", by=by, reason=reason)
 
 
 @transaction.atomic
@@ -96,19 +104,19 @@ def case_hold(*, case: CollectionCase, by: User, reason: str, note: str = "") ->
     contact goes out and no rule escalates it. It remembers where it was."""
     if reason not in HoldReason.values:
         raise CollectionError(_("A hold needs its reason: dispute, hardship or complaint."))
-    return CASE_MACHINE.run(case, "hold", by=by, reason=note or str(HoldReason(reason).label), hold_reason=reason)
+    return _move(case, "hold", by=by, reason=note or str(HoldReason(reason).label), hold_reason=reason)
 
 
 @transaction.atomic
 def case_resume(*, case: CollectionCase, by: User, reason: str = "") -> CollectionCase:
     """Take a held case back to the stage it was in."""
-    return CASE_MACHINE.run(case, "resume", by=by, reason=reason)
+    return _move(case, "resume", by=by, reason=reason)
 
 
 @transaction.atomic
 def case_resolve(*, case: CollectionCase, by: User, reason: str = "") -> CollectionCase:
     """Close the case as resolved: only once the loan is current again or paid off."""
-    return CASE_MACHINE.run(case, "resolve", by=by, reason=reason)
+    return _move(case, "resolve", by=by, reason=reason)
 
 
 def settlement_needs_approval(*, amount: Decimal, outstanding: Decimal) -> bool:
@@ -243,9 +251,8 @@ def _settlement_waiting(case: CollectionCase) -> SettlementAgreement:
 
 @transaction.atomic
 def case_settle(*, case: CollectionCase, by: User, reason: str = "") -> CollectionCase:
-    """Close the case as settled once the agreed settlement has been approved (when it needed
-    approval) and paid (the transition's conditions)."""
-    return CASE_MACHINE.run(case, "settle", by=by, reason=reason)
+    """Close the case as settled once the agreed settlement has been paid."""
+    return _move(case, "settle", by=by, reason=reason)
 
 
 @transaction.atomic
@@ -253,7 +260,7 @@ def case_write_off(*, case: CollectionCase, by: User, reason: str) -> Collection
     """Recognise the loss: from escalation or litigation, by a supervisor or an admin."""
     if not reason.strip():
         raise CollectionError(_("A write-off needs its reason."))
-    return CASE_MACHINE.run(case, "write_off", by=by, reason=reason)
+    return _move(case, "write_off", by=by, reason=reason)
 
 
 @transaction.atomic
@@ -261,15 +268,41 @@ def case_close(*, case: CollectionCase, by: User, reason: str) -> CollectionCase
     """Close an open case for another reason (sold, deceased, fraud...): admins only."""
     if not reason.strip():
         raise CollectionError(_("Closing a case needs its reason."))
-    return CASE_MACHINE.run(case, "close", by=by, reason=reason, close_reason=reason)
+    return _move(case, "close", by=by, reason=reason, close_reason=reason)
 
 
 @transaction.atomic
 def case_assign(*, case: CollectionCase, to: User, by: User, reason: str = "", team: Team | None = None) -> None:
-    """Give the case to a collector, keeping the assignment history."""
+    """Give the case to a collector, keeping the assignment history. `by` must reach the case
+    (collection.access); unless they see every case, the case's team (`team`, or the one it is in)
+    must be one they supervise and the new collector a member of it. The assignee is an active
+    collector, never the desk's own `system` account. The case row is locked, so that of two
+    reassigning at once the second records the first as the previous collector."""
     if not by.has_perm("collection.assign_case"):
         raise PermissionDenied(_("You may not assign cases."))
-    _assign(case=case, to=to, by=by, reason=reason, team=team or case.team)
+    locked = CollectionCase.objects.select_for_update(of=("self",)).select_related("team").get(pk=case.pk)
+    team = team or locked.team
+    case_assign_check(case=locked, to=to, by=by, team=team)
+    _assign(case=locked, to=to, by=by, reason=reason, team=team)
+    case.assigned_to, case.team = to, team
+
+
+def case_assign_check(*, case: CollectionCase, to: User, by: User, team: Team | None) -> None:
+    """What case_assign refuses, for a form to say before it saves: a case outside `by`'s reach
+    (PermissionDenied); an assignee who is not an active collector or is the `system` account
+    (CollectionError); for someone who does not see every case, a team they do not supervise or an
+    assignee outside it (PermissionDenied)."""
+    case_access_check(case=case, by=by)
+    if to.username == roles.SYSTEM_USERNAME:
+        raise CollectionError(_("Cases are never assigned to the desk's own system account."))
+    if not to.is_active or roles.COLLECTOR not in roles.user_roles(to):
+        raise CollectionError(_("%(user)s is not an active collector.") % {"user": to})
+    if sees_everything(by):
+        return
+    if team is None or team.pk not in supervised_team_ids(by):
+        raise PermissionDenied(_("You may only assign cases within a team you supervise."))
+    if not team.members.filter(pk=to.pk).exists():
+        raise PermissionDenied(_("%(user)s is not a member of team %(team)s.") % {"user": to, "team": team.name})
 
 
 def _assign(*, case: CollectionCase, to: User, by: User, reason: str, team: Team | None) -> None:
@@ -328,7 +361,10 @@ def allocation_spread(load: dict[int, list], cases: Iterable[tuple[int, Decimal]
 def cases_allocate(*, team: Team | None, cases: Iterable[CollectionCase], by: User) -> dict[int, int]:
     """Spread cases over the team's collectors (with no team: over every team's collectors) so
     that each carries about as many open cases and as much overdue money as the others: the
-    largest case first, each to whoever carries least. Returns {case id: collector id}."""
+    largest case first, each to whoever carries least. Returns {case id: collector id}.
+    Unless `by` sees every case, the team is one they supervise and every case within their reach."""
+    if not sees_everything(by) and (team is None or team.pk not in supervised_team_ids(by)):
+        raise PermissionDenied(_("You may only allocate cases to a team you supervise."))
     pool = allocation_pool(team=team)
     if not pool:
         if team is None:
@@ -339,6 +375,8 @@ def cases_allocate(*, team: Team | None, cases: Iterable[CollectionCase], by: Us
         CollectionCase.objects.filter(pk__in=[case.pk for case in cases]).select_related("loan"),
         key=lambda case: (-case.loan.overdue_amount, case.pk),
     )
+    for case in ordered:
+        case_access_check(case=case, by=by)
     # A case already with one of the pool's collectors stays where it is.
     waiting = {case.pk: case for case in ordered if case.assigned_to_id not in pool}
     allocation: dict[int, int] = {}

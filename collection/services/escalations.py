@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy
 
 from accounts.models import User
 
+from ..access import case_access_check
 from ..exceptions import CollectionError, StaleCase
 from ..machine import CASE_MACHINE, WORKING_STAGES, Stage, later_stage_moves
 from ..models import CollectionCase, EscalationRequest
@@ -76,8 +77,10 @@ def escalation_request_create(
     reason = (reason or "").strip()
     if not reason:
         raise CollectionError(_("An escalation request needs its reason."))
-    if by is not None and not by.has_perm("collection.work_case"):
-        raise PermissionDenied(_("You may not ask for an escalation."))
+    if by is not None:
+        if not by.has_perm("collection.work_case"):
+            raise PermissionDenied(_("You may not ask for an escalation."))
+        case_access_check(case=case, by=by)
     targets = escalation_targets(case=case)
     if target_stage not in targets:
         if targets:
@@ -110,10 +113,14 @@ def escalation_request_create(
 def escalation_request_approve(*, request: EscalationRequest, by: User, reason: str = "") -> EscalationRequest:
     """Approve a pending request: the case moves to the requested stage through its service, with
     the approver as the actor and a reason naming the request. If the case changed meanwhile or
-    can no longer make the move, nothing is written and the request stays pending."""
+    can no longer make the move, nothing is written and the request stays pending. The approver
+    must reach the case (a supervisor: their own team's cases) and cannot approve their own request."""
     _require_decider(by)
-    _lock_pending(request)
     case = request.case
+    case_access_check(case=case, by=by)
+    if request.requested_by_id is not None and request.requested_by_id == by.pk:
+        raise PermissionDenied(_("You cannot approve your own escalation request: another supervisor decides it."))
+    _lock_pending(request)
     reason = (reason or "").strip()
     transition_name = escalation_targets(case=case).get(request.target_stage)
     if transition_name is None:
@@ -143,8 +150,9 @@ def escalation_request_approve(*, request: EscalationRequest, by: User, reason: 
 @transaction.atomic
 def escalation_request_reject(*, request: EscalationRequest, by: User, reason: str) -> EscalationRequest:
     """Turn a pending request down, with the reason the requester will read; the case stays
-    where it is. Only someone who may decide escalations rejects."""
+    where it is. Only someone who may decide escalations, and who reaches the case, rejects."""
     _require_decider(by)
+    case_access_check(case=request.case, by=by)
     reason = (reason or "").strip()
     if not reason:
         raise CollectionError(_("Rejecting an escalation request needs a reason."))
@@ -154,10 +162,11 @@ def escalation_request_reject(*, request: EscalationRequest, by: User, reason: s
 
 @transaction.atomic
 def escalation_request_withdraw(*, request: EscalationRequest, by: User) -> EscalationRequest:
-    """The requester takes back their own pending request. A rule's proposal has no requester:
-    a supervisor rejects it instead."""
+    """The requester takes back their own pending request, while the case is still theirs to work.
+    A rule's proposal has no requester: a supervisor rejects it instead."""
     if request.requested_by_id is None or request.requested_by_id != by.pk:
         raise PermissionDenied(_("Only the collector who asked may withdraw an escalation request."))
+    case_access_check(case=request.case, by=by)
     _lock_pending(request)
     return _decide(request=request, status=EscalationRequest.Status.WITHDRAWN, by=by, reason="")
 

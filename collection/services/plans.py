@@ -17,6 +17,7 @@ from accounts.models import User
 from loans.models import ZERO, Loan, Product
 from loans.money import CENT
 
+from ..access import case_access_check
 from ..exceptions import CollectionError
 from ..machine import LIVE_PLAN_STATUSES, OPEN_STAGES, Stage
 from ..models import CollectionCase, PlanInstallment, RepaymentPlan
@@ -139,6 +140,7 @@ def plan_propose(
     breaches listed in words. A case has at most one plan pending or active."""
     if not by.has_perm("collection.work_case"):
         raise PermissionDenied(_("You may not propose repayment plans."))
+    case_access_check(case=case, by=by)
     if case.stage not in OPEN_STAGES:
         raise CollectionError(_("Cannot propose a plan: the case is %(stage)s.") % {"stage": case.get_stage_display()})
     schedule = _plan_schedule(installments)
@@ -223,10 +225,14 @@ def _plan_decide(*, plan: RepaymentPlan, by: User, status: str, reason: str, all
 def plan_approve(*, plan: RepaymentPlan, by: User, reason: str = "") -> RepaymentPlan:
     """A supervisor approves a plan beyond policy: it becomes active, moving an escalated case
     back to negotiation (and a case in reminder on to it), with the approver as the actor.
-    Only plans awaiting approval on open cases are approved."""
+    Only plans awaiting approval on open cases are approved, by someone who reaches the case and
+    did not propose the plan (four eyes)."""
     if not by.has_perm("collection.approve_plan"):
         raise PermissionDenied(_("Only a supervisor may approve repayment plans."))
     case = CollectionCase.objects.get(pk=plan.case_id)
+    case_access_check(case=case, by=by)
+    if plan.proposed_by_id == by.pk:
+        raise PermissionDenied(_("You cannot approve a plan you proposed: another supervisor decides it."))
     if case.stage not in OPEN_STAGES:
         raise CollectionError(
             _("Cannot approve the plan: the case is %(stage)s.") % {"stage": case.get_stage_display()}
@@ -245,9 +251,10 @@ def plan_approve(*, plan: RepaymentPlan, by: User, reason: str = "") -> Repaymen
 
 @transaction.atomic
 def plan_reject(*, plan: RepaymentPlan, by: User, reason: str) -> RepaymentPlan:
-    """A supervisor turns down a plan awaiting approval, saying why."""
+    """A supervisor who reaches the case turns down a plan awaiting approval, saying why."""
     if not by.has_perm("collection.approve_plan"):
         raise PermissionDenied(_("Only a supervisor may reject repayment plans."))
+    case_access_check(case=CollectionCase.objects.get(pk=plan.case_id), by=by)
     if not reason.strip():
         raise CollectionError(_("Rejecting a plan needs its reason."))
     _plan_decide(
@@ -264,9 +271,11 @@ def plan_reject(*, plan: RepaymentPlan, by: User, reason: str) -> RepaymentPlan:
 def plan_cancel(*, plan: RepaymentPlan, by: User, reason: str) -> RepaymentPlan:
     """Call off a plan awaiting approval or active (the borrower wants another, or the case moved
     on), saying why; the case's stage stays as it is and its unsettled installments are no longer
-    checked. Who cancelled and why are kept beside the approval, which stays on record."""
+    checked. Who cancelled and why are kept beside the approval, which stays on record. Only someone
+    who reaches the case cancels."""
     if not by.has_perm("collection.work_case"):
         raise PermissionDenied(_("You may not cancel repayment plans."))
+    case_access_check(case=CollectionCase.objects.get(pk=plan.case_id), by=by)
     if not reason.strip():
         raise CollectionError(_("Cancelling a plan needs its reason."))
     _plan_update(

@@ -13,6 +13,7 @@ from accounts.models import User
 from loans.models import Loan
 from loans.money import NotMoney, money_parse
 
+from ..access import case_access_check
 from ..exceptions import CollectionError
 from ..machine import OPEN_STAGES, Stage
 from ..models import CollectionCase, ContactAttempt, PromiseToPay
@@ -45,9 +46,10 @@ def promise_take(
     negotiation, since a promise is grounds for it. A new promise replaces the case's pending
     one (marked superseded), so that one payment never keeps two promises. The promise is later
     settled by promises_evaluate against the payments received from now to the end of the day
-    after `due_date`."""
+    after `due_date`. Only someone who reaches the case (collection.access) takes one."""
     if not by.has_perm("collection.work_case"):
         raise PermissionDenied(_("You may not take promises to pay."))
+    case_access_check(case=case, by=by)
     if case.stage not in OPEN_STAGES:
         raise CollectionError(_("Cannot take a promise: the case is %(stage)s.") % {"stage": case.get_stage_display()})
     amount = amount_parse(amount, what=_("The promised amount"))

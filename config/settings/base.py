@@ -94,7 +94,8 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
-# django-axes first: it refuses a locked-out username and address before any password is checked.
+# django-axes first: it refuses a locked-out username and address before any password is checked;
+# the desk's own backend refuses the `system` account (accounts.backends).
 AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "accounts.backends.DeskBackend"]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"

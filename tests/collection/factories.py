@@ -6,22 +6,55 @@ from zoneinfo import ZoneInfo
 import factory
 from django.utils import timezone
 
+from accounts.models import Team, User
 from collection.models import CollectionCase, ContactAttempt, PromiseToPay
 from loans.models import Contact, Payment
 from loans.services import payment_record
+from tests.conftest import DESK_COLLECTOR, DESK_TEAM
 from tests.loans.factories import BorrowerFactory, ContactFactory, LoanFactory
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 _payment_references = itertools.count(1)
 
 
+def _desk_collector():
+    """The test's own collector (the `collector` fixture), when the test has one."""
+    return User.objects.filter(username=DESK_COLLECTOR).first()
+
+
+def _desk_team():
+    """The desk team of the test's collector and supervisor (tests/conftest.py), when it exists."""
+    return Team.objects.filter(name=DESK_TEAM).first()
+
+
 class CaseFactory(factory.django.DjangoModelFactory):
-    """An open case in reminder on a loan with the default twelve-month schedule."""
+    """An open case in reminder on a loan with the default twelve-month schedule: assigned to the
+    test's own collector and in the desk team of the test's supervisor when the test has them (so
+    that they may work it); otherwise unassigned and in no team. Pass assigned_to / team to choose."""
 
     class Meta:
         model = CollectionCase
 
     loan = factory.SubFactory(LoanFactory)
+    assigned_to = factory.LazyFunction(_desk_collector)
+    team = factory.LazyFunction(_desk_team)
+
+
+def within_reach_of(user, case: CollectionCase) -> CollectionCase:
+    """Put `case` within `user`'s reach (collection.access) by their roles: assigned to them if they
+    collect, in a team they supervise if they supervise. Updates `case` in place and returns it."""
+    held = set(user.groups.values_list("name", flat=True))
+    fields = {}
+    if "collector" in held:
+        fields["assigned_to"] = user
+    if "supervisor" in held:
+        team = user.supervised_teams.first() or Team.objects.create(name=f"Team of {user.username}", supervisor=user)
+        fields["team"] = team
+    if fields:
+        CollectionCase.objects.filter(pk=case.pk).update(**fields)
+        for name, value in fields.items():
+            setattr(case, name, value)
+    return case
 
 
 def case_in(stage: str, **kwargs) -> CollectionCase:

@@ -339,7 +339,10 @@ def requests_on(count: int) -> list[EscalationRequest]:
     collector = UserFactory(roles=["collector"])
     return [
         escalation_request_create(
-            case=CaseFactory(), target_stage=Stage.ESCALATION, reason="No contact for weeks", by=collector
+            case=CaseFactory(assigned_to=collector),
+            target_stage=Stage.ESCALATION,
+            reason="No contact for weeks",
+            by=collector,
         )
         for _ in range(count)
     ]
@@ -373,7 +376,7 @@ def test_the_approve_action_escalates_the_cases_through_the_service(client, admi
 
 def test_the_approve_action_reports_each_request_it_could_not_approve(client):
     held, fine = requests_on(2)
-    case_hold(case=CollectionCase.objects.get(pk=held.case_id), by=UserFactory(roles=["collector"]), reason="dispute")
+    case_hold(case=CollectionCase.objects.get(pk=held.case_id), by=held.requested_by, reason="dispute")
 
     response = act(client, "approve_requests", [held, fine])
 

@@ -25,7 +25,7 @@ from collection.models import (
 from collection.services import attempt_log, call_consent_record
 from loans.models import Contact
 from tests.accounts.factories import UserFactory
-from tests.collection.factories import case_of, employer_of, mobile_of
+from tests.collection.factories import case_of, employer_of, mobile_of, within_reach_of
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 MORNING = datetime.datetime(2026, 3, 2, 10, 0, tzinfo=SHANGHAI)
@@ -264,7 +264,7 @@ def test_a_refused_attempt_changes_nothing_in_the_world(db, collector):
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_the_refusal_survives_the_violation_being_raised():
     collector = UserFactory(roles=["collector"])
-    case = case_of()
+    case = within_reach_of(collector, case_of())
     mobile = mobile_of(case)
     ConductPolicy.objects.filter(pk=1).update(max_unanswered_calls_per_number_per_day=1)
     call(case, mobile, collector)
@@ -279,7 +279,7 @@ def test_the_refusal_survives_the_violation_being_raised():
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_caller_catching_the_violation_in_its_own_transaction_keeps_the_refusal():
     collector = UserFactory(roles=["collector"])
-    case = case_of(stage=Stage.ON_HOLD)
+    case = within_reach_of(collector, case_of(stage=Stage.ON_HOLD))
 
     with transaction.atomic(), contextlib.suppress(ConductViolation):
         call(case, mobile_of(case), collector)
@@ -354,7 +354,10 @@ def test_collectors_calling_one_number_at_once_cannot_pass_the_daily_cap_togethe
     ConductPolicy.objects.filter(pk=1).update(max_unanswered_calls_per_number_per_day=1)
     case = case_of()
     mobile = mobile_of(case)
-    collectors = [UserFactory(roles=["collector"]) for _ in range(5)]
+    # One collector working the case from five places at once (only the case's collector may call).
+    the_collector = UserFactory(roles=["collector"])
+    within_reach_of(the_collector, case)
+    collectors = [the_collector] * 5
 
     results = at_once(
         _log,
@@ -382,7 +385,10 @@ def test_collectors_calling_different_numbers_of_one_case_at_once_cannot_pass_th
     ConductPolicy.objects.filter(pk=1).update(max_calls_per_case_in_window=2)
     case = case_of()
     contacts = [mobile_of(case) for _ in range(5)]
-    collectors = [UserFactory(roles=["collector"]) for _ in range(5)]
+    # One collector working the case from five places at once (only the case's collector may call).
+    the_collector = UserFactory(roles=["collector"])
+    within_reach_of(the_collector, case)
+    collectors = [the_collector] * 5
 
     results = at_once(
         _log,

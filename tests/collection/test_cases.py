@@ -15,7 +15,7 @@ from collection.models import CaseAssignment, CollectionCase, StageRule
 from loans.models import Installment, Loan
 from loans.services import payment_record
 from tests.accounts.factories import TeamFactory, UserFactory
-from tests.collection.factories import CaseFactory, case_in
+from tests.collection.factories import CaseFactory, case_in, within_reach_of
 from tests.loans.factories import make_days_past_due
 
 # The refusal messages are read in English here; their Chinese is checked by the catalogue.
@@ -92,8 +92,12 @@ NOT_ALLOWED_ROLE = {
 }
 
 
-def user_with(role):
-    return UserFactory(roles=[role] if role else [])
+def user_with(role, case=None):
+    """Someone holding `role`, with `case` (when given) within their reach."""
+    user = UserFactory(roles=[role] if role else [])
+    if case is not None:
+        within_reach_of(user, case)
+    return user
 
 
 def prepared(stage, prepare, role):
@@ -115,7 +119,7 @@ def ids(transitions):
 @pytest.mark.parametrize(("service", "source", "target", "role", "prepare", "extra"), TRANSITIONS, ids=ids(TRANSITIONS))
 def test_transition_allowed_and_logged(db, service, source, target, role, prepare, extra):
     case = prepared(source, prepare, role)
-    actor = user_with(role)
+    actor = user_with(role, case)
 
     getattr(services, service)(case=case, by=actor, **extra)
 
@@ -135,7 +139,7 @@ def test_transition_not_allowed_from_another_stage(db, service, source, target, 
     case = case_in(NOT_FROM[service])
 
     with pytest.raises(CollectionError) as refused:
-        getattr(services, service)(case=case, by=user_with(role), **extra)
+        getattr(services, service)(case=case, by=user_with(role, case), **extra)
 
     assert "stage" in refused.value.message
     case.refresh_from_db()
@@ -148,7 +152,7 @@ def test_transition_without_permission(db, service, source, target, role, prepar
     case = prepared(source, prepare, role)
 
     with pytest.raises(PermissionDenied):
-        getattr(services, service)(case=case, by=user_with(NOT_ALLOWED_ROLE[service]), **extra)
+        getattr(services, service)(case=case, by=user_with(NOT_ALLOWED_ROLE[service], case), **extra)
 
     case.refresh_from_db()
     assert case.stage == source
@@ -158,12 +162,13 @@ def test_transition_without_permission(db, service, source, target, role, prepar
 @pytest.mark.parametrize(("service", "source", "target", "role", "prepare", "extra"), TRANSITIONS, ids=ids(TRANSITIONS))
 def test_stale_copy_loses(db, service, source, target, role, prepare, extra):
     case = prepared(source, prepare, role)
+    actor = user_with(role, case)
     stale = CollectionCase.objects.get(pk=case.pk)
     # Someone else moves the case first (any other way out of its stage).
     CollectionCase.objects.filter(pk=case.pk).update(stage=Stage.CLOSED)
 
     with pytest.raises(StaleCase) as lost:
-        getattr(services, service)(case=stale, by=user_with(role), **extra)
+        getattr(services, service)(case=stale, by=actor, **extra)
 
     assert "Reload" in str(lost.value.message) or "重新" in str(lost.value.message)
     assert CollectionCase.objects.get(pk=case.pk).stage == Stage.CLOSED
@@ -295,7 +300,10 @@ def test_opening_the_same_loan_at_once_gives_one_case(at_once):
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_two_collectors_moving_one_case_at_once_one_wins(at_once):
     case = CaseFactory()
-    collectors = [UserFactory(roles=["collector"]) for _ in range(2)]
+    # Two people who may both work the case: its collector and its team's supervisor.
+    collectors = [UserFactory(roles=["collector"]), UserFactory(roles=["supervisor"])]
+    for person in collectors:
+        within_reach_of(person, case)
 
     def escalate(collector_and_copy):
         collector, copy = collector_and_copy
@@ -355,6 +363,7 @@ def test_allocation_needs_collectors(db, supervisor):
 def test_reassignment_is_logged_and_needs_permission(db, collector, supervisor):
     case = CaseFactory(assigned_to=collector)
     other = UserFactory(roles=["collector"])
+    case.team.members.add(other)  # the supervisor's team: they reassign within it
 
     with pytest.raises(PermissionDenied):
         services.case_assign(case=case, to=other, by=collector)

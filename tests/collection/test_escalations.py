@@ -23,7 +23,7 @@ from collection.services import (
     escalation_targets,
 )
 from tests.accounts.factories import TeamFactory, UserFactory
-from tests.collection.factories import CaseFactory, case_in
+from tests.collection.factories import CaseFactory, case_in, within_reach_of
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("in_english")]
 
@@ -118,8 +118,10 @@ def test_only_someone_who_works_cases_may_ask():
 def test_asking_again_returns_the_pending_request(collector):
     case = CaseFactory()
     first = ask(case, collector, reason="first reason")
+    colleague = UserFactory(roles=["collector"])
+    within_reach_of(colleague, case)  # the case went to a colleague meanwhile
 
-    again = ask(case, UserFactory(roles=["collector"]), reason="second reason")
+    again = ask(case, colleague, reason="second reason")
 
     assert again.pk == first.pk
     assert again.reason == "first reason"
@@ -157,7 +159,10 @@ def test_two_collectors_asking_at_once_get_the_same_request():
     from django.db import transaction
 
     case = CaseFactory()
-    collectors = [UserFactory(roles=["collector"]), UserFactory(roles=["collector"])]
+    # Two people who may both work the case: its collector and its team's supervisor (who also collects).
+    collectors = [UserFactory(roles=["collector"]), UserFactory(roles=["supervisor", "collector"])]
+    for person in reversed(collectors):  # the case ends assigned to the first
+        within_reach_of(person, case)
     results: dict[int, int] = {}
     errors: list[BaseException] = []
     inserted = threading.Event()
@@ -344,8 +349,11 @@ def test_a_second_supervisor_approving_the_same_request_is_told_it_is_decided(co
     other_copy = EscalationRequest.objects.get(pk=request.pk)
     escalation_request_approve(request=request, by=supervisor)
 
+    second_supervisor = UserFactory(roles=["supervisor"])
+    within_reach_of(second_supervisor, case)  # the case moves to their team meanwhile
+
     with pytest.raises(CollectionError):
-        escalation_request_approve(request=other_copy, by=UserFactory(roles=["supervisor"]))
+        escalation_request_approve(request=other_copy, by=second_supervisor)
 
     assert logs(case).count() == 1
 
@@ -422,13 +430,15 @@ def test_a_rule_proposal_cannot_be_withdrawn(collector):
 
 
 def test_pending_requests_oldest_first_and_by_team(collector, supervisor, django_assert_max_num_queries):
-    team, other_team = TeamFactory(), TeamFactory()
+    team, other_team = TeamFactory(supervisor=supervisor), TeamFactory()
     mine = [ask(CaseFactory(team=team), collector) for _ in range(3)]
     theirs = ask(CaseFactory(team=other_team), collector)
     escalation_request_reject(request=mine[1], by=supervisor, reason="No")
+    admin = UserFactory(is_superuser=True)
 
-    assert list(escalation_requests_pending(team=team)) == [mine[0], mine[2]]
-    assert list(escalation_requests_pending()) == [mine[0], mine[2], theirs]
+    assert list(escalation_requests_pending(user=supervisor, team=team)) == [mine[0], mine[2]]
+    assert list(escalation_requests_pending(user=supervisor)) == [mine[0], mine[2]]  # not the other team's
+    assert list(escalation_requests_pending(user=admin)) == [mine[0], mine[2], theirs]
     with django_assert_max_num_queries(1):
-        for request in escalation_requests_pending():
+        for request in escalation_requests_pending(user=admin):
             str(request.case), request.case.loan.borrower.name, str(request.requested_by)

@@ -729,12 +729,16 @@ def test_a_supervisor_finds_the_failed_messages_in_the_admin(steps, settings, cl
     from django.utils import translation
 
     from tests.accounts.factories import UserFactory
+    from tests.collection.factories import within_reach_of
 
     settings.COLLECTION_SMS_BACKEND = f"{__name__}.RejectingSmsBackend"
     failed_case, sent_case = a_case(), a_case(entered_on=AS_OF - datetime.timedelta(days=15))
     plan()
     messages_dispatch(now=WINDOW_OPENS)
-    client.force_login(UserFactory(roles=["supervisor"], is_staff=True))
+    supervisor = UserFactory(roles=["supervisor"], is_staff=True)
+    for case in (failed_case, sent_case):
+        within_reach_of(supervisor, case)  # the supervisor's team's cases
+    client.force_login(supervisor)
     changelist = reverse("admin:collection_outboundmessage_changelist")
 
     with translation.override("en"):

@@ -17,7 +17,7 @@ from collection.models import CollectionCase, PlanInstallment, RepaymentPlan
 from loans.models import Installment, Loan
 from loans.services import balances_recompute, loan_refresh_delinquency
 from tests.accounts.factories import UserFactory
-from tests.collection.factories import at, case_in, days_ago, pay, today
+from tests.collection.factories import at, case_in, days_ago, pay, today, within_reach_of
 from tests.loans.factories import LoanFactory, ProductFactory
 
 D = Decimal
@@ -629,7 +629,10 @@ def test_a_plan_proposed_through_the_service_is_checked_from_its_proposal(collec
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_two_plans_proposed_at_once_leave_one_live_plan(at_once):
     case = case_in_arrears()
-    collectors = [UserFactory(roles=["collector"]) for _ in range(2)]
+    # Two people who may both work the case: its collector and its team's supervisor.
+    collectors = [UserFactory(roles=["collector"]), UserFactory(roles=["supervisor", "collector"])]
+    for person in reversed(collectors):  # the case ends assigned to the first
+        within_reach_of(person, case)
 
     def proposal(collector_and_copy):
         collector, copy = collector_and_copy

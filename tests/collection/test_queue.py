@@ -8,6 +8,7 @@ from collection.models import CollectionCase
 from collection.selectors import queue_for_collector
 from collection.services import promise_take, promises_evaluate
 from loans.models import Loan
+from tests.accounts.factories import UserFactory
 from tests.collection.factories import CaseFactory, case_in
 from tests.loans.factories import make_days_past_due
 
@@ -21,7 +22,7 @@ def test_a_broken_promise_lifts_the_case_to_the_top_of_the_queue(db, collector):
     deep = with_dpd(CaseFactory(assigned_to=collector), 80)
     shallow = with_dpd(CaseFactory(assigned_to=collector), 5)
     held = with_dpd(case_in(Stage.ON_HOLD, assigned_to=collector), 200)
-    CaseFactory()  # someone else's
+    CaseFactory(assigned_to=UserFactory(roles=["collector"]))  # someone else's
     assert list(queue_for_collector(user=collector)) == [deep, shallow, held]
 
     promise = promise_take(

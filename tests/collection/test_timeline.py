@@ -85,13 +85,18 @@ def worked_case(collector, supervisor):
     """A case with a record of every kind, then a reassignment, an escalation approved and a hold."""
     case = CaseFactory(assigned_to=collector)
     add_history(case, collector=collector, supervisor=supervisor)
-    case_assign(case=case, to=UserFactory(roles=["collector"]), by=supervisor, reason="Leave cover")
     request = escalation_request_create(
         case=case, target_stage=Stage.ESCALATION, reason="No answer for two weeks", by=collector
     )
     escalation_request_approve(request=request, by=supervisor, reason="Agreed")
     case = CollectionCase.objects.get(pk=case.pk)
     case_hold(case=case, by=collector, reason="dispute", note="Borrower disputes the penalty")
+    # Then the case goes to a colleague (after which `collector` may no longer work it), recorded as
+    # an hour before the request so that the hold stays the newest entry.
+    cover = UserFactory(roles=["collector"])
+    case.team.members.add(cover)
+    case_assign(case=case, to=cover, by=supervisor, reason="Leave cover")
+    CaseAssignment.objects.filter(case=case, assigned_to=cover).update(assigned_at=hours_ago(1))
     return CollectionCase.objects.get(pk=case.pk)
 
 
