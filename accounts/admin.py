@@ -48,3 +48,7 @@ class TeamAdmin(admin.ModelAdmin):
     @admin.display(description=_("members"), ordering="_member_count")
     def member_count(self, obj: Team) -> int:
         return obj._member_count
+
+
+# The audit trail's admin (read only) replaces auditlog's own.
+from . import admin_audit  # noqa: E402,F401

@@ -26,3 +26,25 @@ def normalise_contact_value(kind: str, raw: str) -> str:
         validate_email(value)
         return value.lower()
     return normalise_phone(value)
+
+
+def mask_phone(value: str) -> str:
+    """A phone number as the desk shows it: '+8613856785678' -> '+86 138****5678', '13856785678' ->
+    '138****5678'; any other number keeps its first three and last four digits at most."""
+    if not value:
+        return ""
+    prefix, number = ("+86 ", value[3:]) if value.startswith("+86") else ("", value)
+    if number.startswith("+"):  # another country: its code is part of what stays visible
+        prefix, number = number[:3] + " ", number[3:]
+    shown = min(4, max(len(number) - 4, 0))
+    head = min(3, max(len(number) - shown - 4, 0))
+    return f"{prefix}{number[:head]}{'*' * (len(number) - head - shown)}{number[len(number) - shown :]}"
+
+
+def mask_contact_value(value: str) -> str:
+    """A contact's number masked (mask_phone), or an e-mail address with its name masked
+    (z***@example.com)."""
+    if "@" in (value or ""):
+        name, _at, domain = value.partition("@")
+        return f"{name[:1]}***@{domain}"
+    return mask_phone(value or "")

@@ -17,3 +17,13 @@ def validate_national_id(value: str) -> None:
         raise ValidationError(_("A national ID number has 17 digits and a final digit or X."), code="format")
     if national_id_check_char(value[:17]) != value[17]:
         raise ValidationError(_("The check digit of this national ID number is wrong."), code="checksum")
+
+
+def mask_national_id(value: str) -> str:
+    """A national ID as the desk shows it: its first four and last four characters
+    (1101**********1234); anything shorter than nine characters entirely masked."""
+    if not value:
+        return ""
+    if len(value) < 9:
+        return "*" * len(value)
+    return f"{value[:4]}{'*' * (len(value) - 8)}{value[-4:]}"

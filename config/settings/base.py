@@ -29,6 +29,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_celery_beat",
     "django_fsm_log",
+    "auditlog",
     "accounts",
     "loans",
     "collection",
@@ -47,6 +48,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # After authentication: every audit entry a request writes names its user (docs/audit.md).
+    "auditlog.middleware.AuditlogMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -158,6 +161,60 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 
 # Transition log (django-fsm-log): written in the same transaction as the transition.
 DJANGO_FSM_LOG_STORAGE_METHOD = "django_fsm_log.backends.SimpleBackend"
+
+# --- The audit trail (django-auditlog; docs/audit.md) -------------------------------------------
+# Every model whose change matters, in one list: who changed what, when, old and new values.
+# Each entry is a dict (a misspelt dict entry stops the start; a misspelt string would be skipped).
+# National IDs and phone numbers are masked in the stored diff, password hashes never stored;
+# columns that move on every run (ageing flags, beat's run counters) are left out.
+_AUDIT_MASK_ID = "loans.audit.national_id_for_trail"
+_AUDIT_MASK_CONTACT = "loans.audit.contact_value_for_trail"
+AUDITLOG_INCLUDE_TRACKING_MODELS = (
+    # money
+    {"model": "loans.Payment"},
+    {"model": "loans.PaymentAllocation"},
+    {"model": "loans.Installment"},
+    # the portfolio
+    {"model": "loans.Borrower", "mask_fields": ["national_id"], "mask_callable": _AUDIT_MASK_ID},
+    {"model": "loans.Contact", "mask_fields": ["value"], "mask_callable": _AUDIT_MASK_CONTACT},
+    {"model": "loans.Loan", "exclude_fields": ["days_past_due", "needs_ageing", "updated_at"]},
+    # configuration
+    {"model": "loans.Product"},
+    {"model": "loans.DelinquencyBucket"},
+    {"model": "collection.StageRule"},
+    {"model": "collection.ConductPolicy", "exclude_fields": ["updated_at"]},
+    {"model": "collection.ReminderStep"},
+    {"model": "collection.CaseRouting"},
+    {"model": "django_celery_beat.PeriodicTask", "exclude_fields": ["last_run_at", "total_run_count", "date_changed"]},
+    {"model": "django_celery_beat.CrontabSchedule"},
+    {"model": "django_celery_beat.IntervalSchedule"},
+    # people, roles and teams
+    {
+        "model": "accounts.User",
+        "exclude_fields": ["last_login"],
+        # A new password is recorded as changed, never its hash.
+        "mask_fields": ["password"],
+        "mask_callable": "accounts.audit.mask_secret",
+        "m2m_fields": ["groups", "user_permissions"],
+    },
+    {"model": "auth.Group", "m2m_fields": ["permissions"]},
+    {"model": "accounts.Team", "m2m_fields": ["members"]},
+    # cases: who works them and what was settled (stages are in the transition log; the counters
+    # the services keep are left out)
+    {
+        "model": "collection.CollectionCase",
+        "exclude_fields": [
+            "stage",
+            "stage_entered_at",
+            "last_right_party_contact_at",
+            "broken_promises",
+            "attention_since",
+        ],
+    },
+    {"model": "collection.EscalationRequest"},
+    {"model": "collection.RepaymentPlan"},
+    {"model": "collection.PromiseToPay"},
+)
 
 LOGGING = {
     "version": 1,
