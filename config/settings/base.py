@@ -199,13 +199,17 @@ AUDITLOG_INCLUDE_TRACKING_MODELS = (
     },
     {"model": "auth.Group", "m2m_fields": ["permissions"]},
     {"model": "accounts.Team", "m2m_fields": ["members"]},
-    # cases: who works them and what was settled (stages are in the transition log; the counters
-    # the services keep are left out)
+    # cases: who works them and what was settled (stages, holds and closings are in the transition
+    # log; the counters the services keep are left out)
     {
         "model": "collection.CollectionCase",
         "exclude_fields": [
             "stage",
             "stage_entered_at",
+            "closed_at",
+            "held_stage",
+            "hold_reason",
+            "close_reason",
             "last_right_party_contact_at",
             "broken_promises",
             "attention_since",
