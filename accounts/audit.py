@@ -9,6 +9,7 @@ import functools
 from collections.abc import Iterator
 
 from auditlog.context import auditlog_value, set_extra_data
+from celery import Task
 from django.contrib.auth import get_user_model
 
 from .roles import SYSTEM_USERNAME
@@ -80,3 +81,12 @@ def _text(value) -> str:
     if value is None:
         return "None"
     return str(getattr(value, "pk", value))
+
+
+class AuditedTask(Task):
+    """The base of every Celery task (config.celery_app): a task has no request user, so its
+    changes are recorded as the desk's `system` account's. The one place that says who tasks act as."""
+
+    def __call__(self, *args, **kwargs):
+        with audit_actor():
+            return super().__call__(*args, **kwargs)

@@ -2,22 +2,12 @@
 
 import os
 
-from celery import Celery, Task
+from celery import Celery
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 
-
-class AuditedTask(Task):
-    """Every task's changes are recorded in the audit trail as the desk's `system` account's: a
-    task has no request user, and this is the one place that says who it acts as."""
-
-    def __call__(self, *args, **kwargs):
-        from accounts.audit import audit_actor
-
-        with audit_actor():
-            return super().__call__(*args, **kwargs)
-
-
-app = Celery("collection_desk", task_cls=AuditedTask)
+# Every task runs as the desk's `system` account in the audit trail (accounts.audit.AuditedTask):
+# named, not imported, so that config depends on no app.
+app = Celery("collection_desk", task_cls="accounts.audit:AuditedTask")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
