@@ -231,10 +231,13 @@ LOGGING = {
 # --- Reminders and their channels (collection.messaging, collection.channels) ---------------
 # SMS goes through the backend named here: FileSmsBackend (the default: JSON lines in a file,
 # nothing leaves the machine), ConsoleSmsBackend (printed), HttpSmsGateway (POSTs to the
-# gateway at COLLECTION_SMS_GATEWAY_URL with COLLECTION_SMS_GATEWAY_KEY). E-mail goes through
+# gateway at COLLECTION_SMS_GATEWAY_URL, https only, with COLLECTION_SMS_GATEWAY_KEY). E-mail goes through
 # Django's EMAIL_BACKEND; letters are written into a dated print batch folder.
 COLLECTION_SMS_BACKEND = env("COLLECTION_SMS_BACKEND", default="collection.channels.FileSmsBackend")
 COLLECTION_SMS_FILE = env("COLLECTION_SMS_FILE", default=str(VAR_DIR / "sms" / "outbox.jsonl"))
+# The file and console backends write numbers masked (138****5678); off only where a real gateway
+# reads the outbox file and needs them whole.
+COLLECTION_SMS_OUTBOX_MASKED = env.bool("COLLECTION_SMS_OUTBOX_MASKED", default=True)
 COLLECTION_SMS_GATEWAY_URL = env("COLLECTION_SMS_GATEWAY_URL", default="")
 COLLECTION_SMS_GATEWAY_KEY = env("COLLECTION_SMS_GATEWAY_KEY", default="")
 COLLECTION_SMS_GATEWAY_TIMEOUT = env.float("COLLECTION_SMS_GATEWAY_TIMEOUT", default=10.0)
