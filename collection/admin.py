@@ -18,6 +18,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from loans.admin import EstimatedCountPaginator, IndexedValuesFilter, PortfolioSearchMixin
+from loans.phones import mask_contact_value
 
 from .exceptions import CollectionError
 from .jobs import counts_in_words
@@ -30,6 +31,7 @@ from .models import (
     ConductPolicy,
     ConductRefusal,
     ContactAttempt,
+    ContactChannel,
     EscalationRequest,
     JobRun,
     OutboundMessage,
@@ -323,8 +325,8 @@ class ConductPolicyAdmin(admin.ModelAdmin):
 
 @admin.register(ContactAttempt)
 class ContactAttemptAdmin(PortfolioSearchMixin, ReadOnlyAdmin):
-    """Attempts are recorded by attempt_log after the conduct check: never added here. A phone
-    number finds the attempts on that number."""
+    """Attempts are recorded by attempt_log after the conduct check: never added here. Contacts
+    are shown masked (Contact.__str__)."""
 
     list_display = ("attempted_at", "case", "channel", "direction", "outcome", "contact", "collector")
     list_filter = ("channel", "direction", "outcome")
@@ -462,17 +464,26 @@ class OutboundMessageAdmin(PortfolioSearchMixin, ReadOnlyAdmin):
         "case",
         "status",
         "channel",
-        "recipient",
+        "masked_recipient",
         "attempts",
         "last_error",
         "blocked_rule",
         "sent_at",
     )
     list_filter = ("status", "channel", ("blocked_rule", IndexedValuesFilter))
-    # A phone number or e-mail address finds the messages sent to it.
+    # An e-mail address finds the messages sent to it (phone numbers are not searched by URL, F10).
     search_loan, search_borrower, search_contact = "case__loan", "case__loan__borrower", "contact"
     search_own_fields = ("idempotency_key", "provider_reference")
     list_select_related = ("case__loan",)
     raw_id_fields = ("case", "contact", "step")
+    # The number a message went to is shown masked, as everywhere in the admin.
+    exclude = ("recipient",)
+    readonly_fields = ("masked_recipient",)
     show_full_result_count = False
     paginator = EstimatedCountPaginator
+
+    @admin.display(description=_("recipient"))
+    def masked_recipient(self, message: OutboundMessage) -> str:
+        if message.channel == ContactChannel.LETTER:
+            return message.recipient  # a postal address, which the letter needs whole
+        return mask_contact_value(message.recipient)

@@ -173,3 +173,26 @@ def test_an_admin_sees_a_contacts_full_number_on_request_and_it_is_recorded(clie
 
     assert MOBILE in response.content.decode()
     assert LogEntry.objects.get_for_object(contact).get(action=LogEntry.Action.ACCESS).actor == admin
+
+
+def test_the_messages_list_and_page_show_the_number_a_message_went_to_masked(admin_client, borrower):
+    from collection.models import ContactChannel, OutboundMessage
+    from tests.collection.factories import CaseFactory
+
+    case = CaseFactory(loan__borrower=borrower)
+    message = OutboundMessage.objects.create(
+        case=case,
+        contact=borrower.contacts.get(),
+        channel=ContactChannel.SMS,
+        recipient=MOBILE,
+        body="提醒",
+        scheduled_at=case.opened_at,
+        idempotency_key=f"{case.pk}:1:2026-12-03",
+    )
+
+    listed = admin_client.get(reverse("admin:collection_outboundmessage_changelist")).content.decode()
+    shown = admin_client.get(reverse("admin:collection_outboundmessage_change", args=[message.pk])).content.decode()
+
+    for content in (listed, shown):
+        assert "15828303705" not in content
+        assert "+86 158****3705" in content
