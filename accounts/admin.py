@@ -187,3 +187,7 @@ class LoginAttemptAdmin(AxesAccessAttemptAdmin):
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False
+
+
+# The audit trail's admin (read only) replaces auditlog's own.
+from . import admin_audit  # noqa: E402,F401

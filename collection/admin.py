@@ -24,7 +24,7 @@ from django.utils.translation import gettext_lazy as _
 from loans.admin import ContactAdmin as PortfolioContactAdmin
 from loans.admin import EstimatedCountPaginator, IndexedValuesFilter, PortfolioSearchMixin
 from loans.models import Contact
-from loans.phones import mask_phone
+from loans.phones import mask_contact_value, mask_phone
 
 from .access import case_scope, may_act_on
 from .exceptions import CollectionError
@@ -38,6 +38,7 @@ from .models import (
     ConductPolicy,
     ConductRefusal,
     ContactAttempt,
+    ContactChannel,
     EscalationRequest,
     JobRun,
     OutboundMessage,
@@ -415,8 +416,8 @@ class ConductPolicyAdmin(admin.ModelAdmin):
 
 @admin.register(ContactAttempt)
 class ContactAttemptAdmin(CaseScopedAdmin, PortfolioSearchMixin, ReadOnlyAdmin):
-    """Attempts are recorded by attempt_log after the conduct check: never added here. A phone
-    number finds the attempts on that number."""
+    """Attempts are recorded by attempt_log after the conduct check: never added here. Contacts
+    are shown masked (Contact.__str__)."""
 
     list_display = ("attempted_at", "case", "channel", "direction", "outcome", "contact", "collector")
     list_filter = ("channel", "direction", "outcome")
@@ -555,20 +556,29 @@ class OutboundMessageAdmin(CaseScopedAdmin, PortfolioSearchMixin, ReadOnlyAdmin)
         "case",
         "status",
         "channel",
-        "recipient",
+        "masked_recipient",
         "attempts",
         "last_error",
         "blocked_rule",
         "sent_at",
     )
     list_filter = ("status", "channel", ("blocked_rule", IndexedValuesFilter))
-    # A phone number or e-mail address finds the messages sent to it.
+    # An e-mail address finds the messages sent to it (phone numbers are not searched by URL, F10).
     search_loan, search_borrower, search_contact = "case__loan", "case__loan__borrower", "contact"
     search_own_fields = ("idempotency_key", "provider_reference")
     list_select_related = ("case__loan",)
     raw_id_fields = ("case", "contact", "step")
+    # The number a message went to is shown masked, as everywhere in the admin.
+    exclude = ("recipient",)
+    readonly_fields = ("masked_recipient",)
     show_full_result_count = False
     paginator = EstimatedCountPaginator
+
+    @admin.display(description=_("recipient"))
+    def masked_recipient(self, message: OutboundMessage) -> str:
+        if message.channel == ContactChannel.LETTER:
+            return message.recipient  # a postal address, which the letter needs whole
+        return mask_contact_value(message.recipient)
 
 
 # --- contacts: who the desk reaches ----------------------------------------------------------
@@ -584,7 +594,12 @@ class ContactProtectedChangeForm(forms.Form):
     version = forms.IntegerField(widget=forms.HiddenInput)
     borrower = forms.IntegerField(label=_("borrower (id)"), min_value=1)
     kind = forms.ChoiceField(label=_contact_field("kind"), choices=Contact.Kind.choices)
-    value = forms.CharField(label=_contact_field("value"), max_length=254)
+    value = forms.CharField(
+        label=_contact_field("value"),
+        max_length=254,
+        required=False,
+        help_text=_("Leave empty to keep the current number; the page never shows it in full."),
+    )
     verification = forms.ChoiceField(label=_contact_field("verification"), choices=Contact.Verification.choices)
     do_not_contact = forms.BooleanField(label=_contact_field("do_not_contact"), required=False)
     opt_out_call = forms.BooleanField(label=_contact_field("opt_out_call"), required=False)
@@ -635,7 +650,8 @@ class ContactAdmin(PortfolioContactAdmin):
                         by=request.user,
                         reason=data["reason"],
                         expected_version=data["version"],
-                        **{field: data[field] for field in Contact.PROTECTED_FIELDS},
+                        **{field: data[field] for field in Contact.PROTECTED_FIELDS if field != "value"},
+                        value=data["value"] or contact.value,
                     )
                 except CollectionError as error:
                     form.add_error(None, error.message)
@@ -649,7 +665,11 @@ class ContactAdmin(PortfolioContactAdmin):
         else:
             form = ContactProtectedChangeForm(
                 initial={
-                    **{field: getattr(contact, field) for field in Contact.PROTECTED_FIELDS if field != "borrower"},
+                    **{
+                        field: getattr(contact, field)
+                        for field in Contact.PROTECTED_FIELDS
+                        if field not in ("borrower", "value")
+                    },
                     "borrower": contact.borrower_id,
                     "version": contact.version,
                 }

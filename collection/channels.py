@@ -18,6 +18,7 @@ import datetime
 import json
 import logging
 import os
+import re
 import sys
 import tempfile
 import threading
@@ -32,6 +33,8 @@ from django.utils import timezone, translation
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+
+from loans.phones import mask_phone
 
 from .models import ContactChannel
 
@@ -93,14 +96,21 @@ class SmsBackend:
         raise NotImplementedError
 
 
+def _outbox_recipient(number: str) -> str:
+    """The number as the file and console backends write it: masked (138****5678), unless
+    COLLECTION_SMS_OUTBOX_MASKED is off because a real gateway reads the outbox file."""
+    return mask_phone(number) if settings.COLLECTION_SMS_OUTBOX_MASKED else number
+
+
 class ConsoleSmsBackend(SmsBackend):
-    """Prints each message: for trying the desk out with a worker in a terminal."""
+    """Prints each message, the number masked: for trying the desk out with a worker in a terminal."""
 
     def __init__(self, stream=None):
         self.stream = stream or sys.stdout
 
     def send(self, message: Outgoing) -> str:
-        print(f"SMS to {message.recipient} [{message.idempotency_key}]: {message.body}", file=self.stream, flush=True)
+        to = _outbox_recipient(message.recipient)
+        print(f"SMS to {to} [{message.idempotency_key}]: {message.body}", file=self.stream, flush=True)
         return f"console:{message.idempotency_key}"
 
 
@@ -120,23 +130,34 @@ def _sms_fields(message: Outgoing) -> dict[str, str]:
 
 class FileSmsBackend(SmsBackend):
     """Appends each message as one JSON line to COLLECTION_SMS_FILE: the default, so that the desk
-    on one machine never texts anyone. A message sent again after a crash appears twice."""
+    on one machine never texts anyone. A message sent again after a crash appears twice. The
+    number is masked (see _outbox_recipient) and the file is readable by its owner only: it holds
+    what each borrower owes."""
 
     def __init__(self, path: str | os.PathLike | None = None):
         self.path = _project_path(path or settings.COLLECTION_SMS_FILE)
 
     def send(self, message: Outgoing) -> str:
-        line = json.dumps({**_sms_fields(message), "sent_at": message.sent_at.isoformat()}, ensure_ascii=False)
+        fields = {**_sms_fields(message), "to": _outbox_recipient(message.recipient)}
+        line = json.dumps({**fields, "sent_at": message.sent_at.isoformat()}, ensure_ascii=False)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            with _file_lock, self.path.open("a", encoding="utf-8") as outbox:
+            descriptor = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            with _file_lock, open(descriptor, "a", encoding="utf-8") as outbox:
                 outbox.write(line + "\n")
         except OSError as error:
             raise ChannelError(_("The SMS file could not be written: %(error)s") % {"error": error}) from error
         return f"file:{message.idempotency_key}"
 
 
-LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+_LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+_NUMBER = re.compile(r"\+?\d{7,}")
+
+
+def _encrypted_or_local(url: str) -> bool:
+    """https, or http to this machine only (a gateway's local relay, the tests' gateway)."""
+    parts = urllib.parse.urlsplit(url)
+    return parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in _LOOPBACK)
 
 
 class HttpSmsGateway(SmsBackend):
@@ -157,15 +178,9 @@ class HttpSmsGateway(SmsBackend):
         self.url = url if url is not None else settings.COLLECTION_SMS_GATEWAY_URL
         self.key = key if key is not None else settings.COLLECTION_SMS_GATEWAY_KEY
         self.timeout = timeout if timeout is not None else settings.COLLECTION_SMS_GATEWAY_TIMEOUT
-        # The API key travels in a header: over plain HTTP only to this machine (a local relay or
-        # a test gateway), never across a network.
-        parts = urllib.parse.urlsplit(self.url)
-        if not (parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS)):
+        if not _encrypted_or_local(self.url):
             raise ChannelError(
-                _(
-                    "The SMS gateway needs an https:// URL (COLLECTION_SMS_GATEWAY_URL); "
-                    "http:// only to this machine (localhost)."
-                ),
+                _("The SMS gateway needs an https:// URL (COLLECTION_SMS_GATEWAY_URL): its key would travel in clear."),
                 permanent=True,
             )
 
@@ -186,7 +201,8 @@ class HttpSmsGateway(SmsBackend):
             with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
                 body = response.read()
         except urllib.error.HTTPError as error:
-            detail = error.read()[:200].decode("utf-8", "replace")
+            # What the gateway says is kept on the message and the job's run: numbers it echoes, masked.
+            detail = _NUMBER.sub(lambda found: mask_phone(found[0]), error.read()[:200].decode("utf-8", "replace"))
             permanent = 400 <= error.code < 500 and error.code not in self.RETRYABLE_CLIENT_ERRORS
             raise ChannelError(
                 GATEWAY_REFUSED % {"status": error.code, "detail": detail},

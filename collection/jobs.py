@@ -14,6 +14,8 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from loans.phones import mask_numbers_in
+
 from .exceptions import CollectionError
 from .models import JobRun
 
@@ -114,7 +116,8 @@ def job_fail(*, run_id: int, error: BaseException, counts: dict | None = None) -
     next start takes it over and finishes the work."""
     now = timezone.now()
     run = JobRun.objects.get(pk=run_id)
-    text = "".join(traceback.format_exception_only(error)).strip()
+    # Masked: a database error can quote the row it refused, national ID or phone number included.
+    text = mask_numbers_in("".join(traceback.format_exception_only(error)).strip())
     failed = {
         "status": JobRun.Status.FAILED,
         "finished_at": now,

@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from loans.models import MONEY, ZERO, Contact, Loan
+from loans.phones import mask_contact_value
 
 from .machine import (
     LIVE_PLAN_STATUSES,
@@ -903,4 +904,6 @@ class OutboundMessage(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_channel_display()} {self.recipient} {self.scheduled_at:%Y-%m-%d %H:%M}"
+        # Masked: the name of a message ends up in page titles, the admin's history and the audit trail.
+        recipient = self.recipient if self.channel == ContactChannel.LETTER else mask_contact_value(self.recipient)
+        return f"{self.get_channel_display()} {recipient} {self.scheduled_at:%Y-%m-%d %H:%M}"

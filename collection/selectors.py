@@ -1,15 +1,19 @@
 """Reads of collection cases that the pages, the admin and the jobs share."""
 
 import datetime
+from collections import defaultdict
 from dataclasses import dataclass
 
+from auditlog.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
-from django.db.models import Case, F, QuerySet, Value, When
+from django.core.exceptions import FieldDoesNotExist
+from django.db.models import BooleanField, Case, F, Q, QuerySet, Value, When
 from django.utils.translation import gettext as _
 from django_fsm_log.models import StateLog
 
 from accounts.models import Team, User
 from accounts.roles import SYSTEM_USERNAME
+from loans.models import Borrower, Contact, Loan, Payment
 
 from .access import case_access_check, case_scope, cases_visible_to
 from .conduct import ConductRule
@@ -48,7 +52,9 @@ class TimelineEntry:
     """One thing that happened to a case, as the case's history shows it.
 
     kind is one of: transition, attempt, refusal, promise, plan, plan_decision, assignment,
-    escalation_request, escalation_decision."""
+    escalation_request, escalation_decision, change (a change to the case, its loan, borrower,
+    contacts or payments from the audit trail: field: old → new, numbers masked), reveal (someone
+    was shown a full national ID or phone number of the borrower)."""
 
     kind: str
     time: datetime.datetime
@@ -73,8 +79,9 @@ def _with_note(summary: str, note: str) -> str:
 def case_timeline(*, case: CollectionCase, limit: int | None = None) -> list[TimelineEntry]:
     """Everything that happened to the case, newest first: its stage changes (the transition
     log: who, why, from, to, when), contact attempts and the attempts the conduct limits
-    refused, promises, repayment plans and their decisions, assignments, and escalation
-    requests and their decisions.
+    refused, promises, repayment plans and their decisions, assignments, escalation
+    requests and their decisions, and from the audit trail the changes to the case, its loan,
+    its borrower, their contacts and the loan's payments, and who was shown a full number.
 
     One query per kind of record, whatever the length of the history; `limit` keeps the newest
     entries only (and bounds each query by it)."""
@@ -160,8 +167,109 @@ def case_timeline(*, case: CollectionCase, limit: int | None = None) -> list[Tim
             decision = _("Move to %(stage)s: %(status)s") % {**stage, "status": request.get_status_display()}
             add("escalation_decision", request.decided_at, request.decided_by, decision, request.decision_reason)
 
+    for entry in _audit_entries(case=case, limit=limit):
+        entries.append(entry)
+
     entries.sort(key=lambda entry: entry.time, reverse=True)
     return entries[:limit] if limit is not None else entries
+
+
+# The case's own fields the timeline shows elsewhere: who it is assigned to (its assignments).
+_SHOWN_AS_ASSIGNMENTS = frozenset({"assigned_to", "team"})
+
+
+def _audit_entries(*, case: CollectionCase, limit: int | None) -> list[TimelineEntry]:
+    """The audit trail's updates, deletions and reveals of the case's own records, in one query
+    (and one more per kind of record a changed reference points to)."""
+    types = ContentType.objects.get_for_models(CollectionCase, Loan, Borrower, Contact, Payment)
+    records = (
+        Q(content_type=types[CollectionCase], object_id=case.pk)
+        | Q(content_type=types[Loan], object_id=case.loan_id)
+        | Q(content_type=types[Borrower], object_id__in=Loan.objects.filter(pk=case.loan_id).values("borrower_id"))
+        | Q(
+            content_type=types[Contact], object_id__in=Contact.objects.filter(borrower__loans=case.loan_id).values("pk")
+        )
+        | Q(content_type=types[Payment], object_id__in=Payment.objects.filter(loan=case.loan_id).values("pk"))
+    )
+    logged = (
+        LogEntry.objects.filter(
+            records, action__in=[LogEntry.Action.UPDATE, LogEntry.Action.DELETE, LogEntry.Action.ACCESS]
+        )
+        .select_related("actor")
+        .order_by("-timestamp", "-pk")
+    )
+    logged = list(logged[:limit] if limit is not None else logged)
+    models = {content_type.pk: model for model, content_type in types.items()}
+    references = _references(logged, models)
+
+    entries = []
+    for log in logged:
+        model = models[log.content_type_id]
+        if log.action == LogEntry.Action.ACCESS:
+            field = _verbose(model, (log.additional_data or {}).get("revealed", ""))
+            summary = _("%(record)s: full %(field)s shown") % {"record": log.object_repr, "field": field}
+            entries.append(TimelineEntry(kind="reveal", time=log.timestamp, actor=log.actor, summary=summary))
+            continue
+        if log.action == LogEntry.Action.DELETE:
+            summary = _("%(record)s deleted") % {"record": log.object_repr}
+        else:
+            changes = {
+                name: values
+                for name, values in log.changes_dict.items()
+                if not (model is CollectionCase and name in _SHOWN_AS_ASSIGNMENTS)
+            }
+            if not changes:
+                continue
+            shown = "; ".join(
+                f"{_verbose(model, name)}: {_shown(model, name, old, references)} → "
+                f"{_shown(model, name, new, references)}"
+                for name, (old, new) in changes.items()
+            )
+            summary = _("%(record)s changed: %(changes)s") % {"record": log.object_repr, "changes": shown}
+        entries.append(TimelineEntry(kind="change", time=log.timestamp, actor=log.actor, summary=summary))
+    return entries
+
+
+def _verbose(model, name: str) -> str:
+    try:
+        return str(model._meta.get_field(name).verbose_name)
+    except FieldDoesNotExist:
+        return name
+
+
+def _references(logged: list[LogEntry], models: dict) -> dict:
+    """The records the changed references point to, by model and key: one query per model."""
+    wanted = defaultdict(set)
+    for log in logged:
+        model = models[log.content_type_id]
+        for name, values in (log.changes_dict or {}).items():
+            field = _field(model, name)
+            if field is not None and field.many_to_one:
+                wanted[field.related_model] |= {value for value in values if value.isdigit()}
+    return {
+        related: {str(record.pk): str(record) for record in related._default_manager.filter(pk__in=keys)}
+        for related, keys in wanted.items()
+    }
+
+
+def _field(model, name: str):
+    try:
+        return model._meta.get_field(name)
+    except FieldDoesNotExist:
+        return None
+
+
+def _shown(model, name: str, value: str, references: dict) -> str:
+    field = _field(model, name)
+    if value == "None" or field is None:
+        return "-" if value == "None" else value
+    if field.many_to_one:
+        return references.get(field.related_model, {}).get(value, f"#{value}")
+    if field.choices:
+        return str(dict(field.flatchoices).get(value, value))
+    if isinstance(field, BooleanField):
+        return _("yes") if value == "True" else _("no")
+    return value
 
 
 def escalation_requests_pending(*, user: User, team: Team | None = None) -> QuerySet[EscalationRequest]:

@@ -1,15 +1,21 @@
+import dataclasses
+
+from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin.utils import lookup_spawns_duplicates
+from django.contrib.admin.utils import lookup_spawns_duplicates, unquote
 from django.contrib.admin.views.main import SEARCH_VAR
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db import connection, connections
 from django.db.models import Q, QuerySet
+from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
 from django.template.response import TemplateResponse
-from django.urls import path
+from django.urls import path, reverse
+from django.utils.decorators import method_decorator
 from django.utils.functional import cached_property
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.cache import never_cache
 
 from .access import borrowers_visible, contacts_visible, loan_rows_visible, loans_visible
 from .forms import PortfolioImportForm, ReasonForm
@@ -30,16 +36,27 @@ from .models import (
 )
 from .phones import mask_phone
 from .search import search_conditions, search_term_read
-from .selectors import bucket_gaps
-from .services import payment_reversal_approve, payment_reversal_reject, payment_reverse
+from .selectors import borrowers_with_number, bucket_gaps, contacts_with_number
+from .services import (
+    borrower_national_id_reveal,
+    contact_value_reveal,
+    may_reveal,
+    payment_reversal_approve,
+    payment_reversal_reject,
+    payment_reverse,
+)
 
 # --- searching and filtering a million rows ----------------------------------------------------
 
 
 class PortfolioSearchMixin:
-    """Searches a list by what the desk knows of a borrower: an account number, a national ID
-    number, a phone number or e-mail address, a name (loans.search reads the term's shape and says
-    which fields it can match). Each field is matched whole or by its start, through its index.
+    """Searches a list by what the desk knows of a borrower: an account number, an e-mail address,
+    a name (loans.search reads the term's shape and says which fields it can match). Each field is
+    matched whole or by its start, through its index.
+
+    Not by a national ID number or a phone number: the search box is a GET, and its term would sit
+    in the URL, the browser's history and the access logs. Those are looked up by POST in the
+    borrowers' and contacts' "Find by national ID or phone number" (MaskedNumberAdmin).
 
     The fields' matches are taken together as a UNION of the rows' keys rather than as one WHERE
     with OR: an OR across joined tables leaves PostgreSQL no index to use, which is what made a
@@ -51,16 +68,16 @@ class PortfolioSearchMixin:
     search_contact: str | None = None
     search_own_fields: tuple[str, ...] = ()
     search_help_text = _(
-        "An account number, a national ID number or a phone number, whole or its start; an e-mail address; "
-        "or a borrower's name or its start."
+        "An account number, whole or its start; an e-mail address; or a borrower's name or its start. "
+        'National ID and phone numbers are not searched here: use "Find by national ID or phone number" '
+        "on the borrowers or contacts."
     )
 
     def get_search_fields(self, request):
         # What the search box searches, shown by the admin; the search itself is get_search_results.
         paths = (
             (self.search_loan, "account_number"),
-            (self.search_borrower, "national_id"),
-            (self.search_contact, "value"),
+            (self.search_contact, "value"),  # e-mail addresses
             (self.search_borrower, "name"),
         )
         fields = [f"{path}__{field}" if path else field for path, field in paths if path is not None]
@@ -69,8 +86,10 @@ class PortfolioSearchMixin:
     def get_search_results(self, request, queryset, search_term):
         if not search_term.strip():
             return queryset, False
+        # Never by a national ID or phone number (see the class).
+        term = dataclasses.replace(search_term_read(search_term), national_id=None, phone=None)
         conditions = search_conditions(
-            search_term_read(search_term),
+            term,
             loan=self.search_loan,
             borrower=self.search_borrower,
             contact=self.search_contact,
@@ -181,24 +200,134 @@ def _values_by_index(table: str, column: str) -> list:
         return [value for (value,) in cursor.fetchall()]
 
 
+# --- national ID and phone numbers: masked, shown in full on request, found by POST ----------------
+
+
+class NumberFinderForm(forms.Form):
+    number = forms.CharField(label=_("National ID or phone number"), max_length=40)
+
+
+class MaskedNumberAdmin:
+    """A list whose rows hold a personal number (`number_field`: a borrower's national ID, a
+    contact's number). Its change page shows the number masked, read only, with a button for the
+    roles allowed to see it in full (an admin, a supervisor: loans.services.may_reveal), which POSTs
+    to the reveal view: it records the reveal in the audit trail and shows the number. The list
+    finds rows by a full national ID or phone number through a POSTed form (the finder), which
+    redirects to the rows found by their keys: the number is never in a URL."""
+
+    number_field: str
+    number_masked: str  # the read-only display of the masked number
+    reveal_label = _("Show the full number")
+    change_form_template = "admin/loans/masked_number_change_form.html"
+    change_list_template = "admin/loans/number_finder_change_list.html"
+
+    def numbers_found(self, number: str) -> list[int]:
+        raise NotImplementedError
+
+    def number_revealed(self, obj, by) -> str:
+        raise NotImplementedError
+
+    def get_exclude(self, request, obj=None):
+        exclude = list(super().get_exclude(request, obj) or ())
+        return [*exclude, self.number_field] if obj is not None else exclude
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = tuple(super().get_readonly_fields(request, obj))
+        return (*readonly, self.number_masked) if obj is not None else readonly
+
+    def get_urls(self):
+        prefix = f"{self.model._meta.app_label}_{self.model._meta.model_name}"
+        return [
+            path("find/", self.admin_site.admin_view(self.find_view), name=f"{prefix}_find"),
+            path("<path:object_id>/reveal/", self.admin_site.admin_view(self.reveal_view), name=f"{prefix}_reveal"),
+            *super().get_urls(),
+        ]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = {
+            **(extra_context or {}),
+            "may_reveal": may_reveal(request.user),
+            "reveal_label": self.reveal_label,
+        }
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    @method_decorator(never_cache)
+    def reveal_view(self, request, object_id):
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        obj = self.get_object(request, unquote(object_id))
+        if obj is None:
+            raise Http404
+        if not self.has_view_permission(request, obj):
+            raise PermissionDenied
+        value = self.number_revealed(obj, request.user)  # PermissionDenied for the other roles
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "original": obj,
+            "title": self.reveal_label,
+            "field": self.model._meta.get_field(self.number_field).verbose_name,
+            "value": value,
+        }
+        response = TemplateResponse(request, "admin/loans/number_revealed.html", context)
+        response["Cache-Control"] = "no-store"
+        return response
+
+    def find_view(self, request):
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
+        form = NumberFinderForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            found = self.numbers_found(form.cleaned_data["number"])
+            # Only the rows this user's list holds: the others are not theirs to know of.
+            keys = sorted(self.get_queryset(request).filter(pk__in=found).values_list("pk", flat=True))
+            prefix = f"admin:{self.model._meta.app_label}_{self.model._meta.model_name}"
+            if len(keys) == 1:
+                return HttpResponseRedirect(reverse(f"{prefix}_change", args=[keys[0]]))
+            if keys:
+                changelist = reverse(f"{prefix}_changelist")
+                return HttpResponseRedirect(f"{changelist}?id__in={','.join(map(str, keys))}")
+            messages.warning(request, _("Nothing has that number."))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": _("Find by national ID or phone number"),
+            "form": form,
+        }
+        return TemplateResponse(request, "admin/loans/number_finder.html", context)
+
+
 # --- the portfolio -----------------------------------------------------------------------------
 
 
 class ContactInline(admin.TabularInline):
-    """The borrower's contacts. Who is reached (kind, number, flags) changes on the contact's own
-    page, through the contact service; contacts are added there too."""
+    """The borrower's contacts, numbers masked. Who is reached (kind, number, flags) changes on the
+    contact's own page, through the contact service; contacts are added there too."""
 
     model = Contact
     extra = 0
-    fields = ("kind", "value", "name", "relation", "verification", "do_not_contact", "opt_out_call", "opt_out_sms")
-    readonly_fields = tuple(field for field in fields if field in Contact.PROTECTED_FIELDS)
+    fields = (
+        "kind",
+        "masked_value",
+        "name",
+        "relation",
+        "verification",
+        "do_not_contact",
+        "opt_out_call",
+        "opt_out_sms",
+    )
+    readonly_fields = ("masked_value", *(field for field in fields if field in Contact.PROTECTED_FIELDS))
 
     def has_add_permission(self, request, obj=None):
         return False
 
+    @admin.display(description=_("number or address"))
+    def masked_value(self, contact: Contact) -> str:
+        return contact.masked_value
+
 
 @admin.register(Borrower)
-class BorrowerAdmin(PortfolioSearchMixin, admin.ModelAdmin):
+class BorrowerAdmin(MaskedNumberAdmin, PortfolioSearchMixin, admin.ModelAdmin):
     list_display = (
         "name",
         "masked_national_id",
@@ -214,9 +343,18 @@ class BorrowerAdmin(PortfolioSearchMixin, admin.ModelAdmin):
     paginator = EstimatedCountPaginator
     inlines = [ContactInline]
 
+    number_field, number_masked = "national_id", "masked_national_id"
+    reveal_label = _("Show the full national ID number")
+
     @admin.display(description=_("national ID number"))
     def masked_national_id(self, obj):
         return obj.masked_national_id
+
+    def numbers_found(self, number: str) -> list[int]:
+        return borrowers_with_number(number)
+
+    def number_revealed(self, obj, by) -> str:
+        return borrower_national_id_reveal(borrower=obj, by=by)
 
     def get_queryset(self, request):
         # Only the borrowers behind the cases the user may see (loans.access).
@@ -249,14 +387,14 @@ class ContactChangeInline(admin.TabularInline):
 
 
 @admin.register(Contact)
-class ContactAdmin(PortfolioSearchMixin, admin.ModelAdmin):
+class ContactAdmin(MaskedNumberAdmin, PortfolioSearchMixin, admin.ModelAdmin):
     """Contacts are added here with any fields. Once a contact exists, the fields that decide who
     the desk reaches (Contact.PROTECTED_FIELDS) are shown, not edited: saving this form over them
     would skip the reason, the supervisor's say and the version check. They change on the page
     collection's admin adds (collection.services.contact_update), since loans may not import
     collection."""
 
-    list_display = ("value", "kind", "borrower", "relation", "verification", "do_not_contact")
+    list_display = ("masked_value", "kind", "borrower", "relation", "verification", "do_not_contact")
     list_filter = ("kind", "verification", "do_not_contact", "opt_out_call", "opt_out_sms", "opt_out_email")
     search_loan, search_borrower, search_contact = "borrower__loans", "borrower", ""
     list_select_related = ("borrower",)
@@ -264,14 +402,29 @@ class ContactAdmin(PortfolioSearchMixin, admin.ModelAdmin):
     paginator = EstimatedCountPaginator
     raw_id_fields = ("borrower",)
     inlines = [ContactChangeInline]
+    number_field, number_masked = "value", "masked_value"
+    reveal_label = _("Show the full number")
 
     def get_readonly_fields(self, request, obj=None):
+        readonly = tuple(super().get_readonly_fields(request, obj))
         if obj is None:
-            return ()
-        return (*Contact.PROTECTED_FIELDS, "verified_at", "version")
+            return readonly
+        # The number itself stays out of the page (MaskedNumberAdmin shows it masked).
+        protected = tuple(field for field in Contact.PROTECTED_FIELDS if field != self.number_field)
+        return (*readonly, *protected, "verified_at", "version")
 
     def get_queryset(self, request):
         return contacts_visible(request.user, super().get_queryset(request))
+
+    @admin.display(description=_("number or address"), ordering="value")
+    def masked_value(self, contact: Contact) -> str:
+        return contact.masked_value
+
+    def numbers_found(self, number: str) -> list[int]:
+        return contacts_with_number(number)
+
+    def number_revealed(self, obj, by) -> str:
+        return contact_value_reveal(contact=obj, by=by)
 
 
 @admin.register(Product)

@@ -13,7 +13,8 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from .fields import DaysPastDueField
-from .validators import validate_national_id
+from .phones import mask_contact_value
+from .validators import mask_national_id, validate_national_id
 
 ZERO = Decimal("0.00")
 MONEY = {"max_digits": 14, "decimal_places": 2}
@@ -66,7 +67,7 @@ class Borrower(models.Model):
 
     @property
     def masked_national_id(self) -> str:
-        return f"{self.national_id[:6]}********{self.national_id[-4:]}" if self.national_id else ""
+        return mask_national_id(self.national_id)
 
 
 class Contact(models.Model):
@@ -147,7 +148,12 @@ class Contact(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} {self.value}"
+        # Masked: the name of a contact ends up in the admin's history and the audit trail.
+        return f"{self.get_kind_display()} {self.masked_value}"
+
+    @property
+    def masked_value(self) -> str:
+        return mask_contact_value(self.value)
 
     @property
     def is_third_party(self) -> bool:

@@ -1,9 +1,13 @@
-"""Normalising contact values: phone numbers to E.164 with the phonenumbers library."""
+"""Normalising contact values: phone numbers to E.164 with the phonenumbers library; masking them."""
+
+import re
 
 import phonenumbers
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.utils.translation import gettext as _
+
+from .validators import mask_national_id
 
 DEFAULT_REGION = "CN"
 
@@ -53,3 +57,24 @@ def mask_phone(value: str) -> str:
     if len(national) <= 7:
         return prefix + "*" * max(len(national) - 2, 0) + national[-2:]
     return prefix + national[:3] + "*" * (len(national) - 7) + national[-4:]
+
+
+def mask_contact_value(value: str) -> str:
+    """A contact's number masked (mask_phone), or an e-mail address with its name masked
+    (z***@example.com)."""
+    return mask_phone(value)
+
+
+# A national ID (17 digits and a check character) or a phone number (7 digits or more, maybe with
+# a +) standing alone: not the digits of an account number such as CC2026010000000001.
+_NUMBERS_IN_TEXT = re.compile(r"(?<![A-Za-z0-9])(\d{17}[\dXx]|\+?\d{7,})(?![A-Za-z0-9])")
+
+
+def mask_numbers_in(text: str) -> str:
+    """`text` (an error, a log line) with each national ID and phone number in it masked."""
+
+    def masked(found) -> str:
+        number = found[0]
+        return mask_national_id(number) if len(number) == 18 and not number.startswith("+") else mask_phone(number)
+
+    return _NUMBERS_IN_TEXT.sub(masked, text or "")

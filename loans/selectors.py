@@ -1,12 +1,16 @@
 """Reads of the portfolio that services, views and jobs share."""
 
+import re
+import unicodedata
 from collections.abc import Iterable
 from datetime import date, timedelta
 
+from django.core.exceptions import ValidationError
 from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
-from .models import AgeingRun, DelinquencyBucket, Loan
+from .models import AgeingRun, Borrower, Contact, DelinquencyBucket, Loan
+from .phones import normalise_phone
 
 
 def ageing_run_last() -> AgeingRun | None:
@@ -65,3 +69,38 @@ def days_past_due_at_least(days: int, *, on: date, loan: str = "") -> Q:
     if days <= 0:
         return Q()
     return Q(**{f"{loan}grace_ends_on__lte": on - timedelta(days=days)})
+
+
+def _number_typed(number: str) -> tuple[str, str | None]:
+    """A number as typed (full-width digits, spaces, dashes) as a national ID and as an E.164 phone
+    number (None when it is not one)."""
+    text = re.sub(r"[\s\-()]", "", unicodedata.normalize("NFKC", number)).upper()
+    try:
+        return text, normalise_phone(text)
+    except ValidationError:
+        return text, None
+
+
+def borrowers_with_number(number: str) -> list[int]:
+    """The keys of the borrowers a full national ID number is, or whose contacts a full phone
+    number is: exact matches only (the start of a number finds nothing), for the admin's finder,
+    which takes the number by POST so that it never sits in a URL."""
+    national_id, phone = _number_typed(number)
+    if not national_id:
+        return []
+    found = Borrower.objects.filter(national_id=national_id).values_list("pk", flat=True)
+    if phone:
+        found = found.union(Contact.objects.filter(value=phone).values_list("borrower_id", flat=True))
+    return sorted(found)
+
+
+def contacts_with_number(number: str) -> list[int]:
+    """The keys of the contacts a full phone number is, or of the contacts of the borrower a full
+    national ID number is."""
+    national_id, phone = _number_typed(number)
+    if not national_id:
+        return []
+    found = Contact.objects.filter(borrower__national_id=national_id).values_list("pk", flat=True)
+    if phone:
+        found = found.union(Contact.objects.filter(value=phone).values_list("pk", flat=True))
+    return sorted(found)

@@ -14,10 +14,15 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from accounts import roles
+from accounts.audit import audit_reveal
+
 from .dialect import SqlDialect
 from .models import (
     ZERO,
     AgeingRun,
+    Borrower,
+    Contact,
     DelinquencyBucket,
     Installment,
     Loan,
@@ -605,3 +610,34 @@ def portfolio_snapshot_take(*, as_of: date) -> int:
             for row in rows
         )
     return len(snapshots)
+
+
+# ---------------------------------------------------------------------------------------------
+# Personal numbers shown in full
+# ---------------------------------------------------------------------------------------------
+
+# The roles whose work needs a borrower's full national ID or a contact's full number (checking an
+# identity on the phone, a court filing); everyone else sees them masked.
+REVEAL_ROLES = frozenset({roles.ADMIN, roles.SUPERVISOR})
+
+
+def may_reveal(user) -> bool:
+    return user.is_active and (user.is_superuser or bool(REVEAL_ROLES & roles.user_roles(user)))
+
+
+def borrower_national_id_reveal(*, borrower: Borrower, by) -> str:
+    """The borrower's full national ID, for an admin or a supervisor who asks for it; each reveal
+    is recorded in the audit trail (who, whose, when)."""
+    if not may_reveal(by):
+        raise PermissionDenied(_("Only an admin or a supervisor may see a full national ID number."))
+    audit_reveal(borrower, field="national_id", by=by)
+    return borrower.national_id
+
+
+def contact_value_reveal(*, contact: Contact, by) -> str:
+    """The contact's full number or address, for an admin or a supervisor who asks for it; each
+    reveal is recorded in the audit trail."""
+    if not may_reveal(by):
+        raise PermissionDenied(_("Only an admin or a supervisor may see a full phone number."))
+    audit_reveal(contact, field="value", by=by)
+    return contact.value

@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from accounts import roles
+from accounts.audit import audit_change
 from accounts.models import Team, User
 from loans.models import ZERO, Loan
 
@@ -306,9 +307,14 @@ def case_assign_check(*, case: CollectionCase, to: User, by: User, team: Team | 
 
 
 def _assign(*, case: CollectionCase, to: User, by: User, reason: str, team: Team | None) -> None:
-    previous_id = case.assigned_to_id
+    previous_id, previous_team_id = case.assigned_to_id, case.team_id
     CollectionCase.objects.filter(pk=case.pk).update(assigned_to=to, team=team)
     case.assigned_to, case.team = to, team
+    audit_change(
+        case,
+        {"assigned_to": (previous_id, to.pk), "team": (previous_team_id, team.pk if team else None)},
+        by=by,
+    )
     CaseAssignment.objects.create(
         case=case, assigned_to=to, previous_id=previous_id, team=team, assigned_by=by, reason=reason
     )

@@ -23,14 +23,17 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
     "django.contrib.admin",
-    "django.contrib.auth",
+    # Content types before auth: rows are reloaded in this order (a test's serialized rollback), and
+    # the audit trail recording a role's permissions as they are reloaded needs the role's content type.
     "django.contrib.contenttypes",
+    "django.contrib.auth",
     "django.contrib.sessions",
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django_celery_beat",
     "django_fsm_log",
+    "auditlog",
     # Login lockout and the log of logins, failed logins and logouts (its admin is the desk's,
     # in accounts.admin: read-only logs, and an admin unlocks by deleting the attempt).
     "axes",
@@ -54,6 +57,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # After authentication: every audit entry a request writes names its user (docs/audit.md).
+    "auditlog.middleware.AuditlogMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes asks: it turns a locked-out login into the lockout page.
@@ -225,6 +230,66 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Transition log (django-fsm-log): written in the same transaction as the transition.
 DJANGO_FSM_LOG_STORAGE_METHOD = "django_fsm_log.backends.SimpleBackend"
 
+# --- The audit trail (django-auditlog; docs/audit.md) -------------------------------------------
+# Every model whose change matters, in one list: who changed what, when, old and new values.
+# Each entry is a dict (a misspelt dict entry stops the start; a misspelt string would be skipped).
+# National IDs and phone numbers are masked in the stored diff, password hashes never stored;
+# columns that move on every run (ageing flags, beat's run counters) are left out.
+_AUDIT_MASK_ID = "loans.audit.national_id_for_trail"
+_AUDIT_MASK_CONTACT = "loans.audit.contact_value_for_trail"
+# Rows loaded from a fixture (loaddata, a test's serialized rollback) are not changes anyone made.
+AUDITLOG_DISABLE_ON_RAW_SAVE = True
+AUDITLOG_INCLUDE_TRACKING_MODELS = (
+    # money
+    {"model": "loans.Payment"},
+    {"model": "loans.PaymentAllocation"},
+    {"model": "loans.Installment"},
+    # the portfolio
+    {"model": "loans.Borrower", "mask_fields": ["national_id"], "mask_callable": _AUDIT_MASK_ID},
+    {"model": "loans.Contact", "mask_fields": ["value"], "mask_callable": _AUDIT_MASK_CONTACT},
+    {"model": "loans.Loan", "exclude_fields": ["days_past_due", "needs_ageing", "updated_at"]},
+    # configuration
+    {"model": "loans.Product"},
+    {"model": "loans.DelinquencyBucket"},
+    {"model": "collection.StageRule"},
+    {"model": "collection.ConductPolicy", "exclude_fields": ["updated_at"]},
+    {"model": "collection.ReminderStep"},
+    {"model": "collection.CaseRouting"},
+    {"model": "django_celery_beat.PeriodicTask", "exclude_fields": ["last_run_at", "total_run_count", "date_changed"]},
+    {"model": "django_celery_beat.CrontabSchedule"},
+    {"model": "django_celery_beat.IntervalSchedule"},
+    # people, roles and teams
+    {
+        "model": "accounts.User",
+        "exclude_fields": ["last_login"],
+        # A new password is recorded as changed, never its hash.
+        "mask_fields": ["password"],
+        "mask_callable": "accounts.audit.mask_secret",
+        "m2m_fields": ["groups", "user_permissions"],
+    },
+    {"model": "auth.Group", "m2m_fields": ["permissions"]},
+    {"model": "accounts.Team", "m2m_fields": ["members"]},
+    # cases: who works them and what was settled (stages, holds and closings are in the transition
+    # log; the counters the services keep are left out)
+    {
+        "model": "collection.CollectionCase",
+        "exclude_fields": [
+            "stage",
+            "stage_entered_at",
+            "closed_at",
+            "held_stage",
+            "hold_reason",
+            "close_reason",
+            "last_right_party_contact_at",
+            "broken_promises",
+            "attention_since",
+        ],
+    },
+    {"model": "collection.EscalationRequest"},
+    {"model": "collection.RepaymentPlan"},
+    {"model": "collection.PromiseToPay"},
+)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -236,10 +301,13 @@ LOGGING = {
 # --- Reminders and their channels (collection.messaging, collection.channels) ---------------
 # SMS goes through the backend named here: FileSmsBackend (the default: JSON lines in a file,
 # nothing leaves the machine), ConsoleSmsBackend (printed), HttpSmsGateway (POSTs to the
-# gateway at COLLECTION_SMS_GATEWAY_URL with COLLECTION_SMS_GATEWAY_KEY). E-mail goes through
+# gateway at COLLECTION_SMS_GATEWAY_URL, https only, with COLLECTION_SMS_GATEWAY_KEY). E-mail goes through
 # Django's EMAIL_BACKEND; letters are written into a dated print batch folder.
 COLLECTION_SMS_BACKEND = env("COLLECTION_SMS_BACKEND", default="collection.channels.FileSmsBackend")
 COLLECTION_SMS_FILE = env("COLLECTION_SMS_FILE", default=str(VAR_DIR / "sms" / "outbox.jsonl"))
+# The file and console backends write numbers masked (138****5678); off only where a real gateway
+# reads the outbox file and needs them whole.
+COLLECTION_SMS_OUTBOX_MASKED = env.bool("COLLECTION_SMS_OUTBOX_MASKED", default=True)
 COLLECTION_SMS_GATEWAY_URL = env("COLLECTION_SMS_GATEWAY_URL", default="")
 COLLECTION_SMS_GATEWAY_KEY = env("COLLECTION_SMS_GATEWAY_KEY", default="")
 COLLECTION_SMS_GATEWAY_TIMEOUT = env.float("COLLECTION_SMS_GATEWAY_TIMEOUT", default=10.0)

@@ -1,9 +1,9 @@
 """The admin's big lists (loans, borrowers, contacts, cases, attempts, payments, messages) at a
 million loans: each page runs a fixed number of queries, plain, searched and filtered, whatever the
 rows (thirty here, each with its own borrower, collector and team: a query per row would show); and
-a search finds the rows of the account number, national ID number, phone number or name typed,
-whole or by its start, and no others. How fast they answer is the benchmark's
-(python -m bench.admin_changelists), not the tests'."""
+a search finds the rows of the account number, e-mail address or name typed, whole or by its
+start, and no others (never by a national ID or phone number: those go by POST to the finder).
+How fast they answer is the benchmark's (python -m bench.admin_changelists), not the tests'."""
 
 import datetime
 from decimal import Decimal
@@ -171,12 +171,14 @@ SEARCHES = {
     account_of(7): {7},
     account_of(7).lower(): {7},
     account_of(10)[:-1]: set(range(10, 20)),  # the start of an account number
-    national_id(107): {7},
-    national_id(107)[:-2]: set(range(10)),  # the start of a national ID number
-    "13800000007": {7},  # a phone number as typed
-    "138 0000 0007": {7},
-    "+86 138-0000-0007": {7},
-    "1380000001": set(range(10, 20)),  # the start of a phone number
+    # National ID and phone numbers are never searched by GET (their URL would keep them, F10): the
+    # borrowers' and contacts' finder takes them by POST (tests/loans/test_audit_privacy.py).
+    national_id(107): set(),
+    national_id(107)[:-2]: set(),
+    "13800000007": set(),
+    "138 0000 0007": set(),
+    "+86 138-0000-0007": set(),
+    "1380000001": set(),
     "王小明": {0},
     "王": {0, 1},  # a family name
     "小明": set(),  # not the middle of a name
@@ -209,30 +211,28 @@ def test_payments_and_messages_are_found_by_their_own_references(client, desk, c
     assert references == found
 
 
-def test_contacts_are_found_by_their_number_and_e_mail_address(client, desk):
+def test_contacts_are_found_by_their_e_mail_address_and_not_by_their_number(client, desk):
     url = reverse(CHANGELISTS["contacts"][0])
 
     by_number = rows_of(client.get(url, {"q": "13800000007"}))
     by_email = rows_of(client.get(url, {"q": "Borrower7@example.com"}))
     by_account = rows_of(client.get(url, {"q": account_of(7)}))
 
-    assert [contact.value for contact in by_number] == [mobile_of(7)]
+    assert by_number == []
     assert [contact.value for contact in by_email] == ["borrower7@example.com"]
     assert len(by_account) == 3  # every contact of the borrower of the loan
 
 
-def test_attempts_and_messages_are_found_by_the_number_they_went_to(client, desk):
-    employer = Contact.objects.get(borrower__name=name_of(7), kind=Contact.Kind.EMPLOYER)
-    url = reverse(CHANGELISTS["attempts"][0])
-
-    assert len(rows_of(client.get(url, {"q": "13800000007"}))) == 1
-    assert rows_of(client.get(url, {"q": employer.value})) == []
+def test_attempts_and_messages_are_not_found_by_the_number_they_went_to(client, desk):
+    for changelist in ("attempts", "messages"):
+        assert rows_of(client.get(reverse(CHANGELISTS[changelist][0]), {"q": "13800000007"})) == []
 
 
 def test_the_search_box_says_what_it_searches(client, desk):
     content = client.get(reverse(CHANGELISTS["loans"][0])).content.decode()
 
-    assert "An account number, a national ID number or a phone number, whole or its start" in content
+    assert "An account number, whole or its start; an e-mail address; or a borrower&#x27;s name" in content
+    assert "National ID and phone numbers are not searched here" in content
 
 
 def test_a_filtered_list_is_counted_exactly(desk):

@@ -58,14 +58,32 @@ def test_the_file_backend_appends_one_json_line_per_message(tmp_path):
 
     lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
     assert first == "file:12:3:2026-12-01"
-    assert [line["to"] for line in lines] == ["+8613800000001", "+8613800000002"]
+    assert [line["to"] for line in lines] == ["+86 138****0001", "+86 138****0002"]
     assert lines[0] == {
         "idempotency_key": "12:3:2026-12-01",
-        "to": "+8613800000001",
+        "to": "+86 138****0001",
         "text": "【示例消费金融】张三，您的账户已逾期5天。",
         "language": "zh-hans",
         "sent_at": AT.isoformat(),
     }
+
+
+def test_the_outbox_file_holds_no_full_number_and_is_readable_by_its_owner_only(tmp_path):
+    path = tmp_path / "sms" / "outbox.jsonl"
+
+    FileSmsBackend(path).send(outgoing(recipient="+8613617564415"))
+
+    assert "13617564415" not in path.read_text(encoding="utf-8")
+    assert path.stat().st_mode & 0o777 == 0o600
+
+
+def test_the_outbox_file_keeps_whole_numbers_when_a_real_gateway_reads_it(tmp_path, settings):
+    settings.COLLECTION_SMS_OUTBOX_MASKED = False
+    path = tmp_path / "outbox.jsonl"
+
+    FileSmsBackend(path).send(outgoing())
+
+    assert json.loads(path.read_text(encoding="utf-8"))["to"] == "+8613800000001"
 
 
 def test_the_file_backend_reports_a_file_it_cannot_write(tmp_path):
@@ -80,7 +98,8 @@ def test_the_console_backend_prints_the_message():
 
     reference = ConsoleSmsBackend(stream=stream).send(outgoing())
 
-    assert "+8613800000001" in stream.getvalue() and "张三" in stream.getvalue()
+    assert "+86 138****0001" in stream.getvalue() and "张三" in stream.getvalue()
+    assert "13800000001" not in stream.getvalue()
     assert reference == "console:12:3:2026-12-01"
 
 
@@ -188,6 +207,16 @@ def test_a_gateway_error_raises_a_channel_error(gateway, status, permanent):
 
     assert str(status) in raised.value.message
     assert raised.value.permanent is permanent
+
+
+def test_a_number_the_gateway_echoes_in_its_refusal_is_masked_in_the_error_kept(gateway):
+    gateway.reply = (400, {"error": "invalid number +8613800000001"}, 0.0)
+
+    with pytest.raises(ChannelError) as raised:
+        HttpSmsGateway(url=gateway.url, key="k", timeout=5).send(outgoing())
+
+    assert "13800000001" not in raised.value.message
+    assert "+86 138****0001" in raised.value.message
 
 
 def test_a_gateway_that_does_not_answer_in_time_raises_a_channel_error(gateway):

@@ -14,6 +14,7 @@ from collection import cycle
 from collection.jobs import STALE_AFTER
 from collection.models import CollectionCase, JobRun
 from config.celery_app import app
+from loans.phones import mask_phone
 from tests.collection.portfolio import desk_teams, random_portfolio
 from tests.loans.factories import make_days_past_due
 
@@ -88,7 +89,7 @@ def test_a_reminder_goes_out_end_to_end_through_a_worker(worker, system_user, se
     message = OutboundMessage.objects.get(case=case)
     assert message.contact == mobile and message.channel == "sms"
     sent = [json.loads(line) for line in (tmp_path / "sms.jsonl").read_text(encoding="utf-8").splitlines()]
-    assert [line["to"] for line in sent] == [mobile.value]
+    assert [line["to"] for line in sent] == [mask_phone(mobile.value)]  # masked in the outbox file (F10)
     assert ContactAttempt.objects.filter(case=case, channel="sms", outcome="sent").count() == 1
     assert JobRun.objects.filter(job=JobRun.Job.REMINDER_DISPATCH, status=JobRun.Status.SUCCEEDED).exists()
 

@@ -153,7 +153,7 @@ def test_a_borrower_needs_a_known_time_zone(db):
 def test_borrowers_show_a_masked_national_id(db):
     borrower = BorrowerFactory(national_id="11010519491231002X")
 
-    assert borrower.masked_national_id == "110105********002X"
+    assert borrower.masked_national_id == "1101**********002X"
     assert "11010519491231002X" not in str(borrower)
 
 

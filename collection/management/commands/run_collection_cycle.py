@@ -8,6 +8,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from tqdm import tqdm
 
+from accounts.audit import audit_actor
 from collection.cycle import CYCLE_STEPS, collection_cycle, cycle_plan
 from collection.exceptions import CollectionError
 from collection.jobs import JobAlreadyRan, JobRunning, counts_in_words
@@ -46,6 +47,12 @@ class Command(BaseCommand):
             default=None,
             help="Loans per transaction when ageing reads every loan (default COLLECTION_CYCLE_BATCH_SIZE, 20000).",
         )
+
+    def execute(self, *args, **options):
+        # What the cycle changes is recorded in the audit trail as the desk's system account's, as
+        # when the workers run it.
+        with audit_actor():
+            return super().execute(*args, **options)
 
     def handle(self, *args, as_of, dry_run, on_workers, batch_size, verbosity, **options):
         as_of = as_of or timezone.localdate()
