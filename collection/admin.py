@@ -53,6 +53,8 @@ from .selectors import case_timeline
 from .services import (
     case_assign,
     case_assign_check,
+    contact_add,
+    contact_add_check,
     contact_update,
     escalation_request_approve,
     escalation_request_reject,
@@ -608,9 +610,46 @@ class ContactProtectedChangeForm(forms.Form):
     reason = forms.CharField(label=_("reason"), widget=forms.Textarea(attrs={"rows": 3}))
 
 
+class ContactAddForm(forms.ModelForm):
+    """A new contact, with why it is added; refused for a borrower outside the user's cases."""
+
+    by = None  # the user adding, set by ContactAdmin.get_form
+    reason = forms.CharField(label=_("reason"), widget=forms.Textarea(attrs={"rows": 2}))
+
+    class Meta:
+        model = Contact
+        fields = ("borrower", "kind", "value", "name", "relation", "verification", "source")
+
+    def clean(self):
+        cleaned = super().clean()
+        borrower = cleaned.get("borrower")
+        try:
+            contact_add_check(borrower_id=borrower.pk if borrower else None, by=self.by, reason=cleaned.get("reason"))
+        except (CollectionError, PermissionDenied) as error:
+            raise ValidationError(str(getattr(error, "message", "") or error)) from error
+        return cleaned
+
+
 class ContactAdmin(PortfolioContactAdmin):
     """The portfolio's contact admin (loans.admin), with the page where the fields it shows
-    read-only change: through contact_update, which loans may not import, hence here."""
+    read-only change: through contact_update, which loans may not import, hence here. A contact is
+    added through contact_add, with a reason, to a borrower of the user's own cases."""
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is None:
+            kwargs["form"] = type("ContactAddFormFor", (ContactAddForm,), {"by": request.user})
+            kwargs["fields"] = None
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return (*ContactAddForm._meta.fields, "reason")
+        return super().get_fields(request, obj)
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return super().save_model(request, obj, form, change)
+        contact_add(contact=obj, by=request.user, reason=form.cleaned_data["reason"])
 
     def get_urls(self):
         opts = self.model._meta

@@ -360,6 +360,10 @@ class BorrowerAdmin(MaskedNumberAdmin, PortfolioSearchMixin, admin.ModelAdmin):
         # Only the borrowers behind the cases the user may see (loans.access).
         return borrowers_visible(request.user, super().get_queryset(request))
 
+    def has_delete_permission(self, request, obj=None):
+        # A borrower is the lender's record, with its loans and contacts: never deleted here.
+        return False
+
 
 class ContactChangeInline(admin.TabularInline):
     """The contact's recorded changes, newest first: who, when, why, old and new values."""
@@ -415,6 +419,11 @@ class ContactAdmin(MaskedNumberAdmin, PortfolioSearchMixin, admin.ModelAdmin):
 
     def get_queryset(self, request):
         return contacts_visible(request.user, super().get_queryset(request))
+
+    def has_delete_permission(self, request, obj=None):
+        # A contact is part of the case's record (attempts, refusals and messages name it), and
+        # deleting a do-not-contact number and adding it again would lift the flag: never deleted.
+        return False
 
     @admin.display(description=_("number or address"), ordering="value")
     def masked_value(self, contact: Contact) -> str:
@@ -731,6 +740,9 @@ class PaymentReversalAdmin(admin.ModelAdmin):
     list_select_related = ("payment", "requested_by", "decided_by")
     raw_id_fields = ("payment",)
     actions = ["approve_reversals", "reject_reversals"]
+
+    def get_queryset(self, request):
+        return loan_rows_visible(request.user, super().get_queryset(request), loan="payment__loan")
 
     def has_add_permission(self, request):
         return False

@@ -26,7 +26,7 @@ from .cases import (
     cases_allocate,
     settlement_needs_approval,
 )
-from .contacts import StaleContact, contact_update
+from .contacts import StaleContact, contact_add, contact_add_check, contact_update
 from .escalations import (
     escalation_request_approve,
     escalation_request_create,
@@ -64,6 +64,8 @@ __all__ = [
     "case_settlement_reject",
     "case_write_off",
     "cases_allocate",
+    "contact_add",
+    "contact_add_check",
     "contact_update",
     "escalation_request_approve",
     "escalation_request_create",

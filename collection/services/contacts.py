@@ -14,7 +14,7 @@ from loans.models import Borrower, Contact, ContactChange
 from ..access import borrowers_visible_to, contacts_visible_to
 from ..exceptions import CollectionError
 
-__all__ = ["StaleContact", "contact_change_record", "contact_update"]
+__all__ = ["StaleContact", "contact_add", "contact_add_check", "contact_change_record", "contact_update"]
 
 
 class StaleContact(CollectionError):
@@ -79,6 +79,37 @@ def contact_update(*, contact: Contact, by: User, reason: str, expected_version:
             raise CollectionError(_("The borrower already has this number or address.")) from error
         contact_change_record(contact=locked, by=by, reason=reason, diff=diff)
     return locked
+
+
+def contact_add(*, contact: Contact, by: User, reason: str) -> Contact:
+    """Add `contact` (built, not yet saved) to its borrower, for `reason`: the borrower must be of
+    a case within `by`'s reach, the number is normalised, and the addition is recorded with its
+    values (loans.ContactChange, version 1), as a change is. Nobody adds a number to a borrower
+    they do not work: an "own mobile" put on someone else's borrower would be sent that debt's
+    reminders."""
+    contact_add_check(borrower_id=contact.borrower_id, by=by, reason=reason)
+    contact.full_clean(exclude=["version"])
+    contact.version = 1
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                contact.save()
+        except IntegrityError as error:
+            raise CollectionError(_("The borrower already has this number or address.")) from error
+        diff = {field: [None, getattr(contact, field)] for field in ("kind", "value", "verification", *Contact.FLAGS)}
+        contact_change_record(contact=contact, by=by, reason=reason, diff=diff)
+    return contact
+
+
+def contact_add_check(*, borrower_id: int | None, by: User, reason: str) -> None:
+    """Refuse (PermissionDenied, CollectionError) an addition contact_add would refuse, before a
+    form is saved."""
+    if not by.has_perm("loans.add_contact"):
+        raise PermissionDenied(_("You may not add contacts."))
+    if not (reason or "").strip():
+        raise CollectionError(_("Say why the contact is added."))
+    if borrower_id is None or not borrowers_visible_to(by, Borrower.objects.filter(pk=borrower_id)).exists():
+        raise PermissionDenied(_("This borrower is not of a case of yours."))
 
 
 def _check_authority(*, by: User, contact: Contact, diff: dict) -> None:

@@ -13,7 +13,7 @@ from django.urls import reverse
 
 from collection.exceptions import CollectionError
 from collection.models import ContactAttempt, ContactChannel, Outcome
-from collection.services import StaleContact, attempt_log, contact_update
+from collection.services import StaleContact, attempt_log, contact_add, contact_update
 from loans.models import Contact, ContactChange
 from tests.accounts.factories import TeamFactory, UserFactory
 from tests.collection.factories import CaseFactory
@@ -343,3 +343,64 @@ def test_a_supervisor_changes_a_contact_on_its_page_with_a_reason(client, superv
     history = page.split("家属要求不再联系")[1]
     assert "+86178****1242" in history and "+86178****1243" in history  # the history masks numbers
     assert "17852041242" not in history and "17852041243" not in history
+
+
+# --- adding a contact ------------------------------------------------------------------------------
+
+
+def add_form(borrower, **fields) -> dict:
+    return {
+        "borrower": borrower.pk,
+        "kind": Contact.Kind.MOBILE,
+        "value": "139 8765 4321",
+        "name": "",
+        "relation": "",
+        "verification": Contact.Verification.UNVERIFIED,
+        "source": "",
+        "reason": "借款人来电告知新号码",
+        "changes-TOTAL_FORMS": 0,
+        "changes-INITIAL_FORMS": 0,
+        **fields,
+    }
+
+
+def test_a_contact_added_in_the_admin_is_recorded_with_its_reason(staff, case):
+    response = staff.post(reverse("admin:loans_contact_add"), add_form(case.loan.borrower))
+
+    assert response.status_code == 302
+    contact = Contact.objects.get(borrower=case.loan.borrower, value="+8613987654321")
+    [change] = ContactChange.objects.filter(contact=contact)
+    assert (change.reason, change.version, change.changes["kind"]) == ("借款人来电告知新号码", 1, [None, "mobile"])
+
+
+@pytest.mark.usefixtures("in_english")
+def test_nobody_adds_an_own_mobile_to_a_borrower_outside_their_cases(staff):
+    """An "own mobile" put on another team's borrower would be sent that debt's reminders."""
+    stranger = CaseFactory(loan__installments=False).loan.borrower
+
+    response = staff.post(reverse("admin:loans_contact_add"), add_form(stranger))
+
+    assert response.status_code == 200
+    assert "not of a case of yours" in response.content.decode()
+    assert not Contact.objects.filter(borrower=stranger, value="+8613987654321").exists()
+
+
+def test_adding_a_contact_needs_a_reason(case, collector):
+    contact = Contact(borrower=case.loan.borrower, kind=Contact.Kind.MOBILE, value="13987654321")
+
+    with pytest.raises(CollectionError):
+        contact_add(contact=contact, by=collector, reason=" ")
+
+    assert not Contact.objects.filter(value="+8613987654321").exists()
+
+
+def test_contacts_and_borrowers_are_never_deleted_in_the_admin(client, mobile):
+    """Deleting a do-not-contact number and adding it again would lift the flag."""
+    root = UserFactory(is_staff=True, is_superuser=True)
+    client.force_login(root)
+
+    response = client.post(reverse("admin:loans_contact_delete", args=[mobile.pk]), {"post": "yes"})
+    borrower_response = client.post(reverse("admin:loans_borrower_delete", args=[mobile.borrower_id]), {"post": "yes"})
+
+    assert (response.status_code, borrower_response.status_code) == (403, 403)
+    assert Contact.objects.filter(pk=mobile.pk).exists()
