@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from accounts import roles
 from accounts.audit import audit_reveal
 
+from .access import loans_visible
 from .dialect import SqlDialect
 from .models import (
     ZERO,
@@ -157,6 +158,12 @@ def _duplicate_reference(source: str, reference: str) -> ValidationError:
 # ---------------------------------------------------------------------------------------------
 
 
+def _loan_access_check(*, loan_id: int, by) -> None:
+    """Refuse a loan outside `by`'s reach (loans.access: the loans behind their cases)."""
+    if not loans_visible(by, Loan.objects.filter(pk=loan_id)).exists():
+        raise PermissionDenied(_("This loan is not of a case of yours."))
+
+
 def payment_reversal_threshold() -> Decimal:
     """Reversals of payments above this amount wait for a second person's approval
     (settings.DESK_PAYMENT_REVERSAL_APPROVAL_ABOVE)."""
@@ -177,6 +184,7 @@ def payment_reverse(*, payment: Payment, by, reason: str) -> PaymentReversal:
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError(_("A reversal needs its reason."), code="reason")
+    _loan_access_check(loan_id=payment.loan_id, by=by)
     loan = Loan.objects.select_for_update().get(pk=payment.loan_id)
     payment = Payment.objects.get(pk=payment.pk)  # read again under the loan's lock: the copy given may be stale
     if payment.is_reversed:
@@ -208,6 +216,7 @@ def payment_reversal_approve(*, reversal: PaymentReversal, by) -> PaymentReversa
     holds the approval permission and is not the person who asked for it (four eyes)."""
     if not by.has_perm("loans.approve_payment_reversal"):
         raise PermissionDenied(_("You may not approve payment reversals."))
+    _loan_access_check(loan_id=reversal.payment.loan_id, by=by)
     loan = Loan.objects.select_for_update().get(pk=reversal.payment.loan_id)
     reversal = PaymentReversal.objects.select_for_update().select_related("payment").get(pk=reversal.pk)
     _check_pending(reversal)
@@ -229,6 +238,7 @@ def payment_reversal_reject(*, reversal: PaymentReversal, by, reason: str) -> Pa
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError(_("Turning a reversal down needs its reason."), code="reason")
+    _loan_access_check(loan_id=reversal.payment.loan_id, by=by)
     reversal = PaymentReversal.objects.select_for_update().select_related("payment").get(pk=reversal.pk)
     _check_pending(reversal)
     reversal.status = PaymentReversal.Status.REJECTED

@@ -475,3 +475,22 @@ def test_a_case_put_straight_into_litigation_is_the_legal_officers(desk):
     litigation = case_in(Stage.LITIGATION, assigned_to=desk.collector6, team=desk.team2)
 
     assert case_for_user(user=desk.legal, pk=litigation.pk) == litigation
+
+
+def test_a_supervisor_reverses_payments_only_on_their_teams_loans(desk):
+    from loans.models import Payment
+    from loans.services import payment_record, payment_reverse
+
+    payments = {
+        case: payment_record(
+            loan=case.loan, amount=Decimal("10.00"), received_at=timezone.now(), reference=f"R-{case.pk}", channel="app"
+        )
+        for case in (desk.mine, desk.theirs)
+    }
+
+    with pytest.raises(PermissionDenied):
+        payment_reverse(payment=payments[desk.theirs], by=desk.supervisor1, reason="录入错误")
+    payment_reverse(payment=payments[desk.mine], by=desk.supervisor1, reason="录入错误")
+    payment_reverse(payment=payments[desk.theirs], by=desk.admin, reason="录入错误")
+
+    assert Payment.objects.filter(reversed_at__isnull=False).count() == 2
