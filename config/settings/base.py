@@ -33,10 +33,10 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_celery_beat",
     "django_fsm_log",
-    "auditlog",
+    "accounts.apps.AuditTrailConfig",  # django-auditlog, named in the desk's words
     # Login lockout and the log of logins, failed logins and logouts (its admin is the desk's,
     # in accounts.admin: read-only logs, and an admin unlocks by deleting the attempt).
-    "axes",
+    "accounts.apps.LoginRecordsConfig",  # django-axes, named in the desk's words
     "csp",
     "accounts",
     "loans",

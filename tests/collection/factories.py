@@ -7,7 +7,6 @@ import factory
 from django.utils import timezone
 
 from accounts.models import Team, User
-from collection.machine import Stage
 from collection.models import CollectionCase, ContactAttempt, PromiseToPay
 from loans.models import Contact, Payment
 from loans.services import payment_record
@@ -43,8 +42,8 @@ class CaseFactory(factory.django.DjangoModelFactory):
 
 def within_reach_of(user, case: CollectionCase) -> CollectionCase:
     """Put `case` within `user`'s reach (collection.access) by their roles: assigned to them if they
-    collect, in a team they supervise if they supervise, in litigation for a legal officer. Updates
-    `case` in place (but its stage) and returns it."""
+    collect, in a team they supervise if they supervise (a legal officer's reach is the case's stage:
+    put it in litigation for them). Updates `case` in place and returns it."""
     held = set(user.groups.values_list("name", flat=True))
     fields = {}
     if "collector" in held:
@@ -52,13 +51,10 @@ def within_reach_of(user, case: CollectionCase) -> CollectionCase:
     if "supervisor" in held:
         team = user.supervised_teams.first() or Team.objects.create(name=f"Team of {user.username}", supervisor=user)
         fields["team"] = team
-    if "legal_officer" in held:
-        fields["stage"] = Stage.LITIGATION
     if fields:
         CollectionCase.objects.filter(pk=case.pk).update(**fields)
         for name, value in fields.items():
-            if name != "stage":  # protected: the copy keeps its stage; read the case again to see it
-                setattr(case, name, value)
+            setattr(case, name, value)
     return case
 
 

@@ -7,6 +7,8 @@ from auditlog.models import LogEntry
 from django.contrib.admin.models import LogEntry as AdminLogEntry
 from django.urls import reverse
 
+from collection.machine import Stage
+from collection.models import CollectionCase
 from loans.models import Contact
 from tests.accounts.factories import UserFactory
 from tests.collection.factories import CaseFactory, within_reach_of
@@ -30,7 +32,9 @@ def staff(*roles, reaching=None):
     nobody but an admin sees a borrower outside their cases (collection.access)."""
     user = UserFactory(roles=list(roles), is_staff=True)
     if reaching is not None:
-        within_reach_of(user, CaseFactory(loan__borrower=reaching))
+        case = within_reach_of(user, CaseFactory(loan__borrower=reaching))
+        if "legal_officer" in roles:
+            CollectionCase.objects.filter(pk=case.pk).update(stage=Stage.LITIGATION)
     return user
 
 
