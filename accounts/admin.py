@@ -13,6 +13,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from . import roles
+from .admin_base import ViewOnlyAdmin
 from .models import Team, User
 from .services import team_members_check
 
@@ -159,24 +160,13 @@ class TeamAdmin(admin.ModelAdmin):
 # view_accessattempt and delete_accessattempt): the username may try again from that address at once.
 
 
-class _ReadOnlyLogAdmin:
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
-
 @admin.register(AccessLog)
-class LoginLogAdmin(_ReadOnlyLogAdmin, AxesAccessLogAdmin):
+class LoginLogAdmin(ViewOnlyAdmin, AxesAccessLogAdmin):
     pass
 
 
 @admin.register(AccessFailureLog)
-class FailedLoginLogAdmin(_ReadOnlyLogAdmin, AxesAccessFailureLogAdmin):
+class FailedLoginLogAdmin(ViewOnlyAdmin, AxesAccessFailureLogAdmin):
     pass
 
 

@@ -8,6 +8,8 @@ from auditlog.models import LogEntry
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 
+from accounts.admin_base import ViewOnlyAdmin
+
 
 class ActorFilter(admin.SimpleListFilter):
     """The desk's staff who appear as actors (not every user of the desk: collectors without staff
@@ -28,20 +30,11 @@ admin.site.unregister(LogEntry)
 
 
 @admin.register(LogEntry)
-class AuditEntryAdmin(LogEntryAdmin):
+class AuditEntryAdmin(ViewOnlyAdmin, LogEntryAdmin):
     list_filter = ["action", ResourceTypeFilter, ActorFilter]
     # By who did it and what it was done to; never by values (the changes hold masked numbers,
     # and a number typed in the search box would sit in the URL).
     search_fields = ["object_repr", "actor__username", "actor__first_name", "actor__last_name"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def get_actions(self, request):
         return {}

@@ -21,6 +21,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from accounts.admin_base import ViewOnlyAdmin
 from loans.admin import ContactAdmin as PortfolioContactAdmin
 from loans.admin import EstimatedCountPaginator, IndexedValuesFilter, PortfolioSearchMixin
 from loans.models import Contact
@@ -63,17 +64,8 @@ from .stage_rules import stage_rule_validate, stage_rules_in_force, stage_rules_
 from .tasks import JOB_STEPS
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(ViewOnlyAdmin, admin.ModelAdmin):
     """Shown, never added, changed or deleted here: the services write these rows."""
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class CaseScopedAdmin:

@@ -17,6 +17,8 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 
+from accounts.admin_base import ViewOnlyAdmin
+
 from .access import borrowers_visible, contacts_visible, loan_rows_visible, loans_visible
 from .forms import PortfolioImportForm, ReasonForm
 from .imports import portfolio_import
@@ -586,7 +588,10 @@ class LoanAdmin(PortfolioSearchMixin, admin.ModelAdmin):
 
 
 @admin.register(Installment)
-class InstallmentAdmin(admin.ModelAdmin):
+class InstallmentAdmin(ViewOnlyAdmin, admin.ModelAdmin):
+    """A schedule line's due and paid amounts move only through the services (payments, their
+    reversals, imports): shown here, never edited."""
+
     list_display = ("loan", "sequence", "due_date", "principal_due", "interest_due", "is_paid", "paid_on")
     list_filter = ("is_paid",)
     search_fields = ("=loan__account_number",)
@@ -594,17 +599,6 @@ class InstallmentAdmin(admin.ModelAdmin):
     list_select_related = ("loan",)
     date_hierarchy = "due_date"
     show_full_result_count = False
-
-    # A schedule line's due and paid amounts move only through the services (payments, their
-    # reversals, imports): shown here, never added, edited or deleted, whatever a role holds.
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def get_queryset(self, request):
         return loan_rows_visible(request.user, super().get_queryset(request), loan="loan")
@@ -653,7 +647,7 @@ def _action_with_reason(modeladmin, request, queryset, *, title, explanation, su
 
 
 @admin.register(Payment)
-class PaymentAdmin(PortfolioSearchMixin, admin.ModelAdmin):
+class PaymentAdmin(ViewOnlyAdmin, PortfolioSearchMixin, admin.ModelAdmin):
     """Payments are recorded through payment_record (imports, integrations); the admin shows them
     and how each was allocated, and never edits or deletes them: a mistaken payment is reversed
     (payment_reverse), with a reason, and stays shown as reversed."""
@@ -670,15 +664,6 @@ class PaymentAdmin(PortfolioSearchMixin, admin.ModelAdmin):
 
     def get_queryset(self, request):
         return loan_rows_visible(request.user, super().get_queryset(request), loan="loan")
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def has_reverse_permission(self, request):
         return request.user.has_perm("loans.reverse_payment")
@@ -709,7 +694,7 @@ class PaymentAdmin(PortfolioSearchMixin, admin.ModelAdmin):
 
 
 @admin.register(PaymentAllocation)
-class PaymentAllocationAdmin(admin.ModelAdmin):
+class PaymentAllocationAdmin(ViewOnlyAdmin, admin.ModelAdmin):
     list_display = ("payment", "installment", "component", "amount")
     list_filter = ("component",)
     search_fields = ("=payment__reference", "=installment__loan__account_number")
@@ -719,18 +704,9 @@ class PaymentAllocationAdmin(admin.ModelAdmin):
     def get_queryset(self, request):
         return loan_rows_visible(request.user, super().get_queryset(request), loan="installment__loan")
 
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(PaymentReversal)
-class PaymentReversalAdmin(admin.ModelAdmin):
+class PaymentReversalAdmin(ViewOnlyAdmin, admin.ModelAdmin):
     """Reversals are asked for from the payments' list (payment_reverse); those above the
     threshold are approved or turned down here, by someone other than who asked."""
 
@@ -743,15 +719,6 @@ class PaymentReversalAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return loan_rows_visible(request.user, super().get_queryset(request), loan="payment__loan")
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def has_approve_permission(self, request):
         return request.user.has_perm("loans.approve_payment_reversal")
@@ -785,7 +752,7 @@ class PaymentReversalAdmin(admin.ModelAdmin):
 
 
 @admin.register(PortfolioSnapshot)
-class PortfolioSnapshotAdmin(admin.ModelAdmin):
+class PortfolioSnapshotAdmin(ViewOnlyAdmin, admin.ModelAdmin):
     """The daily portfolio snapshots the nightly cycle takes: read only."""
 
     list_display = (
@@ -802,18 +769,9 @@ class PortfolioSnapshotAdmin(admin.ModelAdmin):
     date_hierarchy = "as_of"
     list_select_related = ("product", "bucket")
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(ImportRun)
-class ImportRunAdmin(admin.ModelAdmin):
+class ImportRunAdmin(ViewOnlyAdmin, admin.ModelAdmin):
     """Who imported which file, when, and how it ended: a record, read only."""
 
     list_display = ("started_at", "kind", "file_name", "ran_by", "via", "outcome", "rows_read", "records_created")
@@ -821,12 +779,3 @@ class ImportRunAdmin(admin.ModelAdmin):
     list_select_related = ("ran_by",)
     search_fields = ("file_name", "ran_by__username")
     date_hierarchy = "started_at"
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
