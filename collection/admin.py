@@ -25,7 +25,7 @@ from accounts.admin_base import ViewOnlyAdmin
 from loans.admin import ContactAdmin as PortfolioContactAdmin
 from loans.admin import EstimatedCountPaginator, IndexedValuesFilter, PortfolioSearchMixin
 from loans.models import Contact
-from loans.phones import mask_contact_value, mask_phone
+from loans.phones import mask_phone
 
 from .access import case_scope, may_act_on
 from .exceptions import CollectionError
@@ -572,7 +572,7 @@ class OutboundMessageAdmin(CaseScopedAdmin, PortfolioSearchMixin, ReadOnlyAdmin)
     def masked_recipient(self, message: OutboundMessage) -> str:
         if message.channel == ContactChannel.LETTER:
             return message.recipient  # a postal address, which the letter needs whole
-        return mask_contact_value(message.recipient)
+        return mask_phone(message.recipient)
 
 
 # --- contacts: who the desk reaches ----------------------------------------------------------

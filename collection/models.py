@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from loans.models import MONEY, ZERO, Contact, Loan
-from loans.phones import mask_contact_value
+from loans.phones import mask_phone
 
 from .machine import (
     LIVE_PLAN_STATUSES,
@@ -905,5 +905,5 @@ class OutboundMessage(models.Model):
 
     def __str__(self) -> str:
         # Masked: the name of a message ends up in page titles, the admin's history and the audit trail.
-        recipient = self.recipient if self.channel == ContactChannel.LETTER else mask_contact_value(self.recipient)
+        recipient = self.recipient if self.channel == ContactChannel.LETTER else mask_phone(self.recipient)
         return f"{self.get_channel_display()} {recipient} {self.scheduled_at:%Y-%m-%d %H:%M}"

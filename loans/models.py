@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from .fields import DaysPastDueField
-from .phones import mask_contact_value
+from .phones import mask_phone
 from .validators import mask_national_id, validate_national_id
 
 ZERO = Decimal("0.00")
@@ -153,7 +153,7 @@ class Contact(models.Model):
 
     @property
     def masked_value(self) -> str:
-        return mask_contact_value(self.value)
+        return mask_phone(self.value)
 
     @property
     def is_third_party(self) -> bool:

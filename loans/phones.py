@@ -59,12 +59,6 @@ def mask_phone(value: str) -> str:
     return prefix + national[:3] + "*" * (len(national) - 7) + national[-4:]
 
 
-def mask_contact_value(value: str) -> str:
-    """A contact's number masked (mask_phone), or an e-mail address with its name masked
-    (z***@example.com)."""
-    return mask_phone(value)
-
-
 # A national ID (17 digits and a check character) or a phone number (7 digits or more, maybe with
 # a +) standing alone: not the digits of an account number such as CC2026010000000001.
 _NUMBERS_IN_TEXT = re.compile(r"(?<![A-Za-z0-9])(\d{17}[\dXx]|\+?\d{7,})(?![A-Za-z0-9])")
