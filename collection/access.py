@@ -96,28 +96,27 @@ def case_access_check(*, case: CollectionCase, by: User) -> None:
         raise PermissionDenied(_("This case is not yours to work."))
 
 
-def loans_visible_to(user: User, loans: QuerySet[Loan] | None = None) -> QuerySet[Loan]:
-    """Loans with a case `user` may see (every loan for an admin)."""
-    loans = Loan.objects.all() if loans is None else loans
+def _with_case_in_reach(user: User, rows: QuerySet, case_of_row: dict) -> QuerySet:
+    """`rows` narrowed to those with a case `user` may see, found by `case_of_row` (the case's
+    filter pointing at the outer row); unchanged for someone who sees everything."""
     scope = case_scope(user)
     if scope is None:
-        return loans
-    return loans.filter(Exists(CollectionCase.objects.filter(scope, loan=OuterRef("pk"))))
+        return rows
+    return rows.filter(Exists(CollectionCase.objects.filter(scope, **case_of_row)))
+
+
+def loans_visible_to(user: User, loans: QuerySet[Loan] | None = None) -> QuerySet[Loan]:
+    """Loans with a case `user` may see (every loan for an admin)."""
+    return _with_case_in_reach(user, Loan.objects.all() if loans is None else loans, {"loan": OuterRef("pk")})
 
 
 def borrowers_visible_to(user: User, borrowers: QuerySet[Borrower] | None = None) -> QuerySet[Borrower]:
     """Borrowers with a loan whose case `user` may see (every borrower for an admin)."""
     borrowers = Borrower.objects.all() if borrowers is None else borrowers
-    scope = case_scope(user)
-    if scope is None:
-        return borrowers
-    return borrowers.filter(Exists(CollectionCase.objects.filter(scope, loan__borrower=OuterRef("pk"))))
+    return _with_case_in_reach(user, borrowers, {"loan__borrower": OuterRef("pk")})
 
 
 def contacts_visible_to(user: User, contacts: QuerySet[Contact] | None = None) -> QuerySet[Contact]:
     """Contacts of the borrowers `user` may see."""
     contacts = Contact.objects.all() if contacts is None else contacts
-    scope = case_scope(user)
-    if scope is None:
-        return contacts
-    return contacts.filter(Exists(CollectionCase.objects.filter(scope, loan__borrower=OuterRef("borrower"))))
+    return _with_case_in_reach(user, contacts, {"loan__borrower": OuterRef("borrower")})

@@ -48,28 +48,25 @@ def _scope() -> PortfolioScope | None:
     return _registered[0] if _registered else None
 
 
-def borrowers_visible(user, queryset: QuerySet[Borrower] | None = None) -> QuerySet[Borrower]:
-    queryset = Borrower.objects.all() if queryset is None else queryset
+def _narrowed(user, queryset: QuerySet, kind: str) -> QuerySet:
+    """`queryset` narrowed by the registered rule's narrowing `kind` (borrowers, contacts, loans);
+    without a rule, whole for an active superuser and empty for anyone else (fails closed)."""
     scope = _scope()
     if scope is None:
         return queryset if user.is_active and user.is_superuser else queryset.none()
-    return scope.borrowers(user, queryset)
+    return getattr(scope, kind)(user, queryset)
+
+
+def borrowers_visible(user, queryset: QuerySet[Borrower] | None = None) -> QuerySet[Borrower]:
+    return _narrowed(user, Borrower.objects.all() if queryset is None else queryset, "borrowers")
 
 
 def contacts_visible(user, queryset: QuerySet[Contact] | None = None) -> QuerySet[Contact]:
-    queryset = Contact.objects.all() if queryset is None else queryset
-    scope = _scope()
-    if scope is None:
-        return queryset if user.is_active and user.is_superuser else queryset.none()
-    return scope.contacts(user, queryset)
+    return _narrowed(user, Contact.objects.all() if queryset is None else queryset, "contacts")
 
 
 def loans_visible(user, queryset: QuerySet[Loan] | None = None) -> QuerySet[Loan]:
-    queryset = Loan.objects.all() if queryset is None else queryset
-    scope = _scope()
-    if scope is None:
-        return queryset if user.is_active and user.is_superuser else queryset.none()
-    return scope.loans(user, queryset)
+    return _narrowed(user, Loan.objects.all() if queryset is None else queryset, "loans")
 
 
 def loan_rows_visible(user, queryset: QuerySet, *, loan: str) -> QuerySet:
