@@ -15,6 +15,7 @@ against Django's live server (pytest-django's `live_server`).
 
 import os
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -56,11 +57,13 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture(scope="session")
-def browser(launch_browser):
+def browser(launch_browser, pytestconfig):
     """One headless Chromium for the session: Debian's, never a browser Playwright downloads.
-    (pytest-playwright's --headed and --slowmo still apply, for watching a test locally.)"""
+    (pytest-playwright's --headed and --slowmo still apply, for watching a test locally.) The
+    failures of an earlier run are cleared, so that var/browser-failures/ holds this run's only."""
     if not CHROMIUM.exists():
         pytest.fail(f"CI needs Chromium at {CHROMIUM} for the browser tests (.ci/run installs it)", pytrace=False)
+    shutil.rmtree(Path(pytestconfig.rootpath) / FAILURES_DIR, ignore_errors=True)
     browser = launch_browser(executable_path=str(CHROMIUM))
     yield browser
     browser.close()

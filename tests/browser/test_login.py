@@ -1,6 +1,7 @@
 """The login page in a real browser: it logs a user in, and axe finds nothing serious on it."""
 
 from django.urls import reverse
+from playwright.sync_api import expect
 
 from tests.browser.a11y import assert_no_blocking_violations
 
@@ -23,4 +24,4 @@ def test_a_wrong_password_keeps_the_user_on_the_login_page_with_an_error(page, c
 
 def test_a_user_logs_in_through_the_form(log_in, collector):
     page = log_in(collector)
-    assert page.locator("header").get_by_text(str(collector)).is_visible()
+    expect(page.locator("header .person")).to_contain_text(collector.get_full_name())
