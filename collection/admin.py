@@ -32,8 +32,8 @@ from .exceptions import CollectionError
 from .jobs import counts_in_words
 from .machine import WORKING_STAGES
 from .models import (
-    CallConsent,
     Callback,
+    CallConsent,
     CallScript,
     CaseAssignment,
     CaseNote,
