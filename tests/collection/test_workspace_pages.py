@@ -26,13 +26,14 @@ from collection.models import (
     ContactAttempt,
     EscalationRequest,
     Outcome,
+    PlanInstallment,
     PromiseToPay,
     RepaymentPlan,
 )
-from loans.models import Contact, ContactChange, Loan
+from loans.models import Contact, ContactChange, DelinquencyBucket, Loan
 from tests.accounts.factories import TeamFactory, UserFactory
-from tests.collection.factories import CaseFactory, case_in
-from tests.loans.factories import ContactFactory, make_days_past_due
+from tests.collection.factories import CaseFactory, case_in, pay
+from tests.loans.factories import ContactFactory, ProductFactory, make_days_past_due
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("in_english")]
 
@@ -659,3 +660,427 @@ def test_a_refused_htmx_post_answers_422_with_the_case_fragment(desk, collector)
     assert '<div id="case">' in shown and 'id="action-note"' in shown
     assert "This field is required." in shown or "The note is empty." in shown
     assert not CaseNote.objects.exists()
+
+
+# --- the queue: its order, its words, its filters, search and pages ---------------------------------
+
+
+def callback_due(case, by, *, minutes: int = -30) -> Callback:
+    return Callback.objects.create(case=case, due_at=timezone.now() + datetime.timedelta(minutes=minutes), set_by=by)
+
+
+def promise_broken(case, *, days_ago: int) -> None:
+    CollectionCase.objects.filter(pk=case.pk).update(
+        attention_since=timezone.now() - datetime.timedelta(days=days_ago), broken_promises=1
+    )
+
+
+def promise_due(case, by, due: datetime.date) -> PromiseToPay:
+    return PromiseToPay.objects.create(case=case, amount=Decimal("100.00"), due_date=due, taken_by=by)
+
+
+def plan_payment_due(case, by) -> RepaymentPlan:
+    plan = RepaymentPlan.objects.create(
+        case=case, status=RepaymentPlan.Status.ACTIVE, total_amount=Decimal("300.00"), proposed_by=by
+    )
+    PlanInstallment.objects.create(plan=plan, sequence=1, due_date=timezone.localdate(), amount=Decimal("100.00"))
+    return plan
+
+
+def reached(case, *, days_ago: int) -> None:
+    CollectionCase.objects.filter(pk=case.pk).update(
+        last_right_party_contact_at=timezone.now() - datetime.timedelta(days=days_ago)
+    )
+
+
+def test_the_queue_shows_the_most_pressing_case_first_each_row_saying_why(desk, collector, other_collector):
+    held = queue_case(collector, 200, stage=Stage.ON_HOLD)
+    CollectionCase.objects.filter(pk=held.pk).update(hold_reason="dispute")
+    deep = queue_case(collector, 90)
+    shallow = queue_case(collector, 30)
+    plan = queue_case(collector, 1)
+    plan_payment_due(plan, collector)
+    promise_today = queue_case(collector, 2)
+    promise_due(promise_today, collector, timezone.localdate())
+    broken_lately = queue_case(collector, 3)
+    promise_broken(broken_lately, days_ago=1)
+    broken_long_ago = queue_case(collector, 3)
+    promise_broken(broken_long_ago, days_ago=4)
+    call_back = queue_case(collector, 4)
+    callback_due(call_back, collector)
+    later_callback = queue_case(collector, 5)
+    callback_due(later_callback, collector, minutes=120)  # not due yet: ranked by its 5 days
+    queue_case(other_collector, 500)
+    callback_due(queue_case(other_collector, 1), other_collector)
+
+    response = desk.get(reverse("collection:queue"))
+
+    assert response.status_code == 200
+    order = [call_back, broken_long_ago, broken_lately, promise_today, plan, deep, shallow, later_callback, held]
+    assert shown_loans(response) == numbers(*order)
+    rows = dict(zip(numbers(*order), queue_rows(response), strict=True))
+    assert "Callback due since" in rows[call_back.loan.account_number]
+    assert "Promise broken" in rows[broken_long_ago.loan.account_number]
+    assert "Promise due today" in rows[promise_today.loan.account_number]
+    assert "Plan payment due" in rows[plan.loan.account_number]
+    assert "90 days past due" in rows[deep.loan.account_number]
+    assert "never reached" in rows[deep.loan.account_number]
+    assert "Callback due since" not in rows[later_callback.loan.account_number]
+    assert "On hold (Dispute)" in rows[held.loan.account_number]
+    assert "9 cases" in page(response)
+
+
+def test_a_row_says_the_last_outcome_and_the_next_step(desk, collector):
+    case = queue_case(collector, 12)
+    ContactAttempt.objects.create(
+        case=case, channel="call", attempted_at=timezone.now() - datetime.timedelta(hours=3), outcome="busy"
+    )
+    promise_due(case, collector, timezone.localdate() + datetime.timedelta(days=2))
+    reached(case, days_ago=9)
+
+    [row] = queue_rows(desk.get(reverse("collection:queue")))
+
+    assert "Busy" in row and "Promise" in row and "¥100.00" in row
+    assert "not reached for 9 days" in row
+
+
+@pytest.fixture
+def filtered_queue(collector, other_collector):
+    """Six cases of the collector's, each standing differently, and one of another collector's
+    that stands every way at once (it must never show)."""
+    first, second = DelinquencyBucket.objects.order_by("min_dpd")[1:3]
+    cards, cash = ProductFactory(name="Card"), ProductFactory(name="Cash")
+    cases = {
+        "callback": queue_case(collector, 50, loan__product=cards),
+        "broken": queue_case(collector, 40, stage=Stage.NEGOTIATION, loan__product=cards),
+        "promise": queue_case(collector, 30, stage=Stage.ESCALATION, loan__product=cash),
+        "held": queue_case(collector, 20, stage=Stage.ON_HOLD, loan__product=cash),
+        "plain": queue_case(collector, 10, loan__product=cards),
+        "later": queue_case(collector, 5, loan__product=cards),
+    }
+    Loan.objects.filter(pk__in=[cases[name].loan_id for name in ("callback", "promise")]).update(bucket=first)
+    Loan.objects.filter(pk__in=[cases[name].loan_id for name in ("broken", "held")]).update(bucket=second)
+    callback_due(cases["callback"], collector)
+    promise_broken(cases["broken"], days_ago=1)
+    promise_due(cases["promise"], collector, timezone.localdate())
+    callback_due(cases["later"], collector, minutes=24 * 60)
+    for name, days in (("broken", 1), ("promise", 10), ("held", 1), ("plain", 2), ("later", 3)):
+        reached(cases[name], days_ago=days)
+    theirs = queue_case(other_collector, 60, loan__product=cards)
+    Loan.objects.filter(pk=theirs.loan_id).update(bucket=first)
+    callback_due(theirs, other_collector)
+    promise_broken(theirs, days_ago=1)
+    return cases, {"first": first, "second": second, "cards": cards, "cash": cash}
+
+
+FILTERS = [
+    ({"promise_due_today": "1"}, {"promise"}),
+    ({"broken_promise": "1"}, {"broken"}),
+    ({"callback_due": "1"}, {"callback"}),
+    ({"no_contact_7d": "1"}, {"callback", "promise"}),
+    ({"on_hold": "1"}, {"held"}),
+    ({"stage": "reminder"}, {"callback", "plain", "later"}),
+    ({"stage": "negotiation"}, {"broken"}),
+    ({"stage": "on_hold"}, {"held"}),
+    ({"bucket": "first"}, {"callback", "promise"}),
+    ({"bucket": "second"}, {"broken", "held"}),
+    ({"product": "cards"}, {"callback", "broken", "plain", "later"}),
+    ({"product": "cash"}, {"promise", "held"}),
+    ({"product": "cards", "no_contact_7d": "1"}, {"callback"}),
+]
+
+
+@pytest.mark.parametrize("query, expected", FILTERS)
+def test_each_filter_keeps_exactly_its_cases(desk, filtered_queue, query, expected):
+    cases, named = filtered_queue
+    params = {key: str(named[value].pk) if value in named else value for key, value in query.items()}
+
+    response = desk.get(reverse("collection:queue"), params)
+
+    assert set(shown_loans(response)) == set(numbers(*(cases[name] for name in expected)))
+    shown = page(response)
+    assert f"{len(expected)} case{'s' if len(expected) != 1 else ''} · of 6 open" in shown
+
+
+def test_each_filter_shows_how_many_cases_it_keeps(desk, filtered_queue):
+    _cases, named = filtered_queue
+
+    shown = page(desk.get(reverse("collection:queue")))
+
+    counts = dict(re.findall(r'name="(\w+)" value="1"[^>]*>[^<]*<span class="count">(\d+)</span>', shown))
+    assert counts == {
+        "promise_due_today": "1",
+        "broken_promise": "1",
+        "callback_due": "1",
+        "no_contact_7d": "2",
+        "on_hold": "1",
+    }
+    for value, label in [
+        ("reminder", "Reminder (3)"),
+        ("negotiation", "Negotiation (1)"),
+        ("escalation", "Escalation (1)"),
+        ("litigation", "Litigation (0)"),
+        ("on_hold", "On hold (1)"),
+        (str(named["first"].pk), f"{named['first'].name} (2)"),
+        (str(named["second"].pk), f"{named['second'].name} (2)"),
+        (str(named["cards"].pk), "Card (4)"),
+        (str(named["cash"].pk), "Cash (2)"),
+    ]:
+        assert f'<option value="{value}">{label}</option>' in shown
+    assert "6 cases" in shown
+
+
+@pytest.mark.parametrize("search", ["ZX-7788", "zx-7788", "欧阳", "4321"])
+def test_search_finds_a_case_by_loan_number_name_start_or_a_phones_last_four_digits(
+    desk, collector, other_collector, search
+):
+    wanted = queue_case(collector, 10, loan__account_number="ZX-778899", loan__borrower__name="欧阳锋")
+    ContactFactory(borrower=wanted.loan.borrower, value="+8613800004321")
+    queue_case(collector, 20, loan__borrower__name="王欧阳")  # the name holds it, but does not start with it
+    ContactFactory(borrower=queue_case(collector, 30).loan.borrower, value="+8643210000000")  # not its last four
+    theirs = queue_case(other_collector, 40, loan__account_number="ZX-778800", loan__borrower__name="欧阳克")
+    ContactFactory(borrower=theirs.loan.borrower, value="+8613900004321")
+
+    response = desk.get(reverse("collection:queue"), {"q": search})
+
+    assert shown_loans(response) == ["ZX-778899"]
+
+
+def test_a_search_matching_nothing_says_so(desk, collector):
+    queue_case(collector, 10)
+
+    response = desk.get(reverse("collection:queue"), {"q": "nobody"})
+
+    assert shown_loans(response) == []
+    assert "No case matches these filters." in page(response)
+
+
+def test_an_empty_queue_says_so(desk, collector, other_collector):
+    queue_case(other_collector, 10)
+
+    response = desk.get(reverse("collection:queue"))
+
+    assert "Your queue is empty." in page(response)
+
+
+def test_closed_cases_leave_the_queue(desk, collector):
+    open_case = queue_case(collector, 10)
+    queue_case(collector, 20, stage=Stage.RESOLVED)
+
+    assert shown_loans(desk.get(reverse("collection:queue"))) == numbers(open_case)
+
+
+def test_the_queue_shows_25_cases_a_page(desk, collector):
+    cases = [queue_case(collector, 100 - days) for days in range(30)]  # in working order already
+
+    first = desk.get(reverse("collection:queue"))
+    second = desk.get(reverse("collection:queue"), {"page": "2"})
+
+    assert shown_loans(first) == numbers(*cases[:25])
+    assert shown_loans(second) == numbers(*cases[25:])
+    assert "Page 1 of 2" in page(first) and "page=2" in page(first)
+    assert "Page 2 of 2" in page(second) and "30 cases" in page(second)
+
+
+def test_pages_keep_the_filters(desk, collector):
+    for days in range(27):
+        reached(queue_case(collector, 100 - days), days_ago=30)
+    reached(queue_case(collector, 200), days_ago=1)  # reached yesterday: not kept by the filter
+
+    second = desk.get(reverse("collection:queue"), {"no_contact_7d": "1", "page": "2"})
+
+    assert len(shown_loans(second)) == 2
+    assert "27 cases · of 28 open" in page(second)
+    assert "no_contact_7d=1&amp;page=1" in page(second)
+
+
+# --- what the pages cost ------------------------------------------------------------------------------
+
+
+def queue_with_history(collector, count: int) -> None:
+    """`count` cases of the collector's, each with attempts, a promise and a callback, some held,
+    some broken, some with plans."""
+    for index in range(count):
+        case = queue_case(collector, index + 1, stage=Stage.ON_HOLD if index % 7 == 6 else None)
+        contact = mobile(case)
+        ContactAttempt.objects.bulk_create(
+            ContactAttempt(
+                case=case,
+                contact=contact,
+                channel="call",
+                attempted_at=timezone.now() - datetime.timedelta(days=day),
+                outcome="no_answer",
+                collector=collector,
+            )
+            for day in range(1, 4)
+        )
+        promise_due(case, collector, timezone.localdate() + datetime.timedelta(days=index % 3))
+        callback_due(case, collector, minutes=60 * (index % 5 - 2))
+        if index % 4 == 0:
+            promise_broken(case, days_ago=2)
+        if index % 5 == 0:
+            plan_payment_due(case, collector)
+
+
+QUEUE_READS = 12
+
+
+@pytest.mark.parametrize("count", [3, 40])
+@pytest.mark.parametrize("query", [{}, {"callback_due": "1", "q": "LN"}, {"page": "2"}])
+def test_the_queue_reads_the_same_few_times_whatever_its_length(
+    desk, collector, django_assert_max_num_queries, count, query
+):
+    queue_with_history(collector, count)
+
+    with django_assert_max_num_queries(QUEUE_READS):
+        response = desk.get(reverse("collection:queue"), query)
+
+    assert response.status_code == 200
+
+
+CASE_PAGE_READS = 20
+
+
+@pytest.fixture
+def long_history(collector, supervisor):
+    """A case worked for months: 60 attempts, notes, promises, payments, a plan, requests, holds."""
+    case = daytime_case(collector)
+    contacts = [mobile(case), mobile(case), ContactFactory(borrower=case.loan.borrower, kind=Contact.Kind.EMPLOYER)]
+    start = timezone.now() - datetime.timedelta(days=90)
+    ContactAttempt.objects.bulk_create(
+        ContactAttempt(
+            case=case,
+            contact=contacts[index % 3],
+            channel="call",
+            attempted_at=start + datetime.timedelta(hours=index * 30),
+            outcome=["no_answer", "busy", "rpc", "third_party"][index % 4],
+            collector=collector,
+        )
+        for index in range(60)
+    )
+    CaseNote.objects.bulk_create(
+        CaseNote(
+            case=case, text=f"note {index}", written_by=collector, written_at=start + datetime.timedelta(days=index)
+        )
+        for index in range(15)
+    )
+    PromiseToPay.objects.bulk_create(
+        PromiseToPay(
+            case=case,
+            amount=Decimal("50.00"),
+            due_date=start.date() + datetime.timedelta(days=index * 7),
+            taken_by=collector,
+            status="broken",
+        )
+        for index in range(10)
+    )
+    promise_due(case, collector, timezone.localdate() + datetime.timedelta(days=5))
+    callback_due(case, collector, minutes=90)
+    for index in range(8):
+        pay(case, "25.00", start + datetime.timedelta(days=index * 10))
+    plan_payment_due(case, supervisor)
+    EscalationRequest.objects.create(case=case, target_stage="escalation", requested_by=collector, reason="no pay")
+    CallConsent.objects.create(
+        case=case,
+        given_at=timezone.now() - datetime.timedelta(days=1),
+        valid_until=timezone.now() + datetime.timedelta(days=1),
+        recorded_by=collector,
+    )
+    other_loan_case = daytime_case(collector, loan__borrower=case.loan.borrower)
+    assert other_loan_case.loan.borrower_id == case.loan.borrower_id
+    return case
+
+
+@pytest.mark.parametrize("who", ["collector", "supervisor", "desk_admin"])
+def test_the_case_page_reads_a_fixed_few_times_whatever_its_history(
+    client, request, long_history, django_assert_max_num_queries, who
+):
+    client = logged_in(client, request.getfixturevalue(who))
+
+    with django_assert_max_num_queries(CASE_PAGE_READS):
+        response = client.get(reverse("collection:case", args=[long_history.pk]))
+
+    assert response.status_code == 200
+    shown = page(response)
+    assert long_history.loan.account_number in shown and "Allowed now" in shown
+
+
+def test_the_timeline_fragment_reads_a_fixed_few_times_whatever_its_history(
+    desk, long_history, django_assert_max_num_queries
+):
+    with django_assert_max_num_queries(CASE_PAGE_READS):
+        response = desk.get(reverse("collection:case_timeline", args=[long_history.pk]), HTTP_HX_REQUEST="true")
+
+    assert response.status_code == 200
+    shown = page(response)
+    assert "<html" not in shown  # the fragment, not a page
+    assert shown.count('<li class="entry-') >= 100
+    assert "Note: note 14" in shown and "Payment of ¥25.00 received" in shown
+
+
+def test_the_timeline_without_htmx_is_a_page_of_its_own(desk, long_history):
+    response = desk.get(reverse("collection:case_timeline", args=[long_history.pk]))
+
+    assert "<html" in page(response) and "Note: note 14" in page(response)
+
+
+# --- the next case --------------------------------------------------------------------------------------
+
+
+def test_next_case_opens_the_most_pressing_case_not_worked_today(desk, collector, other_collector):
+    held = queue_case(collector, 300, stage=Stage.ON_HOLD)
+    CollectionCase.objects.filter(pk=held.pk).update(attention_since=timezone.now())
+    worked = queue_case(collector, 200)
+    ContactAttempt.objects.create(
+        case=worked, channel="call", attempted_at=timezone.now(), outcome="busy", collector=collector
+    )
+    worked_by_someone_else = queue_case(collector, 100)
+    ContactAttempt.objects.create(
+        case=worked_by_someone_else,
+        channel="call",
+        attempted_at=timezone.now(),
+        outcome="busy",
+        collector=other_collector,
+    )
+    worked_yesterday = queue_case(collector, 150)
+    ContactAttempt.objects.create(
+        case=worked_yesterday,
+        channel="call",
+        attempted_at=timezone.now() - datetime.timedelta(days=1, hours=1),
+        outcome="busy",
+        collector=collector,
+    )
+    queue_case(collector, 50)
+
+    response = desk.get(reverse("collection:next_case"))
+
+    assert response.status_code == 302
+    assert response.url == reverse("collection:case", args=[worked_yesterday.pk])
+
+
+def test_next_case_follows_the_queues_priorities(desk, collector):
+    queue_case(collector, 300)
+    broken = queue_case(collector, 1)
+    promise_broken(broken, days_ago=1)
+
+    assert desk.get(reverse("collection:next_case")).url == reverse("collection:case", args=[broken.pk])
+
+
+def test_next_case_goes_back_to_the_queue_when_every_case_was_worked_today(desk, collector):
+    case = queue_case(collector, 10)
+    queue_case(collector, 20, stage=Stage.ON_HOLD)
+    ContactAttempt.objects.create(
+        case=case, channel="call", attempted_at=timezone.now(), outcome="busy", collector=collector
+    )
+
+    response = desk.get(reverse("collection:next_case"), follow=True)
+
+    assert response.redirect_chain == [(reverse("collection:queue"), 302)]
+    assert "Every case of your queue has been worked today." in page(response)
+
+
+@pytest.mark.parametrize("role", ["supervisor", "legal_officer", "admin"])
+def test_next_case_is_the_collectors_flow(client, role):
+    response = logged_in(client, UserFactory(roles=[role])).get(reverse("collection:next_case"))
+
+    assert response.status_code == 403
