@@ -135,8 +135,10 @@ def test_each_list_loads_in_a_bounded_number_of_queries(client, desk, model, dja
 @pytest.mark.parametrize("model", ALL_MODELS, ids=lambda model: model.__name__)
 def test_each_change_page_loads(client, desk, model, django_assert_max_num_queries):
     row = model.objects.first()
+    # The case's page shows its timeline: a query per kind of record (notes, callbacks, payments too).
+    most = 23 if model is CollectionCase else 20
 
-    with django_assert_max_num_queries(20):
+    with django_assert_max_num_queries(most):
         response = client.get(url(model, "change", row.pk))
 
     assert response.status_code == 200
