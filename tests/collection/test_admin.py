@@ -137,7 +137,7 @@ def test_each_change_page_loads(client, desk, model, django_assert_max_num_queri
     row = model.objects.first()
 
     # The case's page shows its timeline: a query per kind of record in it.
-    with django_assert_max_num_queries(23 if model is CollectionCase else 20):
+    with django_assert_max_num_queries(24 if model is CollectionCase else 20):
         response = client.get(url(model, "change", row.pk))
 
     assert response.status_code == 200
