@@ -171,7 +171,7 @@ class CaseContactRecord(ContactRecord):
         # The case's attempts, and the other cases' attempts on its numbers, read apart and joined:
         # an OR across the join would make PostgreSQL hash every contact of the desk.
         columns = ("case_id", "contact__value", "contact__kind", "channel", "direction", "outcome", "attempted_at")
-        recent = ContactAttempt.objects.filter(attempted_at__gte=since)
+        recent = ContactAttempt.objects.filter(attempted_at__gte=since).order_by()
         attempts = (
             recent.filter(case=case)
             .values_list(*columns)

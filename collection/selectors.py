@@ -256,9 +256,15 @@ def _audit_entries(*, case: CollectionCase, limit: int | None) -> list[TimelineE
     keys = defaultdict(list)
     for model, pk in (
         Contact.objects.filter(borrower_id=case.loan.borrower_id)
+        .order_by()
         .annotate(model=Value("contact"))
         .values_list("model", "pk")
-        .union(Payment.objects.filter(loan=case.loan_id).annotate(model=Value("payment")).values_list("model", "pk"))
+        .union(
+            Payment.objects.filter(loan=case.loan_id)
+            .order_by()
+            .annotate(model=Value("payment"))
+            .values_list("model", "pk")
+        )
     ):
         keys[model].append(pk)
     records = (

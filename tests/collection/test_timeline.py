@@ -193,12 +193,12 @@ def test_the_timeline_of_one_case_leaves_out_the_others(worked_case, collector, 
 def test_the_number_of_queries_does_not_grow_with_the_history(
     worked_case, collector, supervisor, django_assert_max_num_queries
 ):
-    with django_assert_max_num_queries(13):  # a query per kind of record, and the audit trail's two
+    with django_assert_max_num_queries(14):  # a query per kind of record, and the audit trail's three
         short = case_timeline(case=worked_case)
     for round in range(5):
         add_history(worked_case, collector=UserFactory(), supervisor=UserFactory(), hours=100 + 10 * round)
 
-    with django_assert_max_num_queries(13):  # a query per kind of record, and the audit trail's two
+    with django_assert_max_num_queries(14):  # a query per kind of record, and the audit trail's three
         long = case_timeline(case=worked_case)
         [str(entry.actor) for entry in long]
 

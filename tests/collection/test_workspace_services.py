@@ -86,11 +86,12 @@ def test_a_note_on_another_collectors_case_is_refused(collector):
     assert not CaseNote.objects.exists()
 
 
-def test_an_admin_reads_notes_but_does_not_write_them(collector, desk_admin):
+def test_an_admin_writes_notes_on_any_case_and_a_role_without_the_grant_cannot(collector, desk_admin):
     case = CaseFactory(loan__installments=False)
 
+    assert case_note_add(case=case, by=desk_admin, text="from the admin").written_by == desk_admin
     with pytest.raises(PermissionDenied, match="You may not write notes"):
-        case_note_add(case=case, by=desk_admin, text="from the admin")
+        case_note_add(case=case, by=UserFactory(is_superuser=False), text="no role")
 
 
 # --- the lost-contact flag ------------------------------------------------------------------------------
