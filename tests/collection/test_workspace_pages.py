@@ -397,7 +397,10 @@ def test_a_call_in_the_borrowers_quiet_hours_is_refused_with_the_rule_and_the_ne
     next_allowed = refusal.next_allowed_at.astimezone(ZoneInfo(zone))
     assert next_allowed > timezone.now() and (next_allowed.hour, next_allowed.minute) == (8, 0)
     shown = page(response)
-    assert "Refused by the conduct limits (Quiet hours): No contact between 22:00 and 08:00 in the borrower&#x27;s time zone" in shown
+    assert (
+        "Refused by the conduct limits (Quiet hours): "
+        "No contact between 22:00 and 08:00 in the borrower&#x27;s time zone" in shown
+    )
     assert f"Contact is allowed again from {next_allowed:%Y-%m-%d %H:%M:%S} ({zone})." in shown
     assert not ContactAttempt.objects.exists() and not Callback.objects.exists()
 
