@@ -40,10 +40,10 @@ def audit_actor(user=None) -> Iterator[None]:
             auditlog_value.set(around)
 
 
-def audit_change(instance, changes: dict[str, tuple], *, by=None):
+def audit_change(instance, changes: dict[str, tuple], *, by=None, reason: str = ""):
     """Record a change a service wrote without saving the model (an UPDATE of a queryset, which
-    sends no signal auditlog could hear): `changes` is {field: (old, new)}. The actor is `by`, or
-    whoever the request or block names."""
+    sends no signal auditlog could hear): `changes` is {field: (old, new)}, `reason` why (kept in
+    the entry's additional data). The actor is `by`, or whoever the request or block names."""
     from auditlog.models import LogEntry
 
     changes = {field: [_text(old), _text(new)] for field, (old, new) in changes.items() if _text(old) != _text(new)}
@@ -54,6 +54,7 @@ def audit_change(instance, changes: dict[str, tuple], *, by=None):
         action=LogEntry.Action.UPDATE,
         changes=changes,
         **({"actor": by} if by is not None else {}),
+        **({"additional_data": {"reason": reason}} if reason else {}),
     )
 
 

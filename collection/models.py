@@ -633,6 +633,89 @@ class CallConsent(models.Model):
         return f"{self.case} {self.given_at:%Y-%m-%d} - {self.valid_until:%Y-%m-%d}"
 
 
+class Callback(models.Model):
+    """The next action on a case: call the borrower back at a time (agreed with them, or chosen by
+    the collector). A case has at most one pending callback; the next accepted attempt on the case
+    marks it done, and a new callback replaces it."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        DONE = "done", _("Done")
+
+    case = models.ForeignKey(CollectionCase, verbose_name=_("case"), on_delete=models.CASCADE, related_name="callbacks")
+    due_at = models.DateTimeField(_("call back at"))
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.PENDING)
+    attempt = models.ForeignKey(
+        ContactAttempt,
+        verbose_name=_("set at contact attempt"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    set_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("set by"), on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(_("set at"), auto_now_add=True)
+    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("callback")
+        verbose_name_plural = _("callbacks")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["case"], condition=Q(status="pending"), name="callback_one_pending_per_case"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.case_id} @ {self.due_at:%Y-%m-%d %H:%M}"
+
+
+class CaseNote(models.Model):
+    """A collector's free-text note on a case: what they learnt that no other record holds."""
+
+    case = models.ForeignKey(CollectionCase, verbose_name=_("case"), on_delete=models.CASCADE, related_name="notes")
+    text = models.TextField(_("note"))
+    written_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("written by"), on_delete=models.PROTECT, related_name="+"
+    )
+    written_at = models.DateTimeField(_("written at"), default=timezone.now)
+
+    class Meta:
+        ordering = ["-written_at"]
+        verbose_name = _("case note")
+        verbose_name_plural = _("case notes")
+        indexes = [models.Index(fields=["case", "written_at"], name="case_note_case_time_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.case_id} {self.written_at:%Y-%m-%d %H:%M}"
+
+
+class CallScript(models.Model):
+    """What a collector says in a stage (the stage's strategy), in both of the desk's languages;
+    admins edit it, the case page shows it in the reader's language."""
+
+    stage = models.CharField(
+        _("stage"), max_length=16, unique=True, choices=[(s.value, s.label) for s in WORKING_STAGES]
+    )
+    text_zh_hans = models.TextField(_("script (Simplified Chinese)"))
+    text_en = models.TextField(_("script (English)"))
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        ordering = ["stage"]
+        verbose_name = _("call script")
+        verbose_name_plural = _("call scripts")
+
+    def __str__(self) -> str:
+        return str(self.get_stage_display())
+
+    def text_for(self, language: str) -> str:
+        return self.text_en if language.startswith("en") else self.text_zh_hans
+
+
 # --- promises and plans ----------------------------------------------------------------------
 
 

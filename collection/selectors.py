@@ -1,36 +1,56 @@
 """Reads of collection cases that the pages, the admin and the jobs share."""
 
+import dataclasses
 import datetime
 from collections import defaultdict
 from dataclasses import dataclass
+from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from auditlog.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import FieldDoesNotExist
-from django.db.models import BooleanField, Case, F, Q, QuerySet, Value, When
+from django.db.models import BooleanField, Case, Count, Exists, F, OuterRef, Q, QuerySet, Subquery, Value, When
+from django.db.models.functions import Coalesce
+from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django_fsm_log.models import StateLog
 
 from accounts.models import Team, User
 from accounts.roles import SYSTEM_USERNAME
+from config.desk import desk_day_start
 from loans.models import Borrower, Contact, Loan, Payment
+from loans.templatetags.money import yuan
 
 from .access import case_access_check, case_scope, cases_visible_to
-from .conduct import ConductRule
-from .machine import OPEN_STAGES, Stage
+from .conduct import CaseContactRecord, ConductRule, conduct_check
+from .exceptions import ConductViolation
+from .machine import LIVE_PLAN_STATUSES, OPEN_STAGES, Stage
 from .models import (
+    Callback,
+    CallScript,
     CaseAssignment,
+    CaseNote,
     CollectionCase,
+    ConductPolicy,
     ConductRefusal,
     ContactAttempt,
+    ContactChannel,
     EscalationRequest,
+    PlanInstallment,
     PromiseToPay,
     RepaymentPlan,
 )
 
 __all__ = [
     "SYSTEM_USERNAME",
+    "CaseStanding",
+    "CaseWorkspace",
+    "ContactStanding",
     "TimelineEntry",
+    "case_standing",
+    "case_workspace",
     "case_for_user",
     "case_timeline",
     "cases_for_user",
@@ -38,7 +58,12 @@ __all__ = [
     "escalation_requests_pending",
     "plan_for_user",
     "plans_awaiting_approval",
+    "QueueCounts",
+    "next_case_for_collector",
+    "queue_counts",
+    "queue_filter_q",
     "queue_for_collector",
+    "queue_priority_reasons",
     "system_user",
 ]
 
@@ -52,7 +77,7 @@ class TimelineEntry:
     """One thing that happened to a case, as the case's history shows it.
 
     kind is one of: transition, attempt, refusal, promise, plan, plan_decision, assignment,
-    escalation_request, escalation_decision, change (a change to the case, its loan, borrower,
+    escalation_request, escalation_decision, note, callback, payment, change (a change to the case, its loan, borrower,
     contacts or payments from the audit trail: field: old → new, numbers masked), reveal (someone
     was shown a full national ID or phone number of the borrower)."""
 
@@ -60,6 +85,28 @@ class TimelineEntry:
     time: datetime.datetime
     actor: User | None
     summary: str
+
+    @property
+    def kind_label(self) -> str:
+        return str(TIMELINE_KIND_LABELS.get(self.kind, self.kind))
+
+
+TIMELINE_KIND_LABELS = {
+    "transition": gettext_lazy("Stage"),
+    "attempt": gettext_lazy("Contact"),
+    "refusal": gettext_lazy("Refused"),
+    "promise": gettext_lazy("Promise"),
+    "plan": gettext_lazy("Plan"),
+    "plan_decision": gettext_lazy("Plan decision"),
+    "assignment": gettext_lazy("Assignment"),
+    "escalation_request": gettext_lazy("Request"),
+    "escalation_decision": gettext_lazy("Decision"),
+    "note": gettext_lazy("Note"),
+    "callback": gettext_lazy("Callback"),
+    "payment": gettext_lazy("Payment"),
+    "change": gettext_lazy("Change"),
+    "reveal": gettext_lazy("Shown in full"),
+}
 
 
 def _stage(value: str | None) -> str:
@@ -122,7 +169,7 @@ def case_timeline(*, case: CollectionCase, limit: int | None = None) -> list[Tim
     promises = PromiseToPay.objects.filter(case=case).select_related("taken_by")
     for promise in newest(promises, "-promised_at", "-pk"):
         summary = _("Promise to pay %(amount)s by %(due)s (%(status)s)") % {
-            "amount": promise.amount,
+            "amount": yuan(promise.amount),
             "due": promise.due_date,
             "status": promise.get_status_display(),
         }
@@ -131,7 +178,7 @@ def case_timeline(*, case: CollectionCase, limit: int | None = None) -> list[Tim
     plans = RepaymentPlan.objects.filter(case=case).select_related("proposed_by", "decided_by", "cancelled_by")
     for plan in newest(plans, "-proposed_at", "-pk"):
         summary = _("Repayment plan of %(total)s proposed (%(status)s)") % {
-            "total": plan.total_amount,
+            "total": yuan(plan.total_amount),
             "status": plan.get_status_display(),
         }
         add("plan", plan.proposed_at, plan.proposed_by, summary)
@@ -166,6 +213,28 @@ def case_timeline(*, case: CollectionCase, limit: int | None = None) -> list[Tim
         if request.decided_at is not None:
             decision = _("Move to %(stage)s: %(status)s") % {**stage, "status": request.get_status_display()}
             add("escalation_decision", request.decided_at, request.decided_by, decision, request.decision_reason)
+
+    notes = CaseNote.objects.filter(case=case).select_related("written_by")
+    for note in newest(notes, "-written_at", "-pk"):
+        add("note", note.written_at, note.written_by, _("Note"), note.text)
+
+    callbacks = Callback.objects.filter(case=case).select_related("set_by")
+    for callback in newest(callbacks, "-created_at", "-pk"):
+        summary = _("Callback set for %(when)s (%(status)s)") % {
+            "when": f"{timezone.localtime(callback.due_at):%Y-%m-%d %H:%M}",
+            "status": callback.get_status_display(),
+        }
+        add("callback", callback.created_at, callback.set_by, summary)
+
+    payments = Payment.objects.filter(loan=case.loan_id).select_related("recorded_by")
+    for payment in newest(payments, "-received_at", "-pk"):
+        summary = _("Payment of %(amount)s received (%(channel)s)") % {
+            "amount": yuan(payment.amount),
+            "channel": payment.get_channel_display(),
+        }
+        if payment.reversed_at is not None:
+            summary = _("%(payment)s, since reversed") % {"payment": summary}
+        add("payment", payment.received_at, payment.recorded_by, summary)
 
     for entry in _audit_entries(case=case, limit=limit):
         entries.append(entry)
@@ -226,6 +295,7 @@ def _audit_entries(*, case: CollectionCase, limit: int | None) -> list[TimelineE
                 for name, (old, new) in changes.items()
             )
             summary = _("%(record)s changed: %(changes)s") % {"record": log.object_repr, "changes": shown}
+            summary = _with_note(summary, (log.additional_data or {}).get("reason", ""))
         entries.append(TimelineEntry(kind="change", time=log.timestamp, actor=log.actor, summary=summary))
     return entries
 
@@ -317,7 +387,9 @@ def cases_for_user(*, user: User) -> QuerySet[CollectionCase]:
 def case_for_user(*, user: User, pk: int) -> CollectionCase:
     """The case `pk` for a page of `user`'s: CollectionCase.DoesNotExist when there is no such case
     (a page's 404), PermissionDenied when it is outside their reach (a page's 403)."""
-    case = CollectionCase.objects.select_related("loan", "loan__borrower", "assigned_to", "team").get(pk=pk)
+    case = CollectionCase.objects.select_related(
+        "loan", "loan__borrower", "loan__product", "loan__bucket", "assigned_to", "team"
+    ).get(pk=pk)
     case_access_check(case=case, by=user)
     return case
 
@@ -342,12 +414,309 @@ def _rule_label(code: str) -> str:
     return str(ConductRule(code).label) if code in ConductRule.values else code
 
 
-def queue_for_collector(*, user: User) -> QuerySet[CollectionCase]:
-    """The collector's open cases in working order: cases needing attention (a broken promise)
-    first, longest waiting first; then the most days past due; held cases last."""
-    return (
+# The queue's order, first to last: what the row's "why now" says (queue_priority_reasons).
+QUEUE_PRIORITY_CALLBACK_DUE = 1
+QUEUE_PRIORITY_BROKEN_PROMISE = 2
+QUEUE_PRIORITY_PROMISE_DUE_TODAY = 3
+QUEUE_PRIORITY_PLAN_PAYMENT_DUE = 4
+QUEUE_PRIORITY_DELINQUENCY = 5
+QUEUE_PRIORITY_ON_HOLD = 9
+# Later stages are worked first when all else is equal.
+_STAGE_RANK = {stage: rank for rank, stage in enumerate(reversed(OPEN_STAGES))}
+# Days without a right-party contact after which a case counts as "no contact".
+NO_CONTACT_DAYS = 7
+
+
+def queue_for_collector(*, user: User, now: datetime.datetime | None = None) -> QuerySet[CollectionCase]:
+    """The collector's open cases in working order, each with what its row shows and why it is
+    where it is: a callback due now first, then a broken promise not yet worked (longest waiting
+    first), a promise due today, a repayment-plan payment due; then the most days past due, the
+    largest overdue amount, the longest since a right-party contact, the later stage. Held cases
+    last. One query, whatever the queue's length; its filters and counts read the same rows."""
+    now = now or timezone.now()
+    today = timezone.localdate(now)
+    case = OuterRef("pk")
+    callback = Callback.objects.filter(case=case, status=Callback.Status.PENDING)
+    promise = PromiseToPay.objects.filter(case=case, status=PromiseToPay.Status.PENDING)
+    last_attempt = ContactAttempt.objects.filter(case=case).order_by("-attempted_at", "-pk")
+    plan_payment_due = PlanInstallment.objects.filter(
+        plan__case=case,
+        plan__status=RepaymentPlan.Status.ACTIVE,
+        status=PlanInstallment.Status.PENDING,
+        due_date__lte=today,
+    )
+    cases = (
         CollectionCase.objects.filter(assigned_to=user, stage__in=OPEN_STAGES)
-        .select_related("loan", "loan__borrower", "loan__bucket")
-        .annotate(held=Case(When(stage=Stage.ON_HOLD, then=Value(1)), default=Value(0)))
-        .order_by("held", F("attention_since").asc(nulls_last=True), "-loan__days_past_due", "pk")
+        .select_related("loan", "loan__borrower", "loan__bucket", "loan__product")
+        .annotate(
+            callback_due_at=Subquery(callback.values("due_at")[:1]),
+            promise_due_date=Subquery(promise.values("due_date")[:1]),
+            promise_amount=Subquery(promise.values("amount")[:1]),
+            plan_payment_due=Exists(plan_payment_due),
+            last_attempt_at=Subquery(last_attempt.values("attempted_at")[:1]),
+            last_outcome=Subquery(last_attempt.values("outcome")[:1]),
+        )
+    )
+    return cases.annotate(
+        priority=Case(
+            When(stage=Stage.ON_HOLD, then=Value(QUEUE_PRIORITY_ON_HOLD)),
+            When(callback_due_at__lte=now, then=Value(QUEUE_PRIORITY_CALLBACK_DUE)),
+            When(attention_since__isnull=False, then=Value(QUEUE_PRIORITY_BROKEN_PROMISE)),
+            When(promise_due_date=today, then=Value(QUEUE_PRIORITY_PROMISE_DUE_TODAY)),
+            When(plan_payment_due=True, then=Value(QUEUE_PRIORITY_PLAN_PAYMENT_DUE)),
+            default=Value(QUEUE_PRIORITY_DELINQUENCY),
+        ),
+        stage_rank=Case(*[When(stage=stage, then=Value(rank)) for stage, rank in _STAGE_RANK.items()]),
+    ).order_by(
+        "priority",
+        F("attention_since").asc(nulls_last=True),
+        "-loan__days_past_due",
+        "-loan__overdue_amount",
+        F("last_right_party_contact_at").asc(nulls_first=True),
+        "stage_rank",
+        "pk",
+    )
+
+
+def queue_filter_q(*, now: datetime.datetime | None = None) -> dict[str, Q]:
+    """The queue's yes/no filters, as conditions on queue_for_collector's rows, by name."""
+    now = now or timezone.now()
+    return {
+        "promise_due_today": Q(promise_due_date=timezone.localdate(now)),
+        "broken_promise": Q(attention_since__isnull=False),
+        "callback_due": Q(callback_due_at__lte=now),
+        "no_contact_7d": Q(last_right_party_contact_at__isnull=True)
+        | Q(last_right_party_contact_at__lt=now - datetime.timedelta(days=NO_CONTACT_DAYS)),
+        "on_hold": Q(stage=Stage.ON_HOLD),
+    }
+
+
+@dataclass(frozen=True)
+class QueueCounts:
+    """How many of the queue's cases each filter would show."""
+
+    total: int
+    flags: dict[str, int]
+    stages: list[tuple[str, str, int]]  # value, label, count
+    buckets: list[tuple[int, str, int]]  # id, name, count
+    products: list[tuple[int, str, int]]
+
+
+def queue_counts(*, queue: QuerySet[CollectionCase], now: datetime.datetime | None = None) -> QueueCounts:
+    """The counts beside the queue's filters, in two queries: the yes/no filters and the stages in
+    one, the buckets and the products in the other."""
+    plain = queue.order_by()
+    flags = queue_filter_q(now=now)
+    totals = plain.aggregate(
+        total=Count("pk"),
+        **{name: Count("pk", filter=condition) for name, condition in flags.items()},
+        **{f"stage_{stage}": Count("pk", filter=Q(stage=stage)) for stage in OPEN_STAGES},
+    )
+    buckets, products = defaultdict(int), defaultdict(int)
+    names = {}
+    grouped = plain.values_list(
+        "loan__bucket_id", "loan__bucket__name", "loan__product_id", "loan__product__name"
+    ).annotate(count=Count("pk"))
+    for bucket_id, bucket_name, product_id, product_name, count in grouped:
+        if bucket_id is not None:
+            buckets[bucket_id] += count
+            names["bucket", bucket_id] = bucket_name
+        products[product_id] += count
+        names["product", product_id] = product_name
+    return QueueCounts(
+        total=totals["total"],
+        flags={name: totals[name] for name in flags},
+        stages=[(stage.value, str(stage.label), totals[f"stage_{stage}"]) for stage in OPEN_STAGES],
+        buckets=sorted(((pk, names["bucket", pk], count) for pk, count in buckets.items()), key=lambda row: row[1]),
+        products=sorted(((pk, names["product", pk], count) for pk, count in products.items()), key=lambda row: row[1]),
+    )
+
+
+def queue_priority_reasons(case: CollectionCase, *, now: datetime.datetime | None = None) -> list[str]:
+    """Why a row of queue_for_collector stands where it does, in words, most pressing first."""
+    now = now or timezone.now()
+    today = timezone.localdate(now)
+    reasons = []
+    if case.stage == Stage.ON_HOLD:
+        reasons.append(_("On hold (%(reason)s)") % {"reason": case.get_hold_reason_display() or "-"})
+    if case.callback_due_at is not None and case.callback_due_at <= now:
+        reasons.append(_("Callback due since %(time)s") % {"time": f"{timezone.localtime(case.callback_due_at):%H:%M}"})
+    if case.attention_since is not None:
+        reasons.append(_("Promise broken"))
+    if case.promise_due_date == today:
+        reasons.append(_("Promise due today"))
+    if case.plan_payment_due:
+        reasons.append(_("Plan payment due"))
+    reasons.append(_("%(days)s days past due") % {"days": case.loan.days_past_due})
+    if case.last_right_party_contact_at is None:
+        reasons.append(_("never reached"))
+    else:
+        days = (now - case.last_right_party_contact_at).days
+        if days >= NO_CONTACT_DAYS:
+            reasons.append(_("not reached for %(days)s days") % {"days": days})
+    return reasons
+
+
+def next_case_for_collector(*, user: User, now: datetime.datetime | None = None) -> CollectionCase | None:
+    """The highest-priority case of the collector's queue that they have not worked today (no
+    attempt of theirs since the desk's midnight) and that is not on hold; None when every case
+    has been worked."""
+    now = now or timezone.now()
+    worked_today = ContactAttempt.objects.filter(
+        case=OuterRef("pk"), collector=user, attempted_at__gte=desk_day_start(timezone.localdate(now))
+    )
+    return queue_for_collector(user=user, now=now).exclude(stage=Stage.ON_HOLD).exclude(Exists(worked_today)).first()
+
+
+# --- the case page ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ContactStanding:
+    """A contact of the borrower as the case page shows it: may it be called now, and if not, why
+    and from when; the unanswered calls to its number today (the borrower's day) against the cap."""
+
+    contact: Contact
+    callable_now: bool
+    refusal: str
+    next_allowed_at: datetime.datetime | None
+    unanswered_today: int
+
+
+@dataclass(frozen=True)
+class CaseStanding:
+    """Where the case stands: its pending promise, callback, live plan and requests awaiting a
+    supervisor (the newest, and how many)."""
+
+    promise_amount: Decimal | None
+    promise_due_date: datetime.date | None
+    callback_due_at: datetime.datetime | None
+    plan_total: Decimal | None
+    plan_status: str | None
+    requests_pending: int
+    request_target: str | None
+    request_reason: str | None
+
+    @property
+    def plan_status_label(self) -> str:
+        return str(RepaymentPlan.Status(self.plan_status).label) if self.plan_status else ""
+
+    @property
+    def request_target_label(self) -> str:
+        return _stage(self.request_target)
+
+
+@dataclass(frozen=True)
+class CaseWorkspace:
+    """Everything the case page shows but its timeline, read in a fixed number of queries whatever
+    the case's history."""
+
+    case: CollectionCase
+    borrower: Borrower
+    borrower_local_time: datetime.datetime
+    contacts: list[ContactStanding]
+    policy: ConductPolicy
+    calls_in_window: int
+    loan: Loan
+    installments: list
+    payments: list
+    other_loans: list
+    script: str
+    standing: CaseStanding
+
+
+PAYMENTS_ON_CASE_PAGE = 20
+
+
+def case_standing(*, case: CollectionCase) -> CaseStanding:
+    """The case's pending promise, callback, live plan and pending requests, in one query."""
+    this = OuterRef("pk")
+    promise = PromiseToPay.objects.filter(case=this, status=PromiseToPay.Status.PENDING)
+    callback = Callback.objects.filter(case=this, status=Callback.Status.PENDING)
+    plan = RepaymentPlan.objects.filter(case=this, status__in=LIVE_PLAN_STATUSES)
+    requests = EscalationRequest.objects.filter(case=this, status=EscalationRequest.Status.PENDING).order_by(
+        "-created_at"
+    )
+    row = (
+        CollectionCase.objects.filter(pk=case.pk)
+        .annotate(
+            promise_amount=Subquery(promise.values("amount")[:1]),
+            promise_due_date=Subquery(promise.values("due_date")[:1]),
+            callback_due_at=Subquery(callback.values("due_at")[:1]),
+            plan_total=Subquery(plan.values("total_amount")[:1]),
+            plan_status=Subquery(plan.values("status")[:1]),
+            requests_pending=Coalesce(
+                Subquery(requests.order_by().values("case").annotate(n=Count("pk")).values("n")[:1]), Value(0)
+            ),
+            request_target=Subquery(requests.values("target_stage")[:1]),
+            request_reason=Subquery(requests.values("reason")[:1]),
+        )
+        .values(*(field.name for field in dataclasses.fields(CaseStanding)))
+        .get()
+    )
+    return CaseStanding(**row)
+
+
+def case_workspace(*, case: CollectionCase, language: str, now: datetime.datetime | None = None) -> CaseWorkspace:
+    """What the case page shows of `case` (read through case_for_user: within reach): the borrower
+    and their contacts, each checked against the conduct limits as of now (a call), the loan with
+    its schedule and latest payments, the borrower's other loans and their open cases, the stage's
+    call script in `language`, and where the case stands. The timeline is case_timeline's."""
+    now = now or timezone.now()
+    loan = case.loan
+    borrower = loan.borrower
+    policy = ConductPolicy.current()
+    contacts = list(Contact.objects.filter(borrower=borrower).order_by("kind", "pk"))
+    window = datetime.timedelta(days=policy.call_window_days)
+    pause = datetime.timedelta(days=policy.days_without_calls_after_conversation)
+    since = now - max(window, pause) - datetime.timedelta(days=2)
+    record = CaseContactRecord(case=case, numbers=[contact.value for contact in contacts], since=since)
+    zone = ZoneInfo(borrower.time_zone)
+    day = now.astimezone(zone).date()
+    day_starts, next_day_starts = desk_day_start(day, zone), desk_day_start(day + datetime.timedelta(days=1), zone)
+    standings = []
+    for contact in contacts:
+        refusal, next_allowed_at, callable_now = "", None, False
+        if contact.kind != Contact.Kind.EMAIL:
+            try:
+                conduct_check(
+                    case=case, contact=contact, channel=ContactChannel.CALL, at=now, policy=policy, record=record
+                )
+                callable_now = True
+            except ConductViolation as violation:
+                refusal, next_allowed_at = violation.message, violation.next_allowed_at
+        standings.append(
+            ContactStanding(
+                contact=contact,
+                callable_now=callable_now,
+                refusal=refusal,
+                next_allowed_at=next_allowed_at,
+                unanswered_today=record.unanswered_calls(number=contact.value, since=day_starts, until=next_day_starts),
+            )
+        )
+    script = CallScript.objects.filter(stage=case.held_stage or case.stage).first()
+    open_case = CollectionCase.objects.filter(loan=OuterRef("pk"), stage__in=OPEN_STAGES)
+    other_loans = (
+        borrower.loans.exclude(pk=loan.pk)
+        .select_related("product", "bucket")
+        .annotate(
+            open_case_id=Subquery(open_case.values("pk")[:1]),
+            open_case_stage=Subquery(open_case.values("stage")[:1]),
+            open_case_assigned_to_id=Subquery(open_case.values("assigned_to")[:1]),
+        )
+        .order_by("pk")
+    )
+    return CaseWorkspace(
+        case=case,
+        borrower=borrower,
+        borrower_local_time=now.astimezone(zone),
+        contacts=standings,
+        policy=policy,
+        calls_in_window=len(record.calls(case=case, after=now - window, before=now + datetime.timedelta(seconds=1))),
+        loan=loan,
+        installments=list(loan.installments.order_by("sequence")),
+        payments=list(Payment.objects.filter(loan=loan).order_by("-received_at", "-pk")[:PAYMENTS_ON_CASE_PAGE]),
+        other_loans=list(other_loans),
+        script=script.text_for(language) if script is not None else "",
+        standing=case_standing(case=case),
     )

@@ -467,6 +467,10 @@ class Installment(models.Model):
     def total_remaining(self) -> Decimal:
         return sum((self.remaining(component) for component in self.COMPONENTS), ZERO)
 
+    @property
+    def total_due(self) -> Decimal:
+        return sum((getattr(self, f"{component}_due") for component in self.COMPONENTS), ZERO)
+
 
 class PaymentQuerySet(models.QuerySet):
     def standing(self) -> "PaymentQuerySet":

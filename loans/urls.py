@@ -3,5 +3,5 @@ from django.urls import path
 from . import views
 
 urlpatterns = [
-    path("", views.portfolio_overview, name="home"),
+    path("portfolio/", views.portfolio_overview, name="portfolio"),
 ]

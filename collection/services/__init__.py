@@ -26,7 +26,7 @@ from .cases import (
     cases_allocate,
     settlement_needs_approval,
 )
-from .contacts import StaleContact, contact_add, contact_add_check, contact_update
+from .contacts import StaleContact, borrower_lost_contact_set, contact_add, contact_add_check, contact_update
 from .escalations import (
     escalation_request_approve,
     escalation_request_create,
@@ -34,6 +34,7 @@ from .escalations import (
     escalation_request_withdraw,
     escalation_targets,
 )
+from .notes import case_note_add
 from .plans import plan_approve, plan_cancel, plan_propose, plan_reject
 from .promise_evaluation import promises_evaluate
 from .promises import promise_take
@@ -46,6 +47,7 @@ __all__ = [
     "allocation_pool",
     "allocation_spread",
     "attempt_log",
+    "borrower_lost_contact_set",
     "call_consent_record",
     "case_assign",
     "case_assign_check",
@@ -53,6 +55,7 @@ __all__ = [
     "case_de_escalate",
     "case_escalate",
     "case_hold",
+    "case_note_add",
     "case_litigate",
     "case_negotiate",
     "case_open_for_loan",

@@ -2,10 +2,12 @@
 borrower's consent to be called."""
 
 import datetime
+from zoneinfo import ZoneInfo
 
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -13,10 +15,19 @@ from accounts.models import User
 from loans.models import Contact
 
 from ..access import case_access_check
-from ..conduct import OUTBOUND, conduct_check
+from ..conduct import OUTBOUND, conduct_check, in_quiet_hours
 from ..exceptions import CollectionError, ConductViolation
 from ..machine import WORKING_STAGES, HoldReason, Stage
-from ..models import CONVERSATION_OUTCOMES, CallConsent, CollectionCase, ConductRefusal, ContactAttempt, Outcome
+from ..models import (
+    CONVERSATION_OUTCOMES,
+    Callback,
+    CallConsent,
+    CollectionCase,
+    ConductPolicy,
+    ConductRefusal,
+    ContactAttempt,
+    Outcome,
+)
 from .cases import case_negotiate
 from .contacts import contact_change_record
 
@@ -44,17 +55,22 @@ def attempt_log(
     second_collector: User | None = None,
     direction: str = OUTBOUND,
     duration_seconds: int | None = None,
+    callback_at: datetime.datetime | None = None,
 ) -> ContactAttempt:
     """Record an attempt to reach the borrower or a third party, if the conduct limits allow it;
     a refused one is kept as a ConductRefusal and raises ConductViolation. What an accepted
     attempt changes: a wrong number marks the contact wrong, "do not contact" marks it so,
     reaching the right party verifies it; a conversation with the borrower stamps the case's last
     right-party contact and moves a case in reminder to negotiation. After a dispute or hardship
-    claim, `attempt.offers_hold` is the hold to offer (the case is not held here). The returned
+    claim, `attempt.offers_hold` is the hold to offer (the case is not held here). An accepted
+    attempt marks the case's pending callback done; `callback_at` sets the next one (after the
+    attempt, outside the borrower's quiet hours). The returned
     attempt's `case` and `contact` are the rows as it left them; the caller's copies may be stale.
     Only someone who reaches the case (collection.access) logs an attempt on it."""
     if not by.has_perm("collection.add_contactattempt"):
         raise PermissionDenied(_("You may not record contact attempts."))
+    if callback_at is not None:
+        _callback_check(case=case, at=at, callback_at=callback_at)
     violation: ConductViolation | None = None
     # The case, then the contacts, are locked while the limits are counted (docs/conduct-limits.md).
     # A refusal is written inside this block and raised after it, so that it is committed: a caller
@@ -103,9 +119,33 @@ def attempt_log(
                 second_collector=second_collector,
             )
             _apply_outcome(attempt=attempt, case=locked_case, contact=locked_contact, by=by)
+            _callback_replace(case=locked_case, attempt=attempt, callback_at=callback_at, by=by)
     if violation is not None:
         raise violation
     return attempt
+
+
+def _callback_check(*, case: CollectionCase, at: datetime.datetime, callback_at: datetime.datetime) -> None:
+    if callback_at <= at:
+        raise CollectionError(_("A callback must be later than the attempt."))
+    zone = ZoneInfo(case.loan.borrower.time_zone)
+    local = callback_at.astimezone(zone)
+    if in_quiet_hours(ConductPolicy.current(), local.time()):
+        raise CollectionError(
+            _("A callback at %(local)s falls in the borrower's quiet hours: choose a time they may be called.")
+            % {"local": f"{local:%Y-%m-%d %H:%M} ({zone.key})"}
+        )
+
+
+def _callback_replace(
+    *, case: CollectionCase, attempt: ContactAttempt, callback_at: datetime.datetime | None, by: User
+) -> None:
+    """The attempt is the work the pending callback asked for: mark it done, and set the next."""
+    Callback.objects.filter(case=case, status=Callback.Status.PENDING).update(
+        status=Callback.Status.DONE, closed_at=timezone.now()
+    )
+    if callback_at is not None:
+        Callback.objects.create(case=case, due_at=callback_at, attempt=attempt, set_by=by)
 
 
 def _lock_contact(contact: Contact | None) -> Contact | None:

@@ -6,15 +6,24 @@ in the admin."""
 
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from accounts.audit import audit_change
 from accounts.models import User
 from loans.models import Borrower, Contact, ContactChange
 
 from ..access import borrowers_visible_to, contacts_visible_to
 from ..exceptions import CollectionError
 
-__all__ = ["StaleContact", "contact_add", "contact_add_check", "contact_change_record", "contact_update"]
+__all__ = [
+    "StaleContact",
+    "borrower_lost_contact_set",
+    "contact_add",
+    "contact_add_check",
+    "contact_change_record",
+    "contact_update",
+]
 
 
 class StaleContact(CollectionError):
@@ -99,6 +108,34 @@ def contact_add(*, contact: Contact, by: User, reason: str) -> Contact:
         diff = {field: [None, getattr(contact, field)] for field in ("kind", "value", "verification", *Contact.FLAGS)}
         contact_change_record(contact=contact, by=by, reason=reason, diff=diff)
     return contact
+
+
+def borrower_lost_contact_set(*, borrower: Borrower, by: User, lost: bool, reason: str) -> Borrower:
+    """Mark the borrower as lost contact (no known contact reaches them) or found again, for
+    `reason`, on a borrower of `by`'s cases. While the borrower is lost, the conduct limits let
+    collectors ask third parties for the borrower's whereabouts (never about the debt); finding
+    them again closes that door. Recorded in the audit trail with the reason."""
+    if not by.has_perm("loans.change_contact"):
+        raise PermissionDenied(_("You may not change what the desk knows of a borrower's contacts."))
+    reason = (reason or "").strip()
+    if not reason:
+        raise CollectionError(_("Say why the borrower is marked lost or found."))
+    with transaction.atomic():
+        locked = Borrower.objects.select_for_update().get(pk=borrower.pk)
+        if not borrowers_visible_to(by, Borrower.objects.filter(pk=locked.pk)).exists():
+            raise PermissionDenied(_("This borrower is not of a case of yours."))
+        if locked.lost_contact == lost:
+            return locked
+        since = timezone.localdate() if lost else None
+        changes = {
+            "lost_contact": (locked.lost_contact, lost),
+            "lost_contact_since": (locked.lost_contact_since, since),
+        }
+        # An UPDATE, not save(): the audit entry is written here, once, with the reason.
+        Borrower.objects.filter(pk=locked.pk).update(lost_contact=lost, lost_contact_since=since)
+        audit_change(locked, changes, by=by, reason=reason)
+        locked.lost_contact, locked.lost_contact_since = lost, since
+    return locked
 
 
 def contact_add_check(*, borrower_id: int | None, by: User, reason: str) -> None:

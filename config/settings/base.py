@@ -38,6 +38,8 @@ INSTALLED_APPS = [
     # in accounts.admin: read-only logs, and an admin unlocks by deleting the attempt).
     "accounts.apps.LoginRecordsConfig",  # django-axes, named in the desk's words
     "csp",
+    "django_htmx",
+    "django_filters",
     "accounts",
     "loans",
     "collection",
@@ -60,6 +62,7 @@ MIDDLEWARE = [
     # After authentication: every audit entry a request writes names its user (docs/audit.md).
     "auditlog.middleware.AuditlogMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes asks: it turns a locked-out login into the lockout page.
     "axes.middleware.AxesMiddleware",
@@ -79,6 +82,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "accounts.context_processors.desk_user",
             ],
         },
     },
@@ -288,6 +292,9 @@ AUDITLOG_INCLUDE_TRACKING_MODELS = (
     {"model": "collection.EscalationRequest"},
     {"model": "collection.RepaymentPlan"},
     {"model": "collection.PromiseToPay"},
+    {"model": "collection.Callback"},
+    {"model": "collection.CaseNote"},
+    {"model": "collection.CallScript", "exclude_fields": ["updated_at"]},
 )
 
 LOGGING = {

@@ -1,0 +1,33 @@
+"""The one way a page requires a role (the server decides; a hidden button is never the protection)."""
+
+import functools
+
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+
+from . import roles
+
+
+def has_any_role(user, wanted) -> bool:
+    """Whether `user` holds one of the `wanted` roles; a superuser counts as an admin."""
+    held = roles.user_roles(user)
+    return bool(held & set(wanted)) or (user.is_superuser and roles.ADMIN in wanted)
+
+
+def role_required(*wanted: str):
+    """A view for the holders of one of `wanted` (accounts.roles): a visitor not logged in is sent to
+    the login page, a user without the role is refused (403)."""
+
+    def decorator(view):
+        @functools.wraps(view)
+        def wrapped(request, *args, **kwargs):
+            if not request.user.is_authenticated:
+                return redirect_to_login(request.get_full_path())
+            if not has_any_role(request.user, wanted):
+                raise PermissionDenied
+            return view(request, *args, **kwargs)
+
+        wrapped.required_roles = frozenset(wanted)
+        return wrapped
+
+    return decorator

@@ -1,0 +1,65 @@
+"""What every page of the workspace shares: the one place that turns a service's refusal into words
+a person understands, the one way a page reads a case (within reach, or 404), and the run of a
+form through its service."""
+
+from collections.abc import Callable
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404
+from django.shortcuts import redirect
+from django.utils.translation import gettext as _
+from django_fsm import ConcurrentTransition, TransitionNotAllowed
+
+from .exceptions import CollectionError, ConductViolation, StaleCase
+from .models import CollectionCase
+from .selectors import case_for_user
+
+# What a service may refuse with; anything else is a fault and shows the error page.
+SERVICE_REFUSALS = (CollectionError, PermissionDenied, ValidationError, TransitionNotAllowed, ConcurrentTransition)
+
+
+def refusal_message(error: Exception) -> str:
+    """A service's refusal in words: what was refused and, where the service says, what to do."""
+    if isinstance(error, ConductViolation):  # its message says when contact is next allowed, if ever
+        return _("Refused by the conduct limits: %(why)s") % {"why": error.message}
+    if isinstance(error, CollectionError):
+        return error.message
+    if isinstance(error, ConcurrentTransition | TransitionNotAllowed):
+        return StaleCase().message
+    if isinstance(error, PermissionDenied):
+        return str(error) or _("You may not do this on this case.")
+    if isinstance(error, ValidationError):
+        return " ".join(error.messages)
+    raise TypeError(f"not a service refusal: {error!r}")
+
+
+def case_or_404(request, pk: int) -> CollectionCase:
+    """The case `pk` when it is within the user's reach; 404 otherwise, whether it does not exist or
+    is someone else's (a page never tells which cases exist outside one's reach)."""
+    try:
+        return case_for_user(user=request.user, pk=pk)
+    except (CollectionCase.DoesNotExist, PermissionDenied) as error:
+        raise Http404(_("No such case among yours.")) from error
+
+
+def form_run(request, form, action: Callable[[dict], object], *, done: str | Callable[[object], str]):
+    """Validate `form` and hand its data to `action` (a service call). On success, say `done` (or
+    what `done(result)` says) and return the result; on a refusal, put the service's words on the
+    form and return None. A refused conduct check is kept by the service itself."""
+    if not form.is_valid():
+        return None
+    try:
+        result = action(form.cleaned_data)
+    except SERVICE_REFUSALS as error:
+        form.add_error(None, refusal_message(error))
+        return None
+    messages.success(request, done(result) if callable(done) else done)
+    return result if result is not None else True
+
+
+def back_to_case(case: CollectionCase, anchor: str = ""):
+    response = redirect("collection:case", pk=case.pk)
+    if anchor:
+        response["Location"] += f"#{anchor}"
+    return response
