@@ -79,8 +79,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bench.workspace: {error}", file=sys.stderr)
         return 2
     keep = args.keep or args.reuse
+    size = "reused as built" if args.reuse else f"{args.loans:,} loans"
     print(
-        f"bench.workspace: {args.loans:,} loans, {args.cases:,} cases for one collector, seed {args.seed}; "
+        f"bench.workspace: {size}, {args.cases:,} cases for one collector, seed {args.seed}; "
         f"database {database} on {server.host}:{server.port}",
         flush=True,
     )
@@ -116,8 +117,10 @@ def _measure(args: argparse.Namespace, url: str) -> int:
     django.setup()
     import logging
 
-    # The login of each run is no news: django-axes logs every one.
+    # The run's login is no news: django-axes logs every one.
     logging.getLogger("axes").setLevel(logging.WARNING)
+    # Nor is each call the conduct limits refuse (422), which Django logs as a warning.
+    logging.getLogger("django.request").setLevel(logging.ERROR)
     from django.core.management import call_command
     from django.utils import timezone
 

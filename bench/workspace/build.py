@@ -13,7 +13,6 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from auditlog.models import LogEntry
-from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection, transaction
@@ -26,7 +25,9 @@ from bench.collection_cycle.report import progress_bar
 from bench.collection_cycle.sql import execute, insert
 from collection.machine import OPEN_STAGES, Stage
 from collection.models import (
+    Callback,
     CaseAssignment,
+    CaseNote,
     CollectionCase,
     ConductRefusal,
     ContactAttempt,
@@ -42,15 +43,6 @@ DESK_ZONE = ZoneInfo("Asia/Shanghai")
 CHUNK_BORROWERS = 100_000
 CHUNK_CASES = 50_000
 HISTORY_DAYS = 60
-# Models the workspace adds (on main while this benchmark was written): written when the desk has them.
-OPTIONAL_MODELS = ("collection.Callback", "collection.CaseNote")
-
-
-def optional_model(label: str):
-    try:
-        return apps.get_model(label)
-    except LookupError:
-        return None
 
 
 def workspace_build(*, loans: int, cases: int, seed: int, as_of: datetime.date) -> dict[str, int]:
@@ -105,10 +97,8 @@ def workspace_rewrite(*, cases: int, seed: int) -> dict[str, int]:
 def histories_clear(case_ids) -> None:
     """Remove what the collector's cases' history wrote (and what an earlier run's calls added)."""
     ids = list(case_ids)
-    for label in OPTIONAL_MODELS:
-        model = optional_model(label)
-        if model is not None:
-            model.objects.filter(case__in=ids).delete()
+    Callback.objects.filter(case__in=ids).delete()
+    CaseNote.objects.filter(case__in=ids).delete()
     PromiseToPay.objects.filter(case__in=ids).delete()
     ConductRefusal.objects.filter(case__in=ids).delete()
     ContactAttempt.objects.filter(case__in=ids).delete()
@@ -148,10 +138,9 @@ def portfolio_rows() -> dict[str, int]:
         "pending": PromiseToPay.objects.filter(case__in=mine, status="pending").count(),
         "broken": PromiseToPay.objects.filter(case__in=mine, status="broken").count(),
     }
-    for label in OPTIONAL_MODELS:
-        model = optional_model(label)
-        if model is not None:
-            rows[f"their {model._meta.verbose_name_plural}"] = model.objects.filter(case__in=mine).count()
+    rows["their callbacks"] = Callback.objects.filter(case__in=mine).count()
+    rows["pending callbacks"] = Callback.objects.filter(case__in=mine, status="pending").count()
+    rows["their notes"] = CaseNote.objects.filter(case__in=mine).count()
     return rows
 
 
@@ -358,7 +347,6 @@ class Story:
 
 def histories_write(*, collector, chosen: dict[int, int | None], seed: int, now: datetime.datetime) -> None:
     """Write the collector's cases' history and what it leaves on them."""
-    Callback, CaseNote = (optional_model(label) for label in OPTIONAL_MODELS)
     cases = list(CollectionCase.objects.filter(pk__in=chosen).select_related("loan__borrower").order_by("pk"))
     contacts: dict[int, list[Contact]] = {}
     for contact in Contact.objects.filter(borrower__loans__collection_cases__in=cases).order_by("pk").distinct():
@@ -370,16 +358,20 @@ def histories_write(*, collector, chosen: dict[int, int | None], seed: int, now:
         for case in cases:
             rng = random.Random(f"workspace-{seed}-{case.pk}")
             story = Story(case=case, stage=case.stage)
-            _story_tell(story, contacts.get(case.loan.borrower_id, []), rng, collector, now, Callback, CaseNote)
+            _story_tell(story, contacts.get(case.loan.borrower_id, []), rng, collector, now)
             stories.append(story)
             bar.update(1)
     ContactAttempt.objects.bulk_create([a for s in stories for a in s.attempts], batch_size=2000)
     PromiseToPay.objects.bulk_create([p for s in stories for p in s.promises], batch_size=2000)
     ConductRefusal.objects.bulk_create([r for s in stories for r in s.refusals], batch_size=2000)
-    if Callback is not None:
-        Callback.objects.bulk_create([c for s in stories for c in s.callbacks], batch_size=2000)
-    if CaseNote is not None:
-        CaseNote.objects.bulk_create([n for s in stories for n in s.notes], batch_size=2000)
+    Callback.objects.bulk_create([c for s in stories for c in s.callbacks], batch_size=2000)
+    # A callback is set at its attempt (created_at is stamped now on the way in).
+    execute(
+        """UPDATE collection_callback b SET created_at = a.attempted_at FROM collection_contactattempt a
+           WHERE a.id = b.attempt_id AND b.case_id = ANY(%(ids)s)""",
+        {"ids": [s.case.pk for s in stories]},
+    )
+    CaseNote.objects.bulk_create([n for s in stories for n in s.notes], batch_size=2000)
     content_type = ContentType.objects.get_for_model(CollectionCase)
     for story in stories:
         for log in story.logs:
@@ -412,7 +404,7 @@ def _pick(rng: random.Random, weighted) -> str:
     return rng.choices(values, weights)[0]
 
 
-def _story_tell(story: Story, contacts: list, rng, collector, now, Callback, CaseNote) -> None:  # noqa: N803
+def _story_tell(story: Story, contacts: list, rng, collector, now) -> None:
     """A case's last weeks as a collector would have worked them within the conduct limits: a call
     most days, an SMS now and then; a conversation pauses calls for 7 days; a promise is kept,
     broken or superseded by a later one, or still pending. Some cases end on a scenario the
@@ -505,7 +497,7 @@ def _story_tell(story: Story, contacts: list, rng, collector, now, Callback, Cas
                         later = at + datetime.timedelta(minutes=rng.randint(60, 180))
                         if timezone.localtime(later, DESK_ZONE).time() < datetime.time(21) and later < now:
                             attempt(later, contact, "call", _pick(rng, OWN_OUTCOMES[:2]))
-                    if row.outcome in UNANSWERED and Callback is not None and rng.random() < 0.15:
+                    if row.outcome in UNANSWERED and rng.random() < 0.15:
                         story.callbacks.append(
                             Callback(
                                 case=case,
@@ -530,7 +522,7 @@ def _story_tell(story: Story, contacts: list, rng, collector, now, Callback, Cas
     promises_settle(story, rng, now)
     if story.last_conversation is not None and story.stage == Stage.REMINDER:
         story.stage = Stage.NEGOTIATION
-    _story_extras(story, rng, collector, now, today, Callback, CaseNote, mobile)
+    _story_extras(story, rng, collector, now, today, mobile)
 
 
 def promises_settle(story: Story, rng, now) -> None:
@@ -551,10 +543,10 @@ def promises_settle(story: Story, rng, now) -> None:
             story.attention_since = None if worked else evaluated
 
 
-def _story_extras(story: Story, rng, collector, now, today, Callback, CaseNote, mobile) -> None:  # noqa: N803
+def _story_extras(story: Story, rng, collector, now, today, mobile) -> None:
     case = story.case
     last = story.attempts[-1] if story.attempts else None
-    if Callback is not None and last is not None and rng.random() < 0.3:
+    if last is not None and rng.random() < 0.3:
         local_now = timezone.localtime(now, DESK_ZONE)
         if rng.random() < 0.4:  # due: earlier today if the day has begun, else yesterday afternoon
             day = today if local_now.hour >= 10 else today - datetime.timedelta(days=1)
@@ -563,10 +555,9 @@ def _story_extras(story: Story, rng, collector, now, today, Callback, CaseNote, 
         else:
             due_at = _local(today + datetime.timedelta(days=rng.randint(1, 3)), rng.randint(10 * 60, 18 * 60))
         story.callbacks.append(Callback(case=case, due_at=due_at, status="pending", attempt=last, set_by=collector))
-    if CaseNote is not None:
-        for _number in range(rng.choice((0, 0, 1, 1, 2, 3))):
-            written = last.attempted_at if last is not None and rng.random() < 0.7 else case.opened_at
-            story.notes.append(CaseNote(case=case, text=rng.choice(NOTES), written_by=collector, written_at=written))
+    for _number in range(rng.choice((0, 0, 1, 1, 2, 3))):
+        written = last.attempted_at if last is not None and rng.random() < 0.7 else case.opened_at
+        story.notes.append(CaseNote(case=case, text=rng.choice(NOTES), written_by=collector, written_at=written))
     if mobile is not None and rng.random() < 0.05:
         at = _local(today - datetime.timedelta(days=rng.randint(1, 20)), 22 * 60 + rng.randint(5, 90))
         story.refusals.append(

@@ -15,6 +15,7 @@ from bench.collection_cycle.server import BenchError
 
 from .build import COLLECTOR, DESK_ZONE
 
+HTMX = {"HX-Request": "true"}
 # The queue's filters (django-filter fields of the queue page), each requested on its own.
 YES_NO_FILTERS = ("broken_promise", "promise_due_today", "callback_due", "no_contact_7d", "on_hold")
 # Where a borrower may live: the zone in which it is nearest mid-day is given to the borrowers whose
@@ -46,6 +47,7 @@ class Request:
     method: str
     url: str
     data: dict = field(default_factory=dict)
+    headers: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -130,6 +132,9 @@ def page_operations(sample: Sample, *, seed: int = 1) -> list[Operation]:
     shuffled = list(sample.case_ids)
     random.Random(f"case-pages-{seed}").shuffle(shuffled)
     operations.append(Operation("case page", [Request("GET", _reverse("collection:case", pk)) for pk in shuffled]))
+    # The case page loads its timeline once shown (htmx): the second request of opening a case.
+    timelines = [Request("GET", _reverse("collection:case_timeline", pk), headers=HTMX) for pk in shuffled]
+    operations.append(Operation("case timeline (htmx)", timelines))
     return operations
 
 
@@ -245,8 +250,10 @@ def _attempt_request(case, mobile, *, now: datetime.datetime) -> Request:
         "POST",
         _reverse("collection:attempt_log", case.pk),
         {
+            "stage_seen": case.stage,
             "contact": mobile.pk,
             "channel": "call",
+            "direction": "outbound",
             "outcome": "no_answer",
             "note": "Rang out, no voicemail.",
             "duration_seconds": "25",

@@ -1,5 +1,6 @@
 """The run: the collector logged in, each operation's requests timed one by one, a line each."""
 
+import os
 import statistics
 import time
 from collections import Counter
@@ -74,8 +75,8 @@ def report_build(rows: dict[str, int], seconds: float, *, reused: bool = False, 
 
 def send(client: Client, request: Request):
     if request.method == "GET":
-        return client.get(request.url, request.data)
-    return client.post(request.url, request.data)
+        return client.get(request.url, request.data, headers=request.headers)
+    return client.post(request.url, request.data, headers=request.headers)
 
 
 def time_operation(client: Client, operation: Operation, *, requests: int, warm_up: int, big_tables) -> Result | None:
@@ -128,7 +129,8 @@ def run(*, requests: int, warm_up: int, out: TextIO, labels: list[str] | None = 
     print(
         f"bench.workspace: database {connection.settings_dict['NAME']}, as {COLLECTOR} "
         f"({len(sample.case_ids):,} open cases), {timezone.localtime(timezone.now(), DESK_ZONE):%Y-%m-%d %H:%M} "
-        f"Asia/Shanghai; {requests} requests an operation after {warm_up} to warm up; target p95 < {TARGET_MS:.0f} ms",
+        f"Asia/Shanghai; {requests} requests an operation after {warm_up} to warm up; target p95 < {TARGET_MS:.0f} ms; "
+        f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}",
         file=out,
     )
     print(
@@ -181,7 +183,7 @@ def report_findings(results: list[Result], out: TextIO) -> None:
     if slowest is not None:
         print(
             f"p95 under {TARGET_MS:.0f} ms: {met} of {len(results)} operations; slowest p95: "
-            f"{slowest.operation.label} {slowest.p95:.1f} ms",
+            f"{slowest.operation.label} {slowest.p95:.1f} ms; load average {os.getloadavg()[0]:.1f}",
             file=out,
             flush=True,
         )
