@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts import roles
-from accounts.decorators import has_any_role, role_required
+from accounts.decorators import role_required
 from loans.models import Contact
 
 from . import forms, services
@@ -31,9 +31,9 @@ from .services.plans import plan_policy_breaches
 from .web import back_to_case, case_or_404, form_run
 
 QUEUE_PAGE_SIZE = 25
-# Who opens a case page: anyone with a role, on the cases within their reach (collection.access).
+# Who opens a case page and its actions: anyone with a role, on the cases within their reach
+# (collection.access); what each may do there, the services decide, and refuse in words.
 CASE_ROLES = roles.ROLES
-ACTING_ROLES = (roles.COLLECTOR, roles.SUPERVISOR, roles.ADMIN, roles.LEGAL_OFFICER)
 TIMELINE_LIMIT = 200
 
 
@@ -120,11 +120,8 @@ def next_case(request):
 def _case_forms(case, workspace=None, bound=None) -> dict:
     """Every action form of the case page, unbound, but for `bound` (the one just posted)."""
     contacts = [standing.contact for standing in workspace.contacts] if workspace else None
-    colleagues = None
-    if case.team_id is not None:
-        colleagues = case.team.members.filter(is_active=True).exclude(username=roles.SYSTEM_USERNAME)
     made = {
-        "attempt": forms.AttemptForm(case=case, contacts=contacts, colleagues=colleagues),
+        "attempt": forms.AttemptForm(case=case, contacts=contacts, **_form_kwargs(forms.AttemptForm, case)),
         "promise": forms.PromiseForm(case=case, initial={"due_date": timezone.localdate()}),
         "plan": forms.PlanForm(case=case, initial={"first_due_date": timezone.localdate()}),
         "escalation": forms.EscalationRequestForm(case=case),
@@ -154,8 +151,6 @@ def _case_page(request, case, *, bound=None, status=200, extra=None, open_forms=
         "ws": workspace,
         "forms": case_forms,
         "open_forms": set(open_forms or ()),
-        # Whether to show the action forms: the services decide what each may do (and refuse in words).
-        "may_act": has_any_role(request.user, ACTING_ROLES),
         "Stage": Stage,
         **(extra or {}),
     }
@@ -204,6 +199,8 @@ def _case_action(form_name: str, form_class, action, done, then=None):
 
 
 def _form_kwargs(form_class, case) -> dict:
+    """What a form needs of the case besides the case: an attempt's possible second collector (a
+    field visit needs two) is one of the case's team."""
     if form_class is forms.AttemptForm and case.team_id is not None:
         return {"colleagues": case.team.members.filter(is_active=True).exclude(username=roles.SYSTEM_USERNAME)}
     return {}
