@@ -103,10 +103,12 @@ def main(argv: list[str] | None = None) -> int:
 
 def _measure(args: argparse.Namespace, url: str) -> int:
     # Django is set up on the run's database, with the development settings and debug off, as a
-    # server runs; ALLOWED_HOSTS takes localhost.
+    # server runs, and the web service's database options (docker-compose.yml: no parallel
+    # workers, unless DESK_DB_PARALLEL_WORKERS says otherwise); ALLOWED_HOSTS takes localhost.
     os.environ["DATABASE_URL"] = url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
     os.environ["DEBUG"] = "false"
+    os.environ.setdefault("DESK_DB_PARALLEL_WORKERS", "0")
     sys.path.insert(0, str(PROJECT_DIR))
     import warnings
 
