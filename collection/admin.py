@@ -32,8 +32,11 @@ from .exceptions import CollectionError
 from .jobs import counts_in_words
 from .machine import WORKING_STAGES
 from .models import (
+    Callback,
     CallConsent,
+    CallScript,
     CaseAssignment,
+    CaseNote,
     CaseRouting,
     CollectionCase,
     ConductPolicy,
@@ -442,6 +445,45 @@ class CallConsentAdmin(CaseScopedAdmin, ReadOnlyAdmin):
     list_select_related = ("case__loan", "recorded_by")
     date_hierarchy = "given_at"
     show_full_result_count = False
+
+
+@admin.register(Callback)
+class CallbackAdmin(CaseScopedAdmin, ReadOnlyAdmin):
+    """The next action on a case, set when an attempt is logged on the case page."""
+
+    list_display = ("case", "due_at", "status", "set_by", "created_at")
+    list_filter = ("status",)
+    search_fields = ("=case__loan__account_number", "set_by__username")
+    list_select_related = ("case__loan", "set_by")
+    date_hierarchy = "due_at"
+    show_full_result_count = False
+
+
+@admin.register(CaseNote)
+class CaseNoteAdmin(CaseScopedAdmin, ReadOnlyAdmin):
+    """Collectors' notes, written on the case page and never edited: a correction is a new note."""
+
+    list_display = ("case", "written_at", "written_by", "text")
+    search_fields = ("=case__loan__account_number", "written_by__username")
+    list_select_related = ("case__loan", "written_by")
+    date_hierarchy = "written_at"
+    show_full_result_count = False
+
+
+@admin.register(CallScript)
+class CallScriptAdmin(admin.ModelAdmin):
+    """What collectors say in each working stage, shown on the case page in the reader's language.
+    One per stage, seeded with the stages' strategies: edited, never added or deleted."""
+
+    list_display = ("stage", "updated_at")
+    readonly_fields = ("stage", "updated_at")
+    fields = ("stage", "text_zh_hans", "text_en", "updated_at")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 # --- promises and plans ----------------------------------------------------------------------

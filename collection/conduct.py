@@ -168,11 +168,14 @@ class CaseContactRecord(ContactRecord):
     as RecordedContacts does for any question about times after `since`."""
 
     def __init__(self, *, case: CollectionCase, numbers: list[str], since: datetime.datetime):
+        # The case's attempts, and the other cases' attempts on its numbers, read apart and joined:
+        # an OR across the join would make PostgreSQL hash every contact of the desk.
+        columns = ("case_id", "contact__value", "contact__kind", "channel", "direction", "outcome", "attempted_at")
+        recent = ContactAttempt.objects.filter(attempted_at__gte=since).order_by()
         attempts = (
-            ContactAttempt.objects.filter(Q(case=case) | Q(contact__value__in=numbers), attempted_at__gte=since)
-            .values_list(
-                "case_id", "contact__value", "contact__kind", "channel", "direction", "outcome", "attempted_at"
-            )
+            recent.filter(case=case)
+            .values_list(*columns)
+            .union(recent.filter(contact__value__in=numbers).exclude(case=case).values_list(*columns), all=True)
             .order_by("attempted_at")
         )
         self._unanswered, self._calls, self._conversations = [], [], []

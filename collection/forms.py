@@ -68,11 +68,14 @@ class CaseForm(forms.Form):
         kwargs.setdefault("initial", {})["stage_seen"] = case.stage
         super().__init__(*args, **kwargs)
 
-    def clean_stage_seen(self):
-        seen = self.cleaned_data["stage_seen"]
-        if self.is_bound and seen and seen != self.case.stage:
+    def clean(self):
+        data = super().clean()
+        seen = data.get("stage_seen")
+        if seen and seen != self.case.stage:
+            # The form's error, not the hidden field's: the page shows it above the form (a hidden
+            # field's errors show nowhere), and the rest of the form is not checked on a stale page.
             raise forms.ValidationError(StaleCase().message, code="stale")
-        return seen
+        return data
 
 
 class AttemptForm(CaseForm):

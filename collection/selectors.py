@@ -251,14 +251,28 @@ def _audit_entries(*, case: CollectionCase, limit: int | None) -> list[TimelineE
     """The audit trail's updates, deletions and reveals of the case's own records, in one query
     (and one more per kind of record a changed reference points to)."""
     types = ContentType.objects.get_for_models(CollectionCase, Loan, Borrower, Contact, Payment)
+    # The ids of the borrower's contacts and the loan's payments, read first (one query) and given
+    # as lists: sub-selects in the OR below would make PostgreSQL walk the whole trail by its time.
+    keys = defaultdict(list)
+    for model, pk in (
+        Contact.objects.filter(borrower_id=case.loan.borrower_id)
+        .order_by()
+        .annotate(model=Value("contact"))
+        .values_list("model", "pk")
+        .union(
+            Payment.objects.filter(loan=case.loan_id)
+            .order_by()
+            .annotate(model=Value("payment"))
+            .values_list("model", "pk")
+        )
+    ):
+        keys[model].append(pk)
     records = (
         Q(content_type=types[CollectionCase], object_id=case.pk)
         | Q(content_type=types[Loan], object_id=case.loan_id)
-        | Q(content_type=types[Borrower], object_id__in=Loan.objects.filter(pk=case.loan_id).values("borrower_id"))
-        | Q(
-            content_type=types[Contact], object_id__in=Contact.objects.filter(borrower__loans=case.loan_id).values("pk")
-        )
-        | Q(content_type=types[Payment], object_id__in=Payment.objects.filter(loan=case.loan_id).values("pk"))
+        | Q(content_type=types[Borrower], object_id=case.loan.borrower_id)
+        | Q(content_type=types[Contact], object_id__in=keys["contact"])
+        | Q(content_type=types[Payment], object_id__in=keys["payment"])
     )
     logged = (
         LogEntry.objects.filter(

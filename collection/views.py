@@ -12,12 +12,12 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts import roles
-from accounts.decorators import has_any_role, role_required
+from accounts.decorators import role_required
 from loans.models import Contact
 
 from . import forms, services
 from .filters import QueueFilter
-from .machine import Stage
+from .machine import HoldReason, Stage
 from .models import Outcome
 from .selectors import (
     case_timeline,
@@ -31,9 +31,9 @@ from .services.plans import plan_policy_breaches
 from .web import back_to_case, case_or_404, form_run
 
 QUEUE_PAGE_SIZE = 25
-# Who opens a case page: anyone with a role, on the cases within their reach (collection.access).
+# Who opens a case page and its actions: anyone with a role, on the cases within their reach
+# (collection.access); what each may do there, the services decide, and refuse in words.
 CASE_ROLES = roles.ROLES
-ACTING_ROLES = (roles.COLLECTOR, roles.SUPERVISOR, roles.ADMIN, roles.LEGAL_OFFICER)
 TIMELINE_LIMIT = 200
 
 
@@ -120,11 +120,8 @@ def next_case(request):
 def _case_forms(case, workspace=None, bound=None) -> dict:
     """Every action form of the case page, unbound, but for `bound` (the one just posted)."""
     contacts = [standing.contact for standing in workspace.contacts] if workspace else None
-    colleagues = None
-    if case.team_id is not None:
-        colleagues = case.team.members.filter(is_active=True).exclude(username=roles.SYSTEM_USERNAME)
     made = {
-        "attempt": forms.AttemptForm(case=case, contacts=contacts, colleagues=colleagues),
+        "attempt": forms.AttemptForm(case=case, contacts=contacts, **_form_kwargs(forms.AttemptForm, case)),
         "promise": forms.PromiseForm(case=case, initial={"due_date": timezone.localdate()}),
         "plan": forms.PlanForm(case=case, initial={"first_due_date": timezone.localdate()}),
         "escalation": forms.EscalationRequestForm(case=case),
@@ -143,14 +140,17 @@ def _case_forms(case, workspace=None, bound=None) -> dict:
     return made
 
 
-def _case_page(request, case, *, bound=None, status=200, extra=None):
+def _case_page(request, case, *, bound=None, status=200, extra=None, open_forms=None):
+    """The case page; `bound` is the form just posted, (name, form), shown open with its errors;
+    `open_forms` are forms to show open, filled in ({name: form})."""
     workspace = case_workspace(case=case, language=get_language())
+    case_forms = _case_forms(case, workspace, bound)
+    case_forms.update(open_forms or {})
     context = {
         "case": case,
         "ws": workspace,
-        "forms": _case_forms(case, workspace, bound),
-        # Whether to show the action forms: the services decide what each may do (and refuse in words).
-        "may_act": has_any_role(request.user, ACTING_ROLES),
+        "forms": case_forms,
+        "open_forms": set(open_forms or ()),
         "Stage": Stage,
         **(extra or {}),
     }
@@ -160,7 +160,12 @@ def _case_page(request, case, *, bound=None, status=200, extra=None):
 @require_GET
 @role_required(*CASE_ROLES)
 def case_detail(request, pk):
-    return _case_page(request, case_or_404(request, pk))
+    case = case_or_404(request, pk)
+    offered = request.GET.get("offer_hold")
+    if offered in HoldReason.values and case.stage != Stage.ON_HOLD:
+        hold = forms.HoldForm(case=case, initial={"hold_reason": offered})
+        return _case_page(request, case, open_forms={"hold": hold})
+    return _case_page(request, case)
 
 
 @require_GET
@@ -174,10 +179,10 @@ def case_timeline_view(request, pk):
     return render(request, template, context)
 
 
-def _case_action(form_name: str, form_class, action, done, anchor: str = ""):
+def _case_action(form_name: str, form_class, action, done, then=None):
     """A POST view: bind `form_class` on the case, run `action(request, case, form, data)` through
-    collection.web.form_run; back to the case page when done, else the page with the form's errors
-    (422, which the page's htmx swaps in place like a success)."""
+    collection.web.form_run; back to the case page when done (with the query `then(result)` gives),
+    else the page with the form's errors (422, which the page's htmx swaps in place like a success)."""
 
     @require_POST
     @role_required(*CASE_ROLES)
@@ -187,13 +192,15 @@ def _case_action(form_name: str, form_class, action, done, anchor: str = ""):
         result = form_run(request, form, lambda data: action(request, case, form, data, **kwargs), done=done)
         if result is None:
             return _case_page(request, case, bound=(form_name, form), status=422)
-        return back_to_case(case, anchor)
+        return back_to_case(case, query=then(result) if then else None)
 
     view.__name__ = f"{form_name}_view"
     return view
 
 
 def _form_kwargs(form_class, case) -> dict:
+    """What a form needs of the case besides the case: an attempt's possible second collector (a
+    field visit needs two) is one of the case's team."""
     if form_class is forms.AttemptForm and case.team_id is not None:
         return {"colleagues": case.team.members.filter(is_active=True).exclude(username=roles.SYSTEM_USERNAME)}
     return {}
@@ -220,6 +227,12 @@ def _log_attempt(request, case, form, data):
             % {"reason": attempt.get_outcome_display()},
         )
     return attempt
+
+
+def _offer_hold(attempt) -> dict | None:
+    """After a dispute or hardship claim, the case page opens the hold with its reason filled in."""
+    reason = getattr(attempt, "offers_hold", None)
+    return {"offer_hold": reason} if reason else None
 
 
 def _take_promise(request, case, form, data):
@@ -291,7 +304,7 @@ def _set_lost_contact(request, case, form, data):
     )
 
 
-attempt_log = _case_action("attempt", forms.AttemptForm, _log_attempt, _("Contact attempt logged."))
+attempt_log = _case_action("attempt", forms.AttemptForm, _log_attempt, _("Contact attempt logged."), then=_offer_hold)
 promise_take = _case_action("promise", forms.PromiseForm, _take_promise, _("Promise to pay recorded."))
 _plan_propose = _case_action("plan", forms.PlanForm, _propose_plan, _plan_done)
 

@@ -3,6 +3,7 @@ a person understands, the one way a page reads a case (within reach, or 404), an
 form through its service."""
 
 from collections.abc import Callable
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -11,6 +12,7 @@ from django.shortcuts import redirect
 from django.utils.translation import gettext as _
 from django_fsm import ConcurrentTransition, TransitionNotAllowed
 
+from .conduct import ConductRule
 from .exceptions import CollectionError, ConductViolation, StaleCase
 from .models import CollectionCase
 from .selectors import case_for_user
@@ -22,7 +24,8 @@ SERVICE_REFUSALS = (CollectionError, PermissionDenied, ValidationError, Transiti
 def refusal_message(error: Exception) -> str:
     """A service's refusal in words: what was refused and, where the service says, what to do."""
     if isinstance(error, ConductViolation):  # its message says when contact is next allowed, if ever
-        return _("Refused by the conduct limits: %(why)s") % {"why": error.message}
+        rule = ConductRule(error.rule).label if error.rule in ConductRule.values else error.rule
+        return _("Refused by the conduct limits (%(rule)s): %(why)s") % {"rule": rule, "why": error.message}
     if isinstance(error, CollectionError):
         return error.message
     if isinstance(error, ConcurrentTransition | TransitionNotAllowed):
@@ -58,8 +61,9 @@ def form_run(request, form, action: Callable[[dict], object], *, done: str | Cal
     return result if result is not None else True
 
 
-def back_to_case(case: CollectionCase, anchor: str = ""):
+def back_to_case(case: CollectionCase, query: dict | None = None):
+    """Back to the case page after an action (and its query, e.g. a hold to offer)."""
     response = redirect("collection:case", pk=case.pk)
-    if anchor:
-        response["Location"] += f"#{anchor}"
+    if query:
+        response["Location"] += f"?{urlencode(query)}"
     return response

@@ -13,7 +13,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("accounts/", include("accounts.urls")),
-    path("", views.home, name="home"),
+    path("", include("accounts.landing_urls")),
     path("", include("loans.urls")),
     path("", include("collection.urls")),
 ]

@@ -1,10 +1,6 @@
-from django.contrib.auth.decorators import login_required
 from django.db import connection
 from django.http import JsonResponse
-from django.shortcuts import redirect
 from django.views.decorators.http import require_GET
-
-from accounts import roles
 
 
 @require_GET
@@ -14,19 +10,3 @@ def healthz(request):
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
     return JsonResponse({"status": "ok"})
-
-
-@require_GET
-@login_required
-def home(request):
-    """Where each role lands after logging in: a collector on their queue, a supervisor on the
-    escalations awaiting a decision (the admin's list until the supervisors' pages exist), an admin
-    on the admin; anyone else on the portfolio overview."""
-    held = roles.user_roles(request.user)
-    if roles.COLLECTOR in held:
-        return redirect("collection:queue")
-    if roles.SUPERVISOR in held and request.user.is_staff:
-        return redirect("admin:collection_escalationrequest_changelist")
-    if (roles.ADMIN in held or request.user.is_superuser) and request.user.is_staff:
-        return redirect("admin:index")
-    return redirect("portfolio")

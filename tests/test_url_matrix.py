@@ -6,7 +6,11 @@ Object pages are opened twice where the object belongs to a case: once on the co
 (in the supervisor's team) and once on another team's case, so the matrix shows the scoping too.
 
 Answers: ok (200), login (sent to a login page), away (another redirect: the admin's "does not
-exist" for an object out of reach, a done action), denied (403), missing (404), method (405)."""
+exist" for an object out of reach, a done action), denied (403), missing (404), method (405),
+invalid (422: a form posted empty and refused in words, which shows the poster reached the action).
+
+The workspace's actions take POST only: each is also posted empty, by every role, on a case in and
+out of reach ("... POST")."""
 
 import datetime
 import re
@@ -28,7 +32,7 @@ from django_celery_beat.models import ClockedSchedule, SolarSchedule
 from accounts import roles
 from accounts.models import User
 from collection.machine import Stage
-from collection.models import CaseRouting, CollectionCase
+from collection.models import Callback, CaseNote, CaseRouting, CollectionCase
 from loans.models import ImportRun, Payment
 from loans.services import payment_record, payment_reverse
 
@@ -43,6 +47,8 @@ CASE_PATH = {
     "collection.contactattempt": "case__",
     "collection.conductrefusal": "case__",
     "collection.callconsent": "case__",
+    "collection.callback": "case__",
+    "collection.casenote": "case__",
     "collection.promisetopay": "case__",
     "collection.repaymentplan": "case__",
     "collection.planinstallment": "plan__case__",
@@ -57,6 +63,9 @@ CASE_PATH = {
 }
 
 
+# The workspace's pages read with GET; its other URLs are actions taking POST.
+WORKSPACE_PAGES = {"collection:queue", "collection:next_case", "collection:case", "collection:case_timeline"}
+
 # Admin URLs not named after their model's app: Django's user admin keeps auth's name.
 OTHER_ADMIN_URLS = {"admin:auth_user_password_change": User}
 
@@ -68,7 +77,7 @@ def _answer(response) -> str:
         target = response["Location"]
         login_urls = (reverse("login"), reverse("admin:login"))
         return "login" if target.split("?")[0] in login_urls else "away"
-    return {403: "denied", 404: "missing", 405: "method", 400: "bad"}.get(
+    return {403: "denied", 404: "missing", 405: "method", 400: "bad", 422: "invalid"}.get(
         response.status_code, str(response.status_code)
     )
 
@@ -121,7 +130,8 @@ class Desk:
         self._pick_case_records()
 
     def _seed_records_the_demo_does_not_make(self):
-        """Logins, an import run, and a payment reversal on a case in and out of reach."""
+        """Logins, an import run, and a payment reversal, a note and a callback on a case in and out
+        of reach."""
         for model in (AccessAttempt, AccessLog, AccessFailureLog):
             model.objects.create(
                 username="collector1",
@@ -143,6 +153,10 @@ class Desk:
                 channel="app",
             )
             payment_reverse(payment=payment, by=self.users["superuser"], reason="matrix")
+            CaseNote.objects.create(case=case, text="matrix", written_by=self.users["superuser"])
+            Callback.objects.create(
+                case=case, due_at=timezone.now() + datetime.timedelta(days=1), set_by=self.users["superuser"]
+            )
 
     def _pick_case_records(self):
         """Per case record model, one object on a case of the collector's in the supervisor's team
@@ -196,6 +210,16 @@ def _requests(desk: Desk):
         if not parameters:
             yield name, reverse(name)
             continue
+        if name.startswith("collection:"):  # the workspace's pages of a case, and of its contact
+            for reach in ("own", "other"):
+                case = desk.own_case if reach == "own" else desk.other_case
+                arguments = {"pk": case.pk}
+                if "contact_pk" in parameters:
+                    arguments["contact_pk"] = case.loan.borrower.contacts.order_by("pk").first().pk
+                yield f"{name}[{reach}]", reverse(name, kwargs=arguments)
+                if name not in WORKSPACE_PAGES:
+                    yield f"{name}[{reach}] POST", reverse(name, kwargs=arguments)
+            continue
         model = OTHER_ADMIN_URLS.get(name) or next(
             (m for prefix, m in models_by_admin_prefix.items() if name.startswith(prefix)), None
         )
@@ -239,7 +263,12 @@ def actual_matrix(desk: Desk) -> dict[str, tuple[str, ...]]:
         if user is not None:
             client.force_login(user)
         clients[role] = client
-    return {key: tuple(_answer(clients[role].get(url)) for role in ROLES) for key, url in _requests(desk)}
+    return {
+        key: tuple(
+            _answer(clients[role].post(url, {}) if key.endswith(" POST") else clients[role].get(url)) for role in ROLES
+        )
+        for key, url in _requests(desk)
+    }
 
 
 # anonymous, collector, supervisor, legal_officer, admin, superuser
@@ -288,6 +317,14 @@ EXPECTED: dict[str, str] = {
     "admin:axes_accesslog_changelist": "login login denied login ok ok",
     "admin:axes_accesslog_delete": "login login denied login denied denied",
     "admin:axes_accesslog_history": "login login denied login ok ok",
+    "admin:collection_callback_add": "login login denied login denied denied",
+    "admin:collection_callback_change[other]": "login login away login ok ok",
+    "admin:collection_callback_change[own]": "login login ok login ok ok",
+    "admin:collection_callback_changelist": "login login ok login ok ok",
+    "admin:collection_callback_delete[other]": "login login denied login denied denied",
+    "admin:collection_callback_delete[own]": "login login denied login denied denied",
+    "admin:collection_callback_history[other]": "login login away login ok ok",
+    "admin:collection_callback_history[own]": "login login ok login ok ok",
     "admin:collection_callconsent_add": "login login denied login denied denied",
     "admin:collection_callconsent_change[other]": "login login away login ok ok",
     "admin:collection_callconsent_change[own]": "login login ok login ok ok",
@@ -296,6 +333,11 @@ EXPECTED: dict[str, str] = {
     "admin:collection_callconsent_delete[own]": "login login denied login denied denied",
     "admin:collection_callconsent_history[other]": "login login away login ok ok",
     "admin:collection_callconsent_history[own]": "login login ok login ok ok",
+    "admin:collection_callscript_add": "login login denied login denied denied",
+    "admin:collection_callscript_change": "login login ok login ok ok",
+    "admin:collection_callscript_changelist": "login login ok login ok ok",
+    "admin:collection_callscript_delete": "login login denied login denied denied",
+    "admin:collection_callscript_history": "login login ok login ok ok",
     "admin:collection_caseassignment_add": "login login denied login denied denied",
     "admin:collection_caseassignment_change[other]": "login login denied login denied ok",
     "admin:collection_caseassignment_change[own]": "login login denied login denied ok",
@@ -304,6 +346,14 @@ EXPECTED: dict[str, str] = {
     "admin:collection_caseassignment_delete[own]": "login login denied login denied denied",
     "admin:collection_caseassignment_history[other]": "login login away login denied ok",
     "admin:collection_caseassignment_history[own]": "login login denied login denied ok",
+    "admin:collection_casenote_add": "login login denied login denied denied",
+    "admin:collection_casenote_change[other]": "login login away login ok ok",
+    "admin:collection_casenote_change[own]": "login login ok login ok ok",
+    "admin:collection_casenote_changelist": "login login ok login ok ok",
+    "admin:collection_casenote_delete[other]": "login login denied login denied denied",
+    "admin:collection_casenote_delete[own]": "login login denied login denied denied",
+    "admin:collection_casenote_history[other]": "login login away login ok ok",
+    "admin:collection_casenote_history[own]": "login login ok login ok ok",
     "admin:collection_caserouting_add": "login login denied login ok ok",
     "admin:collection_caserouting_change": "login login denied login ok ok",
     "admin:collection_caserouting_changelist": "login login denied login ok ok",
@@ -511,12 +561,63 @@ EXPECTED: dict[str, str] = {
     "admin:password_change_done": "login login ok login ok ok",
     "admin:view_on_site[other]": "login login missing login missing missing",
     "admin:view_on_site[own]": "login login missing login missing missing",
+    "collection:attempt_log[other]": "method method method method method method",
+    "collection:attempt_log[other] POST": "login missing missing missing invalid invalid",
+    "collection:attempt_log[own]": "method method method method method method",
+    "collection:attempt_log[own] POST": "login invalid invalid missing invalid invalid",
+    "collection:case[other]": "login missing missing missing ok ok",
+    "collection:case[own]": "login ok ok missing ok ok",
+    "collection:case_timeline[other]": "login missing missing missing ok ok",
+    "collection:case_timeline[own]": "login ok ok missing ok ok",
+    "collection:consent_record[other]": "method method method method method method",
+    "collection:consent_record[other] POST": "login missing missing missing invalid invalid",
+    "collection:consent_record[own]": "method method method method method method",
+    "collection:consent_record[own] POST": "login invalid invalid missing invalid invalid",
+    "collection:contact_add[other]": "method method method method method method",
+    "collection:contact_add[other] POST": "login missing missing missing invalid invalid",
+    "collection:contact_add[own]": "method method method method method method",
+    "collection:contact_add[own] POST": "login invalid invalid missing invalid invalid",
+    "collection:contact_mark[other]": "method method method method method method",
+    "collection:contact_mark[other] POST": "login missing missing missing invalid invalid",
+    "collection:contact_mark[own]": "method method method method method method",
+    "collection:contact_mark[own] POST": "login invalid invalid missing invalid invalid",
+    "collection:escalation_request[other]": "method method method method method method",
+    "collection:escalation_request[other] POST": "login missing missing missing invalid invalid",
+    "collection:escalation_request[own]": "method method method method method method",
+    "collection:escalation_request[own] POST": "login invalid invalid missing invalid invalid",
+    "collection:hold[other]": "method method method method method method",
+    "collection:hold[other] POST": "login missing missing missing invalid invalid",
+    "collection:hold[own]": "method method method method method method",
+    "collection:hold[own] POST": "login invalid invalid missing invalid invalid",
+    "collection:lost_contact[other]": "method method method method method method",
+    "collection:lost_contact[other] POST": "login missing missing missing invalid invalid",
+    "collection:lost_contact[own]": "method method method method method method",
+    "collection:lost_contact[own] POST": "login invalid invalid missing invalid invalid",
+    "collection:next_case": "login away denied denied denied denied",
+    "collection:note_add[other]": "method method method method method method",
+    "collection:note_add[other] POST": "login missing missing missing invalid invalid",
+    "collection:note_add[own]": "method method method method method method",
+    "collection:note_add[own] POST": "login invalid invalid missing invalid invalid",
+    "collection:plan_propose[other]": "method method method method method method",
+    "collection:plan_propose[other] POST": "login missing missing missing invalid invalid",
+    "collection:plan_propose[own]": "method method method method method method",
+    "collection:plan_propose[own] POST": "login invalid invalid missing invalid invalid",
+    "collection:promise_take[other]": "method method method method method method",
+    "collection:promise_take[other] POST": "login missing missing missing invalid invalid",
+    "collection:promise_take[own]": "method method method method method method",
+    "collection:promise_take[own] POST": "login invalid invalid missing invalid invalid",
+    "collection:queue": "login ok denied denied denied denied",
+    "collection:resume[other]": "method method method method method method",
+    "collection:resume[other] POST": "login missing missing missing invalid invalid",
+    "collection:resume[own]": "method method method method method method",
+    "collection:resume[own] POST": "login invalid invalid missing invalid invalid",
     "healthz": "ok ok ok ok ok ok",
-    "home": "login ok ok ok ok ok",
+    "home": "login away away away away away",
     "login": "ok away away away away away",
     "logout": "method method method method method method",
     "password_change": "login ok ok ok ok ok",
     "password_change_done": "login ok ok ok ok ok",
+    "portfolio": "login ok ok ok ok ok",
     "set_language": "away away away away away away",
 }
 

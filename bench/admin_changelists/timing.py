@@ -14,6 +14,8 @@ from .requests import Request
 BIG_TABLE_ROWS = 10_000
 # Nodes that only pass their child's rows on: the plan is described from the first node below them.
 _PASS_THROUGH = {"Limit", "Gather", "Gather Merge", "Sort", "Incremental Sort", "Aggregate", "Unique", "Result"}
+# How a sub-select hangs off the node that uses it.
+_SIDE_PLANS = ("InitPlan", "SubPlan")
 
 
 class BenchError(Exception):
@@ -105,7 +107,10 @@ def _described(node: dict) -> str:
             name += " Backward"
         target = node.get("Index Name") or node.get("Relation Name")
         names.append(f"{name} {target}" if target else name)
-        children = node.get("Plans", ())
+        # A query's sub-selects (the portfolio's day, a row's latest attempt) hang off a node as
+        # its InitPlans and SubPlans: the plan is described down the rows' own path.
+        plans = node.get("Plans", ())
+        children = [child for child in plans if child.get("Parent Relationship") not in _SIDE_PLANS] or plans
         if node["Node Type"] not in _PASS_THROUGH and len(names) >= 2 or not children:
             break
         node = children[0]

@@ -15,7 +15,7 @@ GRANTS = {
     "collector": ["view_callscript", "view_callback", "add_callback", "view_casenote", "add_casenote"],
     "legal_officer": ["view_callscript", "view_callback", "add_callback", "view_casenote", "add_casenote"],
     "supervisor": ["view_callscript", "view_callback", "add_callback", "view_casenote", "add_casenote"],
-    "admin": ["view_callscript", "change_callscript", "view_callback", "view_casenote"],
+    "admin": ["view_callscript", "change_callscript", "view_callback", "add_callback", "view_casenote", "add_casenote"],
 }
 
 SCRIPTS = {

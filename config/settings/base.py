@@ -95,7 +95,15 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
     # JIT compilation costs close to a second on the correlated UPDATEs of the portfolio passes
     # and gains nothing on the desk's short queries.
-    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("options", "-c jit=off")
+    options = "-c jit=off"
+    # The pages read a collector's thousand cases at most: PostgreSQL's parallel workers cost more
+    # to start than they save there (a third of the queue's time at a million loans). The web
+    # service sets DESK_DB_PARALLEL_WORKERS=0; the worker keeps PostgreSQL's default for the
+    # nightly cycle's passes over the whole portfolio.
+    parallel_workers = env("DESK_DB_PARALLEL_WORKERS", default="")
+    if parallel_workers != "":
+        options += f" -c max_parallel_workers_per_gather={int(parallel_workers)}"
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("options", options)
 else:
     # The index of unpaid installments' due dates carries the loan's id for PostgreSQL's
     # index-only scans; SQLite builds it without, which is all the warning says.

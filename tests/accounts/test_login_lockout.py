@@ -43,7 +43,7 @@ def log_in(client, username, password, *, url="login", **extra):
 
 
 def logged_in_as(client) -> str | None:
-    response = client.get(reverse("home"))
+    response = client.get(reverse("portfolio"))
     return response.context["user"].username if response.status_code == 200 else None
 
 

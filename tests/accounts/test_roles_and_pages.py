@@ -56,7 +56,7 @@ def test_the_login_page_speaks_chinese_by_default(client, db):
 
 
 def test_the_portfolio_page_needs_a_login(client, db):
-    response = client.get(reverse("home"))
+    response = client.get(reverse("portfolio"))
 
     assert response.status_code == 302
     assert response.url.startswith(reverse("login"))
@@ -68,7 +68,7 @@ def test_every_role_sees_the_portfolio_overview(client, db, role, django_assert_
     client.force_login(UserFactory(roles=[role]))
 
     with django_assert_max_num_queries(8):
-        response = client.get(reverse("home"))
+        response = client.get(reverse("portfolio"))
 
     assert response.status_code == 200
     assert "M4+" in response.content.decode()
@@ -79,7 +79,7 @@ def test_logging_in_with_a_password_reaches_the_portfolio(client, db):
 
     response = client.post(reverse("login"), {"username": "zhang", "password": "s3cret-pass"}, follow=True)
 
-    assert response.redirect_chain[-1][0] == reverse("home")
+    assert [url for url, _status in response.redirect_chain] == [reverse("home"), reverse("portfolio")]
 
 
 def test_staff_reach_the_admin_and_others_do_not(client, db):

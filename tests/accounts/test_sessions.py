@@ -59,10 +59,10 @@ def test_a_session_idle_longer_than_the_idle_time_is_over_and_activity_keeps_it(
     # Requests closer together than the idle time keep the session, past its first expiry.
     for _ in range(2):
         time.sleep(2.5)
-        assert client.get(reverse("home")).status_code == 200
+        assert client.get(reverse("portfolio")).status_code == 200
 
     time.sleep(4.5)
-    response = client.get(reverse("home"))
+    response = client.get(reverse("portfolio"))
 
     assert response.status_code == 302 and response.url.startswith(reverse("login"))
 
@@ -73,7 +73,7 @@ def test_a_session_idle_longer_than_the_idle_time_is_over_and_activity_keeps_it(
 def test_the_layout_links_the_password_change_for_a_logged_in_user(client, user):
     client.force_login(user)
 
-    assert f'href="{reverse("password_change")}"' in client.get(reverse("home")).content.decode()
+    assert f'href="{reverse("password_change")}"' in client.get(reverse("portfolio")).content.decode()
 
 
 def test_changing_ones_password_needs_a_login(client):
@@ -93,7 +93,7 @@ def test_a_user_changes_their_password_and_logs_in_with_the_new_one(client, user
 
     assert response.status_code == 302 and response.url == reverse("password_change_done")
     assert "Password changed" in client.get(response.url).content.decode()
-    assert client.get(reverse("home")).status_code == 200  # still logged in
+    assert client.get(reverse("portfolio")).status_code == 200  # still logged in
     client.post(reverse("logout"))
     assert log_in(client).status_code == 200  # the old password is refused
     assert log_in(client, "tawny-owl-at-dusk-42").status_code == 302

@@ -110,11 +110,11 @@ def test_pages_keep_working_while_redis_is_away(client, admin_user, collector, m
 
     monkeypatch.setattr(Task, "apply_async", broker_away)
     for user, pages in (
-        (collector, [reverse("home")]),
+        (collector, [reverse("collection:queue"), reverse("portfolio")]),
         (
             admin_user,
             [
-                reverse("home"),
+                reverse("portfolio"),
                 reverse("admin:collection_collectioncase_changelist"),
                 reverse("admin:collection_jobrun_changelist"),
                 reverse("admin:collection_outboundmessage_changelist"),

@@ -195,7 +195,7 @@ def test_no_template_of_the_desk_has_inline_script_or_style():
 @pytest.mark.parametrize(
     "url",
     [
-        "home",
+        "portfolio",
         "password_change",
         "admin:index",
         "admin:accounts_user_changelist",
@@ -235,3 +235,16 @@ def test_healthz_tells_an_anonymous_caller_only_that_the_desk_is_up(client):
     assert response.status_code == 200
     assert response.json() == {"status": "ok"}
     assert settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1] not in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_the_collector_s_pages_run_no_inline_script(client, collector):
+    from tests.collection.factories import CaseFactory
+
+    case = CaseFactory(assigned_to=collector)
+    client.force_login(collector)
+
+    for url in (reverse("collection:queue"), reverse("collection:case", args=[case.pk])):
+        response = client.get(url)
+        assert response.status_code == 200
+        assert inline_code(response.content.decode()) == [], url
