@@ -9,8 +9,9 @@ against Django's live server (pytest-django's `live_server`).
   or an uncaught script error, fails the test.
 - A failed test leaves a screenshot and the page's HTML in var/browser-failures/ (the paths are
   printed with the failure).
-- Each test runs on a transactional database (the live server answers from its own threads),
-  restored from the migrations' data after it (roles, the system user).
+- Each test runs on a transactional database (the live server answers from its own threads and
+  connections): emptied after the test, and filled again with the migrations' data (the roles,
+  the system user, the buckets) before the next.
 """
 
 import os
@@ -19,6 +20,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.urls import reverse
 
 # Playwright's sync API runs an event loop in the test's thread, and Django refuses its ORM in a
@@ -57,6 +59,25 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture(scope="session")
+def playwright():
+    """Playwright's sync API, started once. While it runs, asyncio sees an event loop running in
+    the test's thread, and Django then keeps a second set of database connections apart for
+    "async" code (a thread-critical asgiref Local): fresh ones, without the test database's
+    serialized contents, so that every transactional test after it, browser or not, would start
+    on an empty database and leave broken permissions behind. The thread's own connections are
+    handed to that second set, so that Django uses the same ones whether the loop runs or not."""
+    from django.db import connections
+    from playwright.sync_api import sync_playwright
+
+    ours = {alias: connections[alias] for alias in connections}
+    playwright = sync_playwright().start()
+    for alias, connection in ours.items():
+        setattr(connections._connections, alias, connection)
+    yield playwright
+    playwright.stop()
+
+
+@pytest.fixture(scope="session")
 def browser(launch_browser, pytestconfig):
     """One headless Chromium for the session: Debian's, never a browser Playwright downloads.
     (pytest-playwright's --headed and --slowmo still apply, for watching a test locally.) The
@@ -77,7 +98,13 @@ def base_url(live_server):
 
 @pytest.fixture(scope="session")
 def browser_context_args(browser_context_args):
-    return {**browser_context_args, "viewport": {"width": 1280, "height": 900}}
+    """A collector's browser: a desktop screen, in China, in the desk's time zone."""
+    return {
+        **browser_context_args,
+        "viewport": {"width": 1280, "height": 900},
+        "locale": "zh-CN",
+        "timezone_id": settings.TIME_ZONE,
+    }
 
 
 @pytest.fixture

@@ -11,7 +11,10 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from playwright.sync_api import expect
 
+from collection.conduct import ConductRule
+from collection.exceptions import ConductViolation
 from collection.models import ConductRefusal, ContactAttempt, PromiseToPay
+from collection.web import refusal_message
 from loans.models import Contact
 from tests.accounts.factories import UserFactory
 from tests.browser.a11y import assert_no_blocking_violations
@@ -162,7 +165,9 @@ def test_a_call_in_the_borrowers_quiet_hours_is_refused_with_the_reason_and_when
 
     refusal = page.locator("#action-attempt .errorlist.nonfield")
     expect(refusal).to_be_visible()
-    expect(refusal).to_contain_text(gettext("Refused by the conduct limits: %(why)s").split("%(why)s")[0].strip())
+    # The desk's words for a refusal by the conduct limits (collection.web), up to its reason.
+    refused = refusal_message(ConductViolation(ConductRule.QUIET_HOURS, "…")).split("…")[0].strip()
+    expect(refusal).to_contain_text(refused)
     reason = gettext("No contact between %(start)s and %(end)s in the borrower's time zone: it is %(local)s there.")
     expect(refusal).to_contain_text(reason.split("%(local)s")[0] % {"start": "22:00", "end": "08:00"})
     expect(refusal).to_contain_text(allowed_text)
