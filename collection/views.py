@@ -7,7 +7,7 @@ from django.core.paginator import Paginator
 from django.db.models import Count, Window
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
-from django.utils.translation import get_language
+from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
@@ -245,7 +245,7 @@ def _propose_plan(request, case, form, data):
     )
 
 
-def _plan_done(plan) -> str:
+def _plan_done(plan) -> str:  # called per request: gettext reads the user's language
     if plan.status == plan.Status.PENDING_APPROVAL:
         return _("The plan is beyond policy and waits for a supervisor's approval.")
     return _("The repayment plan is agreed and active.")
@@ -304,8 +304,10 @@ def _set_lost_contact(request, case, form, data):
     )
 
 
-attempt_log = _case_action("attempt", forms.AttemptForm, _log_attempt, _("Contact attempt logged."), then=_offer_hold)
-promise_take = _case_action("promise", forms.PromiseForm, _take_promise, _("Promise to pay recorded."))
+attempt_log = _case_action(
+    "attempt", forms.AttemptForm, _log_attempt, gettext_lazy("Contact attempt logged."), then=_offer_hold
+)
+promise_take = _case_action("promise", forms.PromiseForm, _take_promise, gettext_lazy("Promise to pay recorded."))
 _plan_propose = _case_action("plan", forms.PlanForm, _propose_plan, _plan_done)
 
 
@@ -336,14 +338,20 @@ def plan_propose(request, pk):
 
 
 escalation_request = _case_action(
-    "escalation", forms.EscalationRequestForm, _request_escalation, _("Escalation requested: a supervisor decides.")
+    "escalation",
+    forms.EscalationRequestForm,
+    _request_escalation,
+    gettext_lazy("Escalation requested: a supervisor decides."),
 )
-case_hold = _case_action("hold", forms.HoldForm, _hold, _("The case is on hold."))
-case_resume = _case_action("resume", forms.ResumeForm, _resume, _("The case is resumed."))
-note_add = _case_action("note", forms.NoteForm, _add_note, _("Note added."))
-consent_record = _case_action("consent", forms.ConsentForm, _record_consent, _("Consent to calls recorded."))
-contact_add = _case_action("contact_add", forms.ContactAddForm, _add_contact, _("Contact added."))
-contact_mark = _case_action("contact_mark", forms.ContactMarkForm, _mark_contact, _("Contact marked."))
+case_hold = _case_action("hold", forms.HoldForm, _hold, gettext_lazy("The case is on hold."))
+case_resume = _case_action("resume", forms.ResumeForm, _resume, gettext_lazy("The case is resumed."))
+note_add = _case_action("note", forms.NoteForm, _add_note, gettext_lazy("Note added."))
+consent_record = _case_action("consent", forms.ConsentForm, _record_consent, gettext_lazy("Consent to calls recorded."))
+contact_add = _case_action("contact_add", forms.ContactAddForm, _add_contact, gettext_lazy("Contact added."))
+contact_mark = _case_action("contact_mark", forms.ContactMarkForm, _mark_contact, gettext_lazy("Contact marked."))
 lost_contact = _case_action(
-    "lost_contact", forms.LostContactForm, _set_lost_contact, _("What the desk knows of the borrower's reach is saved.")
+    "lost_contact",
+    forms.LostContactForm,
+    _set_lost_contact,
+    gettext_lazy("What the desk knows of the borrower's reach is saved."),
 )

@@ -176,11 +176,6 @@ def test_a_call_in_the_borrowers_quiet_hours_is_refused_with_the_reason_and_when
     assert not ContactAttempt.objects.filter(case=case).exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="templates/collection/_action.html puts role=alert on the <ul> of a form's non-field errors, which "
-    "takes away its list role: axe's 'listitem' rule (serious) fails on its <li> (put the role on a wrapper)",
-)
 def test_a_refused_attempt_leaves_no_serious_accessibility_violation(log_in, collector):
     """(d) axe on the case page showing a form's non-field error: a refusal by the conduct limits."""
     case = working_case(days_past_due=30, zone=night_zone())
@@ -196,11 +191,6 @@ def test_a_refused_attempt_leaves_no_serious_accessibility_violation(log_in, col
     assert_no_blocking_violations(page)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="templates/collection/case.html renders ws.borrower_local_time with |date, which converts it "
-    "back to the desk's time zone: the borrower's local time shows the desk's clock beside the borrower's zone",
-)
 def test_the_case_page_shows_the_time_where_the_borrower_is(log_in, collector):
     zone = night_zone()
     case = working_case(days_past_due=30, zone=zone)
@@ -261,12 +251,6 @@ def test_the_keyboard_shortcuts_open_the_next_case_and_the_forms(log_in, collect
     assert page.url.endswith(case_url(desk_cases["top"]))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="collection/views.py passes _('Contact attempt logged.') and the other 'done' messages to _case_action at "
-    "import, with gettext (not gettext_lazy): they are frozen in the language active when the module was first "
-    "imported, whatever the user's language",
-)
 def test_the_confirmation_of_an_action_is_in_the_users_language(log_in, collector):
     case = working_case(days_past_due=30, zone=day_zone())
     page = log_in(collector)
