@@ -68,6 +68,10 @@ def queue(request):
     # The filtered total rides on the page's rows (a window count): no separate count query.
     rows = list(filtered.annotate(queue_total=Window(Count("pk")))[start : start + QUEUE_PAGE_SIZE])
     total = rows[0].queue_total if rows else (filtered.count() if number > 1 else 0)
+    if not rows and total:  # a page past the last (the queue shrank since the link was made)
+        query = request.GET.copy()
+        query["page"] = (total - 1) // QUEUE_PAGE_SIZE + 1
+        return redirect(f"{request.path}?{query.urlencode()}")
     paginator = Paginator(_PageRows(rows, total), QUEUE_PAGE_SIZE)
     page = paginator.page(number) if rows else None
     for case in rows:

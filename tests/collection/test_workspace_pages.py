@@ -885,6 +885,16 @@ def test_the_queue_shows_25_cases_a_page(desk, collector):
     assert "Page 2 of 2" in page(second) and "30 cases" in page(second)
 
 
+def test_a_page_past_the_last_sends_the_collector_to_the_last_page(desk, collector):
+    for days in range(30):
+        queue_case(collector, 100 - days)
+
+    response = desk.get(reverse("collection:queue"), {"stage": "reminder", "page": "9"})
+
+    assert response.status_code == 302
+    assert response.url == reverse("collection:queue") + "?stage=reminder&page=2"
+
+
 def test_pages_keep_the_filters(desk, collector):
     for days in range(27):
         reached(queue_case(collector, 100 - days), days_ago=30)
@@ -928,8 +938,17 @@ def queue_with_history(collector, count: int) -> None:
 QUEUE_READS = 12
 
 
-@pytest.mark.parametrize("count", [3, 40])
-@pytest.mark.parametrize("query", [{}, {"callback_due": "1", "q": "LN"}, {"page": "2"}])
+@pytest.mark.parametrize(
+    ("count", "query"),
+    [
+        (3, {}),
+        (40, {}),
+        (3, {"callback_due": "1", "q": "LN"}),
+        (40, {"callback_due": "1", "q": "LN"}),
+        (30, {"page": "2"}),
+        (60, {"page": "2"}),
+    ],
+)
 def test_the_queue_reads_the_same_few_times_whatever_its_length(
     desk, collector, django_assert_max_num_queries, count, query
 ):
