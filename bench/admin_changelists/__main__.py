@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from bench.arguments import positive
+
 from .requests import CHANGELISTS
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent.parent
@@ -17,7 +19,7 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
         prog="python -m bench.admin_changelists",
         description="Time the admin's changelists plain, searched and filtered on the database of DATABASE_URL.",
     )
-    parser.add_argument("--repeat", type=_positive, default=3, help="Runs of each request after a warm-up (default 3).")
+    parser.add_argument("--repeat", type=positive, default=3, help="Runs of each request after a warm-up (default 3).")
     parser.add_argument(
         "--no-warm-up",
         action="store_true",
@@ -36,13 +38,6 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
         help="Only this changelist (may be given more than once; default all).",
     )
     return parser.parse_args(argv)
-
-
-def _positive(value: str) -> int:
-    number = int(value)
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"{value} is not a positive number")
-    return number
 
 
 def database_name(url: str) -> str:

@@ -13,6 +13,8 @@ import time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from bench.arguments import positive
+
 from .compare import report_outcomes
 from .report import extrapolated, progress_bar, report_build, report_phase, report_steps
 from .server import BenchError, Server
@@ -29,7 +31,7 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
         prog="python -m bench.collection_cycle",
         description="Time the nightly collection cycle against hand-written SQL and the one-case path.",
     )
-    parser.add_argument("--loans", type=_positive, default=100_000, help="Loans in the portfolio (default 100000).")
+    parser.add_argument("--loans", type=positive, default=100_000, help="Loans in the portfolio (default 100000).")
     parser.add_argument("--seed", type=int, default=1, help="Seed of the portfolio (default 1).")
     parser.add_argument(
         "--as-of",
@@ -38,7 +40,7 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
         help="The night to run, YYYY-MM-DD (default today in Asia/Shanghai; promises are only "
         "evaluated for a day that has come).",
     )
-    parser.add_argument("--sample", type=_positive, default=2_000, help="Loans the naive path works on (default 2000).")
+    parser.add_argument("--sample", type=positive, default=2_000, help="Loans the naive path works on (default 2000).")
     parser.add_argument(
         "--database-name",
         default=None,
@@ -50,13 +52,6 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--phase", choices=PHASES, help=argparse.SUPPRESS)
     parser.add_argument("--phase-database", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
-
-
-def _positive(value: str) -> int:
-    number = int(value)
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"{value} is not a positive number")
-    return number
 
 
 def main(argv: list[str] | None = None) -> int:

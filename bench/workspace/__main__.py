@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+from bench.arguments import positive
 from bench.collection_cycle.server import BenchError, Server
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent.parent
@@ -19,10 +20,10 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
         prog="python -m bench.workspace",
         description="Time the collector's workspace (queue, case page, logging an attempt) on a big portfolio.",
     )
-    parser.add_argument("--loans", type=_positive, default=1_000_000, help="Loans in the portfolio (default 1000000).")
-    parser.add_argument("--cases", type=_positive, default=1_000, help="Open cases the collector holds (default 1000).")
+    parser.add_argument("--loans", type=positive, default=1_000_000, help="Loans in the portfolio (default 1000000).")
+    parser.add_argument("--cases", type=positive, default=1_000, help="Open cases the collector holds (default 1000).")
     parser.add_argument("--seed", type=int, default=1, help="Seed of the portfolio (default 1).")
-    parser.add_argument("--requests", type=_positive, default=100, help="Timed requests per operation (default 100).")
+    parser.add_argument("--requests", type=positive, default=100, help="Timed requests per operation (default 100).")
     parser.add_argument(
         "--warm-up", type=int, default=5, help="Requests per operation before the timed ones (default 5)."
     )
@@ -45,13 +46,6 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
         "brought up to date and the collector's cases' history written anew as of now; implies --keep.",
     )
     return parser.parse_args(argv)
-
-
-def _positive(value: str) -> int:
-    number = int(value)
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"{value} is not a positive number")
-    return number
 
 
 def run_database(server: Server, name: str | None) -> str:
