@@ -23,9 +23,7 @@ def desk_user(request):
         )
 
     return {
-        "desk_role_names": SimpleLazyObject(
-            lambda: roles.user_roles(user) | ({roles.ADMIN} if user.is_superuser else set())
-        ),
+        "desk_role_names": SimpleLazyObject(lambda: roles.held_roles(user)),
         "desk_roles": SimpleLazyObject(
             lambda: [str(roles.ROLE_LABELS[name]) for name in roles.ROLES if name in roles.user_roles(user)]
         ),

@@ -30,6 +30,12 @@ def user_roles(user) -> frozenset[str]:
     return cached
 
 
+def held_roles(user) -> frozenset[str]:
+    """The roles `user` acts in: their role names, a superuser counting as an admin."""
+    held = user_roles(user)
+    return held | {ADMIN} if user.is_superuser else held
+
+
 def grant_role_permissions(apps, app_label: str, grants: dict[str, list[str]]) -> None:
     """Give each role the listed codenames of `app_label`, creating the permission rows first
     (inside migrations they do not exist yet: Django makes them after `migrate` finishes)."""

@@ -13,11 +13,11 @@ def home(request):
     """Where each role lands after logging in: a collector on their queue, a supervisor on the
     escalations awaiting a decision (the admin's list until the supervisors' pages exist), an admin
     on the admin; anyone else on the portfolio overview."""
-    held = roles.user_roles(request.user)
+    held = roles.held_roles(request.user)
     if roles.COLLECTOR in held:
         return redirect("collection:queue")
     if roles.SUPERVISOR in held and request.user.is_staff:
         return redirect("admin:collection_escalationrequest_changelist")
-    if (roles.ADMIN in held or request.user.is_superuser) and request.user.is_staff:
+    if roles.ADMIN in held and request.user.is_staff:
         return redirect("admin:index")
     return redirect("portfolio")
