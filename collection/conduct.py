@@ -41,6 +41,7 @@ __all__ = [
     "QUIET_HOURS_CHANNELS",
     "CaseContactRecord",
     "ConductRule",
+    "conduct_rule_label",
     "ContactRecord",
     "RecordedContacts",
     "conduct_check",
@@ -70,6 +71,11 @@ class ConductRule(models.TextChoices):
     UNANSWERED_CALLS_PER_NUMBER = "unanswered_calls_per_number", gettext_lazy("Unanswered calls to one number")
     CALLS_PER_CASE_WINDOW = "calls_per_case_window", gettext_lazy("Calls per case in the rolling window")
     AFTER_CONVERSATION = "after_conversation", gettext_lazy("Pause after a conversation")
+
+
+def conduct_rule_label(code: str) -> str:
+    """The rule's name in words; the code itself for a rule the desk no longer has (an old refusal)."""
+    return str(ConductRule(code).label) if code in ConductRule.values else code
 
 
 # Quiet hours protect a person from being disturbed at night: calls, messages, e-mail and visits.

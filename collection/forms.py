@@ -4,6 +4,7 @@ service (collection.services); the business rules stay in the services."""
 import datetime
 from decimal import Decimal
 
+from dateutil.relativedelta import relativedelta
 from django import forms
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils import timezone
@@ -106,8 +107,7 @@ class AttemptForm(CaseForm):
         super().__init__(*args, **kwargs)
         self.fields["contact"].queryset = Contact.objects.filter(borrower_id=self.case.loan.borrower_id)
         if contacts is not None:  # the page's own list: no second query for the choices
-            self.fields["contact"].choices = [("", "---------")] + [(c.pk, _contact_label(c)) for c in contacts]
-        self.fields["contact"].label_from_instance = _contact_label
+            self.fields["contact"].choices = [("", "---------")] + [(c.pk, str(c)) for c in contacts]
         if colleagues is not None:
             self.fields["second_collector"].queryset = colleagues
 
@@ -123,10 +123,6 @@ class AttemptForm(CaseForm):
         if callback_at is not None and callback_at <= timezone.now():
             self.add_error("callback_at", _("A callback must be in the future."))
         return data
-
-
-def _contact_label(contact: Contact) -> str:
-    return f"{contact.get_kind_display()} {contact.masked_value}"
 
 
 class PromiseForm(CaseForm):
@@ -161,8 +157,6 @@ class PlanForm(CaseForm):
 
     def installments(self) -> list[tuple[datetime.date, Decimal]]:
         """The plan's payments: the first as given, the rest of the total in equal monthly parts."""
-        from dateutil.relativedelta import relativedelta
-
         data = self.cleaned_data
         count, first, total = data["payments"], data["first_amount"], data["total"]
         schedule = [(data["first_due_date"], first)]

@@ -12,7 +12,7 @@ from django.shortcuts import redirect
 from django.utils.translation import gettext as _
 from django_fsm import ConcurrentTransition, TransitionNotAllowed
 
-from .conduct import ConductRule
+from .conduct import conduct_rule_label
 from .exceptions import CollectionError, ConductViolation, StaleCase
 from .models import CollectionCase
 from .selectors import case_for_user
@@ -24,8 +24,10 @@ SERVICE_REFUSALS = (CollectionError, PermissionDenied, ValidationError, Transiti
 def refusal_message(error: Exception) -> str:
     """A service's refusal in words: what was refused and, where the service says, what to do."""
     if isinstance(error, ConductViolation):  # its message says when contact is next allowed, if ever
-        rule = ConductRule(error.rule).label if error.rule in ConductRule.values else error.rule
-        return _("Refused by the conduct limits (%(rule)s): %(why)s") % {"rule": rule, "why": error.message}
+        return _("Refused by the conduct limits (%(rule)s): %(why)s") % {
+            "rule": conduct_rule_label(error.rule),
+            "why": error.message,
+        }
     if isinstance(error, CollectionError):
         return error.message
     if isinstance(error, ConcurrentTransition | TransitionNotAllowed):
