@@ -24,7 +24,7 @@ from loans.models import Borrower, Contact, Loan, Payment
 from loans.templatetags.money import yuan
 
 from .access import case_access_check, case_scope, cases_visible_to
-from .conduct import CaseContactRecord, ConductRule, conduct_check
+from .conduct import CaseContactRecord, conduct_check, conduct_rule_label
 from .exceptions import ConductViolation
 from .machine import LIVE_PLAN_STATUSES, OPEN_STAGES, Stage
 from .models import (
@@ -162,7 +162,7 @@ def case_timeline(*, case: CollectionCase, limit: int | None = None) -> list[Tim
     for refusal in newest(refusals, "-attempted_at", "-pk"):
         summary = _("%(channel)s refused by the conduct limits (%(rule)s)") % {
             "channel": refusal.get_channel_display(),
-            "rule": _rule_label(refusal.rule),
+            "rule": conduct_rule_label(refusal.rule),
         }
         add("refusal", refusal.attempted_at, refusal.attempted_by, summary, refusal.detail)
 
@@ -424,10 +424,6 @@ def plan_for_user(*, user: User, pk: int) -> RepaymentPlan:
     return plan
 
 
-def _rule_label(code: str) -> str:
-    return str(ConductRule(code).label) if code in ConductRule.values else code
-
-
 # The queue's order, first to last: what the row's "why now" says (queue_priority_reasons).
 QUEUE_PRIORITY_CALLBACK_DUE = 1
 QUEUE_PRIORITY_BROKEN_PROMISE = 2
@@ -450,8 +446,6 @@ def queue_for_collector(*, user: User, now: datetime.datetime | None = None) -> 
     now = now or timezone.now()
     today = timezone.localdate(now)
     case = OuterRef("pk")
-    callback = Callback.objects.filter(case=case, status=Callback.Status.PENDING)
-    promise = PromiseToPay.objects.filter(case=case, status=PromiseToPay.Status.PENDING)
     last_attempt = ContactAttempt.objects.filter(case=case).order_by("-attempted_at", "-pk")
     plan_payment_due = PlanInstallment.objects.filter(
         plan__case=case,
@@ -463,9 +457,7 @@ def queue_for_collector(*, user: User, now: datetime.datetime | None = None) -> 
         CollectionCase.objects.filter(assigned_to=user, stage__in=OPEN_STAGES)
         .select_related("loan", "loan__borrower", "loan__bucket", "loan__product")
         .annotate(
-            callback_due_at=Subquery(callback.values("due_at")[:1]),
-            promise_due_date=Subquery(promise.values("due_date")[:1]),
-            promise_amount=Subquery(promise.values("amount")[:1]),
+            **_pending_promise_and_callback(),
             plan_payment_due=Exists(plan_payment_due),
             last_attempt_at=Subquery(last_attempt.values("attempted_at")[:1]),
             last_outcome=Subquery(last_attempt.values("outcome")[:1]),
@@ -490,6 +482,18 @@ def queue_for_collector(*, user: User, now: datetime.datetime | None = None) -> 
         "stage_rank",
         "pk",
     )
+
+
+def _pending_promise_and_callback() -> dict:
+    """A case's pending promise (amount, due date) and pending callback (when), as annotations of a
+    query of cases (each case has at most one of each)."""
+    promise = PromiseToPay.objects.filter(case=OuterRef("pk"), status=PromiseToPay.Status.PENDING)
+    callback = Callback.objects.filter(case=OuterRef("pk"), status=Callback.Status.PENDING)
+    return {
+        "promise_amount": Subquery(promise.values("amount")[:1]),
+        "promise_due_date": Subquery(promise.values("due_date")[:1]),
+        "callback_due_at": Subquery(callback.values("due_at")[:1]),
+    }
 
 
 def queue_filter_q(*, now: datetime.datetime | None = None) -> dict[str, Q]:
@@ -645,8 +649,6 @@ PAYMENTS_ON_CASE_PAGE = 20
 def case_standing(*, case: CollectionCase) -> CaseStanding:
     """The case's pending promise, callback, live plan and pending requests, in one query."""
     this = OuterRef("pk")
-    promise = PromiseToPay.objects.filter(case=this, status=PromiseToPay.Status.PENDING)
-    callback = Callback.objects.filter(case=this, status=Callback.Status.PENDING)
     plan = RepaymentPlan.objects.filter(case=this, status__in=LIVE_PLAN_STATUSES)
     requests = EscalationRequest.objects.filter(case=this, status=EscalationRequest.Status.PENDING).order_by(
         "-created_at"
@@ -654,9 +656,7 @@ def case_standing(*, case: CollectionCase) -> CaseStanding:
     row = (
         CollectionCase.objects.filter(pk=case.pk)
         .annotate(
-            promise_amount=Subquery(promise.values("amount")[:1]),
-            promise_due_date=Subquery(promise.values("due_date")[:1]),
-            callback_due_at=Subquery(callback.values("due_at")[:1]),
+            **_pending_promise_and_callback(),
             plan_total=Subquery(plan.values("total_amount")[:1]),
             plan_status=Subquery(plan.values("status")[:1]),
             requests_pending=Coalesce(
