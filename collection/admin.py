@@ -501,18 +501,11 @@ class PromiseToPayAdmin(CaseScopedAdmin, ReadOnlyAdmin):
     show_full_result_count = False
 
 
-class PlanInstallmentInline(admin.TabularInline):
+class PlanInstallmentInline(ViewOnlyAdmin, admin.TabularInline):
     model = PlanInstallment
     extra = 0
     fields = ("sequence", "due_date", "amount", "amount_paid", "status", "evaluated_at")
     readonly_fields = fields
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(RepaymentPlan)

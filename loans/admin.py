@@ -367,20 +367,13 @@ class BorrowerAdmin(MaskedNumberAdmin, PortfolioSearchMixin, admin.ModelAdmin):
         return False
 
 
-class ContactChangeInline(admin.TabularInline):
+class ContactChangeInline(ViewOnlyAdmin, admin.TabularInline):
     """The contact's recorded changes, newest first: who, when, why, old and new values."""
 
     model = ContactChange
     extra = 0
     fields = ("version", "changed_at", "changed_by", "reason", "changes_in_words")
     readonly_fields = fields
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
     @admin.display(description=_("changes"))
     def changes_in_words(self, change: ContactChange) -> str:
