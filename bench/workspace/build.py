@@ -52,29 +52,28 @@ def workspace_build(*, loans: int, cases: int, seed: int, as_of: datetime.date) 
     portfolio_refresh_delinquency(as_of=as_of)
     now = timezone.now()
     params = {"seed": seed, "today": as_of, "now": now}
-    with progress_bar("contacts", loans, "borrower") as bar:
-        high_id = Borrower.objects.aggregate(high=Max("pk"))["high"] or 0
-        for low in range(1, high_id + 1, CHUNK_BORROWERS):
-            with transaction.atomic():
-                insert(Contact, _CONTACT_COLUMNS, _CONTACT_SOURCE, _chunk(params, low, CHUNK_BORROWERS))
-            bar.update(min(CHUNK_BORROWERS, high_id + 1 - low))
-    with progress_bar("audit trail", loans, "loan") as bar:
-        types = ContentType.objects.get_for_models(Loan, Contact)
-        params.update(loan_type=types[Loan].pk, contact_type=types[Contact].pk)
-        high_id = Loan.objects.aggregate(high=Max("pk"))["high"] or 0
-        for low in range(1, high_id + 1, CHUNK_BORROWERS):
-            with transaction.atomic():
-                insert(LogEntry, _LOAN_CHANGE_COLUMNS, _LOAN_CHANGE_SOURCE, _chunk(params, low, CHUNK_BORROWERS))
-                insert(LogEntry, _CONTACT_CHANGE_COLUMNS, _CONTACT_CHANGE_SOURCE, _chunk(params, low, CHUNK_BORROWERS))
-            bar.update(min(CHUNK_BORROWERS, high_id + 1 - low))
+    _insert_by_key_range(
+        ("contacts", loans, "borrower"), Borrower, CHUNK_BORROWERS, params, (Contact, _CONTACT_COLUMNS, _CONTACT_SOURCE)
+    )
+    types = ContentType.objects.get_for_models(Loan, Contact)
+    params.update(loan_type=types[Loan].pk, contact_type=types[Contact].pk)
+    _insert_by_key_range(
+        ("audit trail", loans, "loan"),
+        Loan,
+        CHUNK_BORROWERS,
+        params,
+        (LogEntry, _LOAN_CHANGE_COLUMNS, _LOAN_CHANGE_SOURCE),
+        (LogEntry, _CONTACT_CHANGE_COLUMNS, _CONTACT_CHANGE_SOURCE),
+    )
     collector, chosen = cases_give(cases=cases, seed=seed)
     params["collector"] = collector.pk
-    with progress_bar("attempts on the other cases", None, "case") as bar:
-        high_id = CollectionCase.objects.aggregate(high=Max("pk"))["high"] or 0
-        for low in range(1, high_id + 1, CHUNK_CASES):
-            with transaction.atomic():
-                insert(ContactAttempt, _ATTEMPT_COLUMNS, _ATTEMPT_SOURCE, _chunk(params, low, CHUNK_CASES))
-            bar.update(min(CHUNK_CASES, high_id + 1 - low))
+    _insert_by_key_range(
+        ("attempts on the other cases", None, "case"),
+        CollectionCase,
+        CHUNK_CASES,
+        params,
+        (ContactAttempt, _ATTEMPT_COLUMNS, _ATTEMPT_SOURCE),
+    )
     with transaction.atomic():
         histories_write(collector=collector, chosen=chosen, seed=seed, now=now)
     # As a table the desk has worked on for a while: dead rows gone, statistics fresh.
@@ -107,6 +106,18 @@ def histories_clear(case_ids) -> None:
     Borrower.objects.filter(pk__in=borrowers).update(
         time_zone=DESK_ZONE.key, lost_contact=False, lost_contact_since=None
     )
+
+
+def _insert_by_key_range(bar: tuple, keyed, size: int, params: dict, *statements) -> None:
+    """Run each (model, columns, source) insert over `keyed`'s keys in ranges of `size`, a range a
+    transaction, with a progress bar of (description, total, unit)."""
+    high_id = keyed.objects.aggregate(high=Max("pk"))["high"] or 0
+    with progress_bar(*bar) as progress:
+        for low in range(1, high_id + 1, size):
+            with transaction.atomic():
+                for model, columns, source in statements:
+                    insert(model, columns, source, _chunk(params, low, size))
+            progress.update(min(size, high_id + 1 - low))
 
 
 def _chunk(params: dict, low: int, size: int) -> dict:
