@@ -58,7 +58,8 @@ def queue(request):
     cases = queue_for_collector(user=request.user, now=now)
     counts = queue_counts(queue=cases, now=now)
     queue_filter = QueueFilter(request.GET or None, queryset=cases, counts=counts, now=now)
-    filtered = queue_filter.qs if queue_filter.is_bound and queue_filter.is_valid() else cases
+    applied = queue_filter.is_bound and queue_filter.is_valid()
+    filtered = queue_filter.qs if applied else cases
     number = request.GET.get("page") or 1
     try:
         number = max(int(number), 1)
@@ -83,7 +84,7 @@ def queue(request):
             "name": name,
             "label": form.fields[name].label,
             "count": counts.flags[name],
-            "checked": bool(queue_filter.is_bound and form.is_valid() and form.cleaned_data.get(name)),
+            "checked": bool(applied and form.cleaned_data.get(name)),
         }
         for name in QueueFilter.FLAGS
     ]
@@ -97,7 +98,6 @@ def queue(request):
             "total": total,
             "page": page,
             "paginator": paginator,
-            "page_number": number,
             "filter": queue_filter,
             "counts": counts,
             "flags": flags,

@@ -10,15 +10,16 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 from django.shortcuts import redirect
 from django.utils.translation import gettext as _
-from django_fsm import ConcurrentTransition, TransitionNotAllowed
 
 from .conduct import conduct_rule_label
-from .exceptions import CollectionError, ConductViolation, StaleCase
+from .exceptions import CollectionError, ConductViolation
 from .models import CollectionCase
 from .selectors import case_for_user
 
-# What a service may refuse with; anything else is a fault and shows the error page.
-SERVICE_REFUSALS = (CollectionError, PermissionDenied, ValidationError, TransitionNotAllowed, ConcurrentTransition)
+# What a service may refuse with; anything else is a fault and shows the error page. (A transition
+# not allowed now, or lost to someone else's, reaches here as a CollectionError or StaleCase: the
+# machine's runner, collection.fsm, says so in words.)
+SERVICE_REFUSALS = (CollectionError, PermissionDenied, ValidationError)
 
 
 def refusal_message(error: Exception) -> str:
@@ -30,8 +31,6 @@ def refusal_message(error: Exception) -> str:
         }
     if isinstance(error, CollectionError):
         return error.message
-    if isinstance(error, ConcurrentTransition | TransitionNotAllowed):
-        return StaleCase().message
     if isinstance(error, PermissionDenied):
         return str(error) or _("You may not do this on this case.")
     if isinstance(error, ValidationError):
