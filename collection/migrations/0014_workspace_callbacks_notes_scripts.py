@@ -11,11 +11,12 @@ from django.db import migrations, models
 
 from accounts.roles import grant_role_permissions, revoke_role_permissions
 
+WORK = ["view_callscript", "view_callback", "add_callback", "view_casenote", "add_casenote"]
 GRANTS = {
-    "collector": ["view_callscript", "view_callback", "add_callback", "view_casenote", "add_casenote"],
-    "legal_officer": ["view_callscript", "view_callback", "add_callback", "view_casenote", "add_casenote"],
-    "supervisor": ["view_callscript", "view_callback", "add_callback", "view_casenote", "add_casenote"],
-    "admin": ["view_callscript", "change_callscript", "view_callback", "add_callback", "view_casenote", "add_casenote"],
+    "collector": WORK,
+    "legal_officer": WORK,
+    "supervisor": WORK,
+    "admin": [*WORK, "change_callscript"],
 }
 
 SCRIPTS = {
