@@ -4,6 +4,7 @@ import functools
 
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
+from django.http import Http404
 
 from . import roles
 
@@ -13,9 +14,10 @@ def has_any_role(user, wanted) -> bool:
     return not roles.held_roles(user).isdisjoint(wanted)
 
 
-def role_required(*wanted: str):
+def role_required(*wanted: str, hidden: bool = False):
     """A view for the holders of one of `wanted` (accounts.roles): a visitor not logged in is sent to
-    the login page, a user without the role is refused (403)."""
+    the login page, a user without the role is refused (403), or, for a `hidden` page (the
+    supervisors' pages, say), told it does not exist (404)."""
 
     def decorator(view):
         @functools.wraps(view)
@@ -23,7 +25,7 @@ def role_required(*wanted: str):
             if not request.user.is_authenticated:
                 return redirect_to_login(request.get_full_path())
             if not has_any_role(request.user, wanted):
-                raise PermissionDenied
+                raise Http404 if hidden else PermissionDenied
             return view(request, *args, **kwargs)
 
         wrapped.required_roles = frozenset(wanted)

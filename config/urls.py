@@ -16,4 +16,6 @@ urlpatterns = [
     path("", include("accounts.landing_urls")),
     path("", include("loans.urls")),
     path("", include("collection.urls")),
+    path("", include("collection.supervision.urls")),
+    path("", include("collection.dashboard.urls")),
 ]
