@@ -38,6 +38,11 @@ from .models import CaseAssignment, CaseRouting, CollectionCase, EscalationReque
 from .selectors import system_user
 from .services import ALLOCATION_REASON, allocation_load, allocation_pool, allocation_spread
 from .services.promise_evaluation import PROMISES_STEP, promises_evaluate
+from .services.reassignment import (
+    least_loaded_other,
+    no_contact_reassignment_cases,
+    no_contact_reassignment_reason,
+)
 from .stage_rules import (
     reminder_entry_dpd,
     requires_approval_into,
@@ -56,6 +61,7 @@ __all__ = [
     "cycle_start",
     "cycle_step_run",
     "loans_needing_case",
+    "reassignment_rules",
     "resolve_reasons",
 ]
 
@@ -265,6 +271,66 @@ def _stage_rules(*, as_of: datetime.date, at: datetime.datetime, actor: User, **
     return {name: count for name, count in counts.items() if count}
 
 
+def reassignment_rules() -> list:
+    """The stage rules that move cases nobody reaches to another collector, in the order a case
+    walks the stages."""
+    rules = stage_rules_in_force()
+    return [
+        rules[stage]
+        for stage in WORKING_STAGES
+        if stage in rules and rules[stage].reassign_after_days_without_contact is not None
+    ]
+
+
+def _reassign(*, as_of: datetime.date, at: datetime.datetime, actor: User, **_context) -> dict[str, int]:
+    """Each case a reassignment rule moves (collection.services.reassignment: no right-party
+    contact for N days, with its collector for N days), stage after stage and largest overdue
+    amount first, to whoever of its team's other active collectors carries least, never back to
+    the collector it was taken from; the load read once and carried along, as allocation does.
+    The candidates in one query per stage, the moves written a chunk at a time in bulk."""
+    candidates = []
+    for rule in reassignment_rules():
+        reason = no_contact_reassignment_reason(rule)
+        rows = no_contact_reassignment_cases(rule, as_of=as_of).values_list(
+            "pk", "assigned_to_id", "team_id", "loan__overdue_amount", "left_id"
+        )
+        candidates += [(*row, reason) for row in rows]
+    if not candidates:
+        return {}
+    teams = Team.objects.in_bulk({row[2] for row in candidates})
+    pools = {team_id: allocation_pool(team=team) for team_id, team in teams.items()}
+    holders = {row[1] for row in candidates}
+    load = allocation_load({pk for pool in pools.values() for pk in pool} | holders)
+    moves = []
+    for case_id, holder, team_id, overdue, left_id, reason in candidates:
+        chosen = least_loaded_other(load, pools[team_id], overdue, leaving={holder, left_id})
+        if chosen is None:  # nobody else in the team: the case stays
+            continue
+        count, carried = load[holder]
+        load[holder] = [count - 1, carried - overdue]
+        moves.append(
+            CaseAssignment(
+                case_id=case_id,
+                assigned_to_id=chosen,
+                previous_id=holder,
+                team_id=team_id,
+                assigned_by=actor,
+                assigned_at=at,
+                reason=reason,
+            )
+        )
+    for start in range(0, len(moves), ALLOCATION_CHUNK):
+        chunk = moves[start : start + ALLOCATION_CHUNK]
+        given: dict[int, list[int]] = defaultdict(list)
+        for move in chunk:
+            given[move.assigned_to_id].append(move.case_id)
+        CollectionCase.objects.filter(pk__in=[move.case_id for move in chunk]).update(
+            assigned_to_id=Case(*(When(pk__in=ids, then=Value(pk)) for pk, ids in given.items()))
+        )
+        CaseAssignment.objects.bulk_create(chunk, batch_size=2000)
+    return {"cases_reassigned": len(moves)} if moves else {}
+
+
 def _snapshot(*, as_of: datetime.date, **_context) -> dict[str, int]:
     return {"snapshot_rows": portfolio_snapshot_take(as_of=as_of)}
 
@@ -323,6 +389,12 @@ CYCLE_STEPS: tuple[CycleStep, ...] = (
             **{f"requests_{stage}": _per_stage(_REQUESTS_FOR, stage) for stage in WORKING_STAGES},
         },
         run=_stage_rules,
+    ),
+    CycleStep(
+        "reassign",
+        gettext_lazy("Reassignment"),
+        {"cases_reassigned": gettext_lazy("cases moved to another collector")},
+        run=_reassign,
     ),
     CycleStep(
         "snapshot",

@@ -7,24 +7,36 @@ import datetime
 from collections import Counter
 from collections.abc import Callable, Iterable
 
-from django.db.models import Q
+from django.db.models import F, Q
 
+from accounts.models import User
 from loans.models import Loan
 from loans.selectors import buckets_in_order
 from loans.services import ageing_run, loan_refresh_delinquency, portfolio_snapshot_take
 
-from .cycle import CYCLE_STEPS, allocation_groups, loans_needing_case, promises_step, resolve_reasons
+from .cycle import (
+    CYCLE_STEPS,
+    allocation_groups,
+    loans_needing_case,
+    promises_step,
+    reassignment_rules,
+    resolve_reasons,
+)
 from .machine import OPEN_STAGES, WORKING_STAGES
-from .models import CollectionCase, StageRule
+from .models import CaseAssignment, CollectionCase, StageRule
 from .selectors import system_user
 from .services import (
     MOVE_SERVICES,
+    allocation_load,
     allocation_pool,
+    allocation_spread,
+    case_assign,
     case_open_for_loan,
     case_resolve,
     cases_allocate,
     escalation_request_create,
 )
+from .services.reassignment import no_contact_reassignment_reason, no_contact_reassignment_test
 from .stage_rules import (
     Criterion,
     reminder_entry_dpd,
@@ -131,6 +143,34 @@ def _case_apply_rules(
         counts[f"moved_to_{target}"] += 1
 
 
+def _reassign(*, as_of: datetime.date, loan_ids: list[int], actor, counts: Counter) -> None:
+    """Each case a reassignment rule moves, stage after stage, largest overdue amount first, to
+    the least-loaded other collector of its team (the load read afresh each time), through
+    case_assign."""
+    for rule in reassignment_rules():
+        reason = no_contact_reassignment_reason(rule)
+        cases = (
+            CollectionCase.objects.filter(loan_id__in=loan_ids, stage=rule.stage)
+            .select_related("loan", "team")
+            .order_by(F("loan__overdue_amount").desc(), "pk")
+        )
+        for case in cases:
+            if not no_contact_reassignment_test(case, rule, as_of=as_of):
+                continue
+            left = (
+                CaseAssignment.objects.filter(case=case, assigned_to=case.assigned_to_id)
+                .order_by("-assigned_at", "-pk")
+                .values_list("previous_id", flat=True)
+                .first()
+            )
+            others = [pk for pk in allocation_pool(team=case.team) if pk not in (case.assigned_to_id, left)]
+            if not others:
+                continue
+            _case, chosen = next(allocation_spread(allocation_load(others), [(case.pk, case.loan.overdue_amount)]))
+            case_assign(case=case, to=User.objects.get(pk=chosen), by=actor, reason=reason, team=case.team)
+            counts["cases_reassigned"] += 1
+
+
 def _snapshot(*, as_of: datetime.date, counts: Counter, **_context) -> None:
     counts["snapshot_rows"] = portfolio_snapshot_take(as_of=as_of)
 
@@ -143,5 +183,6 @@ _ONE_CASE_AT_A_TIME: dict[str, Callable[..., None]] = {
     "resolve": _resolve,
     "promises": _promises,
     "stage_rules": _stage_rules,
+    "reassign": _reassign,
     "snapshot": _snapshot,
 }

@@ -225,6 +225,16 @@ class StageRule(models.Model):
         _("moves on after days without right-party contact"), null=True, blank=True
     )
     requires_approval = models.BooleanField(_("moving into this stage needs a supervisor's approval"), default=False)
+    reassign_after_days_without_contact = models.PositiveIntegerField(
+        _("reassigns after days without right-party contact"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text=_(
+            "Move a case to another collector of its team when it has had no right-party contact for this many "
+            "days (and has been with its collector at least as long). Empty: off."
+        ),
+    )
 
     class Meta:
         verbose_name = _("stage rule")

@@ -38,10 +38,12 @@ from .notes import case_note_add
 from .plans import plan_approve, plan_cancel, plan_propose, plan_reject
 from .promise_evaluation import promises_evaluate
 from .promises import promise_take
+from .reassignment import Reassignment, cases_reassign, cases_reassign_plan
 
 __all__ = [
     "ALLOCATION_REASON",
     "MOVE_SERVICES",
+    "Reassignment",
     "StaleContact",
     "allocation_load",
     "allocation_pool",
@@ -67,6 +69,8 @@ __all__ = [
     "case_settlement_reject",
     "case_write_off",
     "cases_allocate",
+    "cases_reassign",
+    "cases_reassign_plan",
     "contact_add",
     "contact_add_check",
     "contact_update",

@@ -351,3 +351,9 @@ DESK_PAYMENT_REVERSAL_APPROVAL_ABOVE = Decimal(env("DESK_PAYMENT_REVERSAL_APPROV
 # A settlement paying less than this share of what is outstanding (0.80 = 80%) needs a
 # supervisor's approval, by someone other than who agreed it.
 DESK_SETTLEMENT_APPROVAL_BELOW_SHARE = Decimal(env("DESK_SETTLEMENT_APPROVAL_BELOW_SHARE", default="0.80"))
+
+# The desk's working hours, in its time zone (TIME_ZONE): the team board flags a collector idle
+# when they have done nothing for an hour within them (collection.supervision.team_selectors).
+DESK_WORKING_HOURS = tuple(
+    datetime.time.fromisoformat(moment) for moment in env.list("DESK_WORKING_HOURS", default=["09:00", "18:00"])
+)
