@@ -619,6 +619,9 @@ EXPECTED: dict[str, str] = {
     "password_change_done": "login ok ok ok ok ok",
     "portfolio": "login ok ok ok ok ok",
     "set_language": "away away away away away away",
+    "supervision:team": "login missing ok missing ok ok",
+    "supervision:team_cases": "login missing ok missing ok ok",
+    "supervision:team_reassign": "method method method method method method",
 }
 
 
