@@ -11,6 +11,7 @@ from decimal import Decimal
 import pytest
 from auditlog.models import LogEntry
 from django.core.exceptions import PermissionDenied
+from django.urls import reverse
 from django.utils import timezone
 
 from collection import cycle
@@ -324,3 +325,9 @@ def test_the_batch_path_moves_what_the_one_case_path_moves(system_user):
         assert batch_state[part] == case_state[part], part
     assert batch_counts == case_counts
     assert batch_counts["reassign"]["cases_reassigned"] > 30
+
+
+def test_the_stage_rule_admin_form_offers_the_reassignment_rule(admin_client):
+    rule = StageRule.objects.get(stage=Stage.NEGOTIATION)
+    url = reverse("admin:collection_stagerule_change", args=[rule.pk])
+    assert 'name="reassign_after_days_without_contact"' in admin_client.get(url).content.decode()
