@@ -46,6 +46,7 @@ class Floor:
             ("resolve", self.resolve),
             ("promises", self.promises),
             ("stage_rules", self.stage_rules),
+            ("reassign", self.reassign),
             ("snapshot", self.snapshot),
         ]
 
@@ -389,6 +390,18 @@ class Floor:
             ),
             params,
         )
+
+    def reassign(self) -> dict[str, int]:
+        """Move the cases a reassignment rule names: the benchmark's portfolio sets no such rule
+        (off by default), so there is nothing to move; the floor has no SQL for the rule yet."""
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM collection_stagerule WHERE reassign_after_days_without_contact IS NOT NULL"
+            )
+            (rules,) = cursor.fetchone()
+        if rules:
+            raise NotImplementedError("the floor does not reassign: the benchmark's portfolio sets no such rule")
+        return {}
 
     def snapshot(self) -> dict[str, int]:
         """Replace the day's portfolio snapshot: per product and bucket. Summed into a temporary
