@@ -146,8 +146,11 @@ def team_reassign_view(request):
             teams=teams,
             collectors=team_collectors(teams=teams),
         )
-        cases = case_filter.qs if case_filter.is_bound and case_filter.is_valid() else case_filter.queryset
-        ids = list(cases.values_list("pk", flat=True))
+        if case_filter.is_bound and not case_filter.is_valid():
+            # Never "every case" by mistake: filters that do not read keep nothing.
+            form.add_error(None, _("The filters could not be read: apply them again, then choose the cases."))
+            return _cases_page(request, filters, form=form, status=422)
+        ids = list(case_filter.qs.values_list("pk", flat=True))
     else:
         ids = posted_case_ids(request.POST)
     if not ids:

@@ -388,3 +388,10 @@ def test_the_case_list_reads_the_same_few_times_whatever_the_team(
     with django_assert_max_num_queries(CASES_READS):
         response = client.get(reverse("supervision:team_cases"), {"no_attempt_days": "2", "stage": "reminder"})
     assert response.status_code == 200
+
+
+def test_every_case_the_filters_keep_is_refused_when_the_filters_do_not_read(client, desk, supervisor):
+    posted = {"scope": "filtered", "filters": "no_attempt_days=abc", "reason": "spread", "confirmed": "1"}
+    response = logged_in(client, supervisor).post(reverse("supervision:team_reassign"), posted)
+    assert response.status_code == 422 and "The filters could not be read" in response.content.decode()
+    assert not CaseAssignment.objects.exists()
