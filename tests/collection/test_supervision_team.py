@@ -395,3 +395,22 @@ def test_every_case_the_filters_keep_is_refused_when_the_filters_do_not_read(cli
     response = logged_in(client, supervisor).post(reverse("supervision:team_reassign"), posted)
     assert response.status_code == 422 and "The filters could not be read" in response.content.decode()
     assert not CaseAssignment.objects.exists()
+
+
+# The confirmation of a move, named or balanced, 2 or 12 cases: the form's collectors, the
+# selection read again within reach, the teams' members (or pools and loads), the session.
+REVIEW_READS = 14
+
+
+@pytest.mark.parametrize("to", ["ben", ""])
+@pytest.mark.parametrize("cases", [2, 12])
+def test_the_review_of_a_move_reads_the_same_few_times_whatever_the_selection(
+    client, desk, supervisor, django_assert_max_num_queries, to, cases
+):
+    selection = [case_of(desk["ann"], desk["team"], f"{100 + n}.00").pk for n in range(cases)]
+    posted = {"case": selection, "scope": "selected", "to": desk[to].pk if to else "", "reason": "spread"}
+    client = logged_in(client, supervisor)
+    with django_assert_max_num_queries(REVIEW_READS):
+        response = client.post(reverse("supervision:team_reassign"), posted)
+    assert response.status_code == 200
+    assert f"{cases} cases move" in response.content.decode()
