@@ -6,6 +6,8 @@ decide."""
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from ..machine import Stage
+
 APPROVE = "approve"
 REJECT = "reject"
 DECISIONS = [(APPROVE, _("Approve")), (REJECT, _("Reject"))]
@@ -35,7 +37,7 @@ class EscalationDecisionForm(_Decision):
     has moved since makes the decision stale)."""
 
     request = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
-    stage = forms.CharField(widget=forms.HiddenInput, max_length=16)
+    stage = forms.ChoiceField(choices=Stage.choices, widget=forms.HiddenInput)
 
 
 class PlanDecisionForm(_Decision):

@@ -97,7 +97,6 @@ def _escalations_page(request, query: QueryDict, *, bulk=None, bound=None, statu
             "bulk": bulk,
             "bound": bound,
             "bound_id": bound.data.get("request") if bound is not None else None,
-            "Stage": Stage,
         },
         status=status,
     )
@@ -120,7 +119,8 @@ def _request_or_404(request, pk: int) -> EscalationRequest:
 def _already_decided(escalation: EscalationRequest) -> str:
     if escalation.status == EscalationRequest.Status.WITHDRAWN:
         return _("The collector withdrew this request: nothing was changed.")
-    who = escalation.decided_by.get_full_name() or escalation.decided_by.username if escalation.decided_by else "-"
+    decider = escalation.decided_by
+    who = (decider.get_full_name() or decider.username) if decider else "-"
     return _("This request was already %(status)s by %(who)s: nothing was changed.") % {
         "status": str(escalation.get_status_display()).lower(),
         "who": who,
@@ -135,15 +135,8 @@ def _stale_escalation(escalation: EscalationRequest, seen_stage: str) -> str | N
         return _(
             "The case has moved from %(seen)s to %(now)s since the page showed it: nothing was changed. "
             "Look at the request again before deciding."
-        ) % {"seen": _stage_label(seen_stage), "now": escalation.case.get_stage_display()}
+        ) % {"seen": Stage(seen_stage).label, "now": escalation.case.get_stage_display()}
     return None
-
-
-def _stage_label(value: str) -> str:
-    try:
-        return str(Stage(value).label)
-    except ValueError:
-        return value
 
 
 def _decide_escalation(escalation: EscalationRequest, *, by, decision: str, reason: str) -> EscalationRequest:

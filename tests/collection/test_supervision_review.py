@@ -25,6 +25,7 @@ from loans.models import Contact, Loan
 from tests.accounts.factories import TeamFactory, UserFactory
 from tests.collection.factories import CaseFactory
 from tests.collection.test_plans import case_in_arrears, in_months, propose
+from tests.collection.test_workspace_pages import QUEUE_READS
 from tests.loans.factories import ContactFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("in_english")]
@@ -376,6 +377,20 @@ def test_the_collector_sees_at_most_ten_decisions(desk, supervisor, collector):
             status="rejected", decided_by=supervisor, decided_at=timezone.now()
         )
     assert len(escalation_decisions_for_requester(user=collector)) == 10
+
+
+def test_the_queue_keeps_its_reads_with_decisions_to_show(
+    client, desk, supervisor, collector, django_assert_max_num_queries
+):
+    for _number in range(12):
+        request = ask(case_owing(collector, desk["team"], "10.00"), collector)
+        EscalationRequest.objects.filter(pk=request.pk).update(
+            status="approved", decided_by=supervisor, decided_at=timezone.now(), decision_reason="ok"
+        )
+    client = logged_in(client, collector)
+    with django_assert_max_num_queries(QUEUE_READS):
+        response = client.get(reverse("collection:queue"))
+    assert len(response.context["decided_requests"]) == 10
 
 
 # --- plans beyond policy ------------------------------------------------------------------------------
