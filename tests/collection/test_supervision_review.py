@@ -283,6 +283,24 @@ def test_a_move_the_case_can_no_longer_make_is_a_conflict(client, desk, supervis
     assert "can no longer move to Escalation" in response.content.decode()
 
 
+def test_a_supervisor_cannot_approve_their_own_request(client, desk, supervisor):
+    # Someone both collector and supervisor of the team asks; the list never offers their own
+    # request to them, and a forged post is refused: another supervisor decides it.
+    both = UserFactory(roles=["collector", "supervisor"])
+    desk["team"].members.add(both)
+    desk["team"].supervisor = both
+    desk["team"].save(update_fields=["supervisor"])
+    own = ask(case_owing(both, desk["team"], "50.00"), both)
+    client = logged_in(client, both)
+    assert own.case.loan.account_number not in client.get(reverse("supervision:escalations")).content.decode()
+
+    response = decide(client, own)
+
+    assert response.status_code == 403
+    assert "You cannot approve your own escalation request" in response.content.decode()
+    assert EscalationRequest.objects.get(pk=own.pk).status == PENDING
+
+
 # --- the bulk decision -------------------------------------------------------------------------------
 
 
@@ -492,6 +510,17 @@ def test_a_plan_decided_meanwhile_is_a_conflict(client, plans, supervisor):
 
     assert again.status_code == 409
     assert "This plan is rejected now, not awaiting approval: nothing was changed." in again.content.decode()
+
+
+def test_a_plan_on_a_case_closed_since_is_a_conflict(client, plans, supervisor):
+    plan = plans["ours"]
+    CollectionCase.objects.filter(pk=plan.case_id).update(stage=Stage.CLOSED, closed_at=timezone.now())
+
+    response = plan_decide(logged_in(client, supervisor), plan)
+
+    assert response.status_code == 409
+    assert "Cannot approve the plan: the case is Closed." in response.content.decode()
+    assert RepaymentPlan.objects.get(pk=plan.pk).status == RepaymentPlan.Status.PENDING_APPROVAL
 
 
 # --- what the pages cost --------------------------------------------------------------------------------
