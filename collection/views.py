@@ -28,6 +28,7 @@ from .selectors import (
     queue_priority_reasons,
 )
 from .services.plans import plan_policy_breaches
+from .supervision.review_selectors import escalation_decisions_for_requester
 from .web import back_to_case, case_or_404, form_run
 
 QUEUE_PAGE_SIZE = 25
@@ -103,6 +104,7 @@ def queue(request):
             "flags": flags,
             "query": query.urlencode(),
             "filtered": queue_filter.is_bound,
+            "decided_requests": escalation_decisions_for_requester(user=request.user, now=now),
         },
     )
 

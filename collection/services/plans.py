@@ -2,6 +2,7 @@
 and cancelling it. A plan is a schedule beside the loan's contractual one, which stays untouched;
 its installments are settled by promises_evaluate (promise_evaluation.py)."""
 
+import dataclasses
 import datetime
 from collections.abc import Sequence
 from decimal import Decimal
@@ -13,6 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from accounts.audit import audit_change
 from accounts.models import User
 from loans.models import ZERO, Loan, Product
 from loans.money import CENT
@@ -24,7 +26,17 @@ from ..models import CollectionCase, PlanInstallment, RepaymentPlan
 from .cases import case_de_escalate, case_negotiate
 from .promises import amount_parse
 
-__all__ = ["PLAN_AGREED_REASON", "plan_policy_breaches", "plan_propose", "plan_approve", "plan_reject", "plan_cancel"]
+__all__ = [
+    "PLAN_AGREED_REASON",
+    "PlanPolicyLimits",
+    "plan_policy_breaches",
+    "plan_policy_limits",
+    "plan_term_months",
+    "plan_propose",
+    "plan_approve",
+    "plan_reject",
+    "plan_cancel",
+]
 
 # The reason the case's move on an agreed plan is logged with.
 PLAN_AGREED_REASON = gettext_lazy("Repayment plan of %(total)s agreed")
@@ -55,11 +67,39 @@ def _plan_schedule(installments: Sequence[tuple[datetime.date, Decimal]]) -> lis
     return schedule
 
 
-def _term_months(first: datetime.date, last: datetime.date) -> int:
+def plan_term_months(first: datetime.date, last: datetime.date) -> int:
     """Whole months from the first to the last plan date, a part month counting as one."""
     difference = relativedelta(last, first)
     months = difference.years * 12 + difference.months
     return months + 1 if difference.days else months
+
+
+@dataclasses.dataclass(frozen=True)
+class PlanPolicyLimits:
+    """The product's plan limits for a plan of `total` on a loan with `outstanding_penalty`
+    unpaid: the longest term (months from the first to the last payment), the largest penalty
+    waiver and the smallest first payment, in money, with the shares they come from."""
+
+    max_term_months: int
+    max_waiver: Decimal
+    waiver_share: Decimal
+    outstanding_penalty: Decimal
+    min_first_payment: Decimal
+    first_payment_share: Decimal
+    total: Decimal
+
+
+def plan_policy_limits(*, product: Product, outstanding_penalty: Decimal, total: Decimal) -> PlanPolicyLimits:
+    """What the product's policy allows a plan of `total` on a loan owing `outstanding_penalty`."""
+    return PlanPolicyLimits(
+        max_term_months=product.plan_max_term_months,
+        max_waiver=(product.plan_max_waiver_share * outstanding_penalty).quantize(CENT),
+        waiver_share=product.plan_max_waiver_share,
+        outstanding_penalty=outstanding_penalty,
+        min_first_payment=(product.plan_min_first_payment_share * total).quantize(CENT),
+        first_payment_share=product.plan_min_first_payment_share,
+        total=total,
+    )
 
 
 def plan_policy_breaches(
@@ -69,17 +109,19 @@ def plan_policy_breaches(
     schedule: Sequence[tuple[datetime.date, Decimal]],
     waiver: Decimal,
 ) -> list[str]:
-    """The product's plan limits a plan of these payments and this penalty waiver exceeds, each in
-    words (empty within policy)."""
+    """The product's plan limits (plan_policy_limits) a plan of these payments and this penalty
+    waiver exceeds, each in words (empty within policy)."""
+    total = sum((amount for _due, amount in schedule), ZERO)
+    limits = plan_policy_limits(product=product, outstanding_penalty=outstanding_penalty, total=total)
     breaches = []
     first_date, last_date = schedule[0][0], schedule[-1][0]
-    if last_date > first_date + relativedelta(months=product.plan_max_term_months):
+    if last_date > first_date + relativedelta(months=limits.max_term_months):
         breaches.append(
             _("Term: the plan runs %(months)s months from its first to its last payment; the product allows %(max)s.")
-            % {"months": _term_months(first_date, last_date), "max": product.plan_max_term_months}
+            % {"months": plan_term_months(first_date, last_date), "max": limits.max_term_months}
         )
-    max_waiver = product.plan_max_waiver_share * outstanding_penalty
-    if waiver > max_waiver:
+    # Compared unrounded, as before the limits were named: a waiver a fraction of a cent over is over.
+    if waiver > limits.waiver_share * outstanding_penalty:
         breaches.append(
             _(
                 "Penalty waiver: %(waiver)s is more than %(share)s%% of the %(penalty)s outstanding penalty "
@@ -87,21 +129,19 @@ def plan_policy_breaches(
             )
             % {
                 "waiver": waiver,
-                "share": _percent(product.plan_max_waiver_share),
+                "share": _percent(limits.waiver_share),
                 "penalty": outstanding_penalty,
-                "max": max_waiver.quantize(CENT),
+                "max": limits.max_waiver,
             }
         )
-    total = sum((amount for _due, amount in schedule), ZERO)
-    min_first = product.plan_min_first_payment_share * total
-    if schedule[0][1] < min_first:
+    if schedule[0][1] < limits.first_payment_share * total:
         breaches.append(
             _("First payment: %(first)s is less than %(share)s%% of the plan's %(total)s (at least %(min)s).")
             % {
                 "first": schedule[0][1],
-                "share": _percent(product.plan_min_first_payment_share),
+                "share": _percent(limits.first_payment_share),
                 "total": total,
-                "min": min_first.quantize(CENT),
+                "min": limits.min_first_payment,
             }
         )
     return breaches
@@ -201,9 +241,15 @@ def _live_plan_exists() -> CollectionError:
     )
 
 
-def _plan_update(*, plan: RepaymentPlan, allowed: Sequence[str], **fields) -> None:
+# The fields that say why: kept as the audit entry's reason rather than as a change.
+AUDIT_REASON_FIELDS = ("decision_reason", "cancel_reason")
+
+
+def _plan_update(*, plan: RepaymentPlan, by: User, allowed: Sequence[str], **fields) -> None:
     """Write `fields` on the plan if it is still in one of `allowed`, in one conditional UPDATE,
-    so that of two people deciding at once only the first succeeds."""
+    so that of two people deciding at once only the first succeeds; the change goes to the audit
+    trail (before and after, who and why: an UPDATE sends no signal the trail hears)."""
+    before = {name: getattr(plan, name) for name in fields}
     if not RepaymentPlan.objects.filter(pk=plan.pk, status__in=allowed).update(**fields):
         current = RepaymentPlan.objects.filter(pk=plan.pk).values_list("status", flat=True).first()
         raise CollectionError(
@@ -212,12 +258,24 @@ def _plan_update(*, plan: RepaymentPlan, allowed: Sequence[str], **fields) -> No
         )
     for name, value in fields.items():
         setattr(plan, name, value)
+    audit_change(
+        plan,
+        {name: (before[name], value) for name, value in fields.items() if name not in AUDIT_REASON_FIELDS},
+        by=by,
+        reason=next((fields[name] for name in AUDIT_REASON_FIELDS if name in fields), ""),
+    )
 
 
 def _plan_decide(*, plan: RepaymentPlan, by: User, status: str, reason: str, allowed: Sequence[str]) -> None:
     """Move the plan to `status` if it is still in one of `allowed`, recording the decision."""
     _plan_update(
-        plan=plan, allowed=allowed, status=status, decided_by=by, decided_at=timezone.now(), decision_reason=reason
+        plan=plan,
+        by=by,
+        allowed=allowed,
+        status=status,
+        decided_by=by,
+        decided_at=timezone.now(),
+        decision_reason=reason,
     )
 
 
@@ -280,6 +338,7 @@ def plan_cancel(*, plan: RepaymentPlan, by: User, reason: str) -> RepaymentPlan:
         raise CollectionError(_("Cancelling a plan needs its reason."))
     _plan_update(
         plan=plan,
+        by=by,
         allowed=LIVE_PLAN_STATUSES,
         status=RepaymentPlan.Status.CANCELLED,
         cancelled_by=by,
