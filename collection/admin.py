@@ -320,16 +320,14 @@ class CollectionCaseAdmin(CaseScopedAdmin, PortfolioSearchMixin, admin.ModelAdmi
         return self._reassign_page(request, ids, CaseReassignForm(user=request.user))
 
     def reassign_view(self, request):
-        """Reassign the cases named by id (`ids` in the query, or `_selected_action` posted by the
-        list's action) with a collector, or balanced over a team, and a reason: through
+        """Reassign the cases named by id (`ids`, comma-separated, in the query or posted from the
+        list's action's page) with a collector, or balanced over a team, and a reason: through
         cases_reassign, which re-reads them within the user's reach, checks each move and records
         it with the reason (the assignment history and the audit trail)."""
         if not self.has_assign_permission(request):
             raise PermissionDenied
-        if request.method == "POST":
-            ids = request.POST.getlist("_selected_action")
-        else:
-            ids = request.GET.get("ids", "").split(",")
+        # One field of ids, not a field per case: a thousand fields would pass Django's limit on them.
+        ids = (request.POST if request.method == "POST" else request.GET).get("ids", "").split(",")
         ids = list(dict.fromkeys(int(pk) for pk in ids if pk.strip().isdigit()))
         if len(ids) > REASSIGN_AT_ONCE:
             raise PermissionDenied(
@@ -361,7 +359,7 @@ class CollectionCaseAdmin(CaseScopedAdmin, PortfolioSearchMixin, admin.ModelAdmi
             "title": gettext("Reassign cases"),
             "form": form,
             "media": self.media + form.media,
-            "ids": [case_id for case_id in ids if case_id],
+            "ids": ",".join(str(case_id) for case_id in ids),
             "cases": shown,
             "count": totals["count"],
             "overdue": totals["overdue"] or 0,

@@ -257,9 +257,10 @@ def stage_rule_preview(rule: StageRule, *, as_of: datetime.date) -> RulePreview:
     if first.needs_approval:
         rows = rows.filter(rule_may_propose(first.target))
     else:
+        # The transition's own conditions, as CASE_MACHINE.apply reads them when the cycle runs it.
         allowed = Q(pk__in=[])
         for transition in CASE_MACHINE.transitions(first.transition):
             if transition.source == rule.stage:
-                allowed |= CASE_MACHINE.condition_filter(transition)
+                allowed |= Q(stage=transition.source) & CASE_MACHINE.condition_filter(transition)
         rows = rows.filter(allowed)
     return RulePreview(target=first.target, needs_approval=first.needs_approval, cases=rows.count())
