@@ -159,9 +159,7 @@ class CaseReassignForm(forms.Form):
         )
         for name, model_field in (("collector", "assigned_to"), ("team", "team")):
             field = self.fields[name]
-            field.widget = AutocompleteSelect(
-                CollectionCase._meta.get_field(model_field), admin.site, attrs={"style": "width: 24em"}
-            )
+            field.widget = AutocompleteSelect(CollectionCase._meta.get_field(model_field), admin.site)
             field.widget.choices = field.choices
 
 
@@ -174,6 +172,11 @@ class CollectionCaseAdmin(CaseScopedAdmin, PortfolioSearchMixin, admin.ModelAdmi
 
     case_path = ""
     form = CaseAssignmentForm
+
+    class Media:
+        css = {"all": ["collection/css/admin-configuration.css"]}
+        js = ["collection/js/autocomplete-labels.js"]
+
     actions = ["reassign_cases"]
 
     list_display = (
@@ -443,6 +446,9 @@ class PreviewBeforeSaving:
     change_form_template = "admin/collection/preview_change_form.html"
     preview_help = ""
 
+    class Media:
+        css = {"all": ["collection/css/admin-configuration.css"]}
+
     def preview(self, request, form) -> str:
         """What the change in the (valid, unsaved) `form` would do, as HTML."""
         raise NotImplementedError
@@ -572,6 +578,8 @@ class ReminderStepForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         names = ", ".join(f"{{{{ {name} }}}}" for name in VARIABLE_MEANINGS)
         for name in ("template_zh", "template_en"):
+            if name not in self.fields:  # shown read-only to those who may not change steps
+                continue
             self.fields[name].help_text = gettext(
                 "A Django template that may use only the variables listed above (%(names)s); any other name is refused."
             ) % {"names": names}
@@ -625,13 +633,13 @@ class ReminderStepAdmin(PreviewBeforeSaving, admin.ModelAdmin):
             template_zh=form.cleaned_data.get("template_zh", ""), template_en=form.cleaned_data.get("template_en", "")
         )
         return format_html(
-            '<table class="desk-preview-result"><thead><tr><th scope="col">{}</th><th scope="col">{}</th></tr>'
-            "</thead><tbody>{}</tbody></table>",
+            '<table class="desk-preview-result desk-reminder-preview"><thead><tr><th scope="col">{}</th>'
+            '<th scope="col">{}</th></tr></thead><tbody>{}</tbody></table>',
             gettext("Language"),
             gettext("The reminder for the sample case"),
             format_html_join(
                 "",
-                '<tr><th scope="row">{}</th><td lang="{}" style="white-space: pre-wrap">{}</td></tr>',
+                '<tr><th scope="row">{}</th><td lang="{}">{}</td></tr>',
                 (
                     (languages[language], language, text or format_html("<strong>{}</strong>", problem))
                     for language, text, problem in rendered
