@@ -294,6 +294,13 @@ class CollectionCaseAdmin(CaseScopedAdmin, PortfolioSearchMixin, admin.ModelAdmi
     def has_assign_permission(self, request):
         return request.user.has_perm("collection.assign_case")
 
+    def get_fields(self, request, obj=None):
+        fields = super().get_fields(request, obj)
+        if self.has_change_permission(request, obj):
+            return fields
+        # Shown only: no reason to give, no reassignment to open.
+        return tuple(name for name in fields if name not in ("reassign_reason", "reassign_link"))
+
     @admin.display(description=_("reassign"))
     def reassign_link(self, obj):
         url = reverse("admin:collection_collectioncase_reassign")
