@@ -156,6 +156,9 @@ class TeamAdmin(admin.ModelAdmin):
     # People are chosen by name (the user admin's search), never by id.
     autocomplete_fields = ("supervisor", "members")
 
+    class Media:
+        js = ["desk/js/admin-autocomplete-labels.js"]  # names each autocomplete box by its label
+
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("supervisor").annotate(_member_count=Count("members"))
 

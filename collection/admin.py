@@ -175,7 +175,7 @@ class CollectionCaseAdmin(CaseScopedAdmin, PortfolioSearchMixin, admin.ModelAdmi
 
     class Media:
         css = {"all": ["collection/css/admin-configuration.css"]}
-        js = ["collection/js/autocomplete-labels.js"]
+        js = ["desk/js/admin-autocomplete-labels.js"]
 
     actions = ["reassign_cases"]
 
