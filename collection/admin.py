@@ -374,7 +374,8 @@ class CollectionCaseAdmin(CaseScopedAdmin, PortfolioSearchMixin, admin.ModelAdmi
             "count": totals["count"],
             "overdue": totals["overdue"] or 0,
             "more": max(totals["count"] - len(shown), 0),
-            "from_case": len(ids) == 1 and request.method == "GET" or request.POST.get("from_case", ""),
+            # Opened from a case's page: back there when done.
+            "from_case": (len(ids) == 1 and request.method == "GET") or bool(request.POST.get("from_case")),
         }
         return TemplateResponse(request, "admin/collection/collectioncase/reassign.html", context)
 
