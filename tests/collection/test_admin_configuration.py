@@ -5,6 +5,7 @@ own count); the conduct policy's help texts give each legal floor and its source
 chosen by name; only a superuser changes roles; cases are reassigned from the admin's list and
 page, with a reason, through cases_reassign, by those allowed to. Read in English."""
 
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -235,13 +236,8 @@ def test_the_stage_rule_preview_agrees_with_the_nightly_cycle(client, portfolio,
 
 def test_the_stage_rule_preview_of_a_move_needing_approval_counts_proposals(client, portfolio):
     rule = StageRule.objects.get(stage=Stage.REMINDER)
-    target = client.post(
-        reverse("admin:collection_stagerule_change", args=[rule.pk]),
-        rule_form(rule, escalate_after_broken_promises=2, _preview="1"),
-    )
-    target_rule = StageRule.objects.filter(stage__in=[Stage.NEGOTIATION, Stage.ESCALATION])
-    assert target.status_code == 200
-    StageRule.objects.filter(pk__in=target_rule.values("pk")).update(requires_approval=True)
+    # Wherever the reminder stage moves cases on to, moving there now needs a supervisor's approval.
+    StageRule.objects.exclude(stage=Stage.REMINDER).update(requires_approval=True)
 
     response = client.post(
         reverse("admin:collection_stagerule_change", args=[rule.pk]),
@@ -249,6 +245,20 @@ def test_the_stage_rule_preview_of_a_move_needing_approval_counts_proposals(clie
     )
 
     assert "the rule would propose moving 3 cases now in Reminder on to" in response.content.decode()
+
+
+def test_the_stage_rule_preview_counts_the_cases_it_would_reassign(client, portfolio):
+    rule = StageRule.objects.get(stage=Stage.REMINDER)
+    long_ago = timezone.now() - timedelta(days=30)
+    CollectionCase.objects.filter(pk__in=[portfolio["three"].pk, portfolio["two"].pk]).update(opened_at=long_ago)
+
+    response = client.post(
+        reverse("admin:collection_stagerule_change", args=[rule.pk]),
+        rule_form(rule, reassign_after_days_without_contact=10, _preview="1"),
+    )
+
+    assert "It would move 2 cases to another collector of their team" in response.content.decode()
+    assert StageRule.objects.get(pk=rule.pk).reassign_after_days_without_contact is None
 
 
 def test_the_stage_rule_preview_shows_a_problem_instead_of_a_count(client):
