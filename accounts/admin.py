@@ -8,7 +8,8 @@ from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminPasswordChangeForm
-from django.db.models import Count
+from django.db.models import Count, Q, Value
+from django.db.models.functions import Concat
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -72,6 +73,21 @@ class UserAdmin(DjangoUserAdmin):
         if not request.user.is_superuser:
             queryset = queryset.exclude(username=roles.SYSTEM_USERNAME)
         return queryset
+
+    def get_search_results(self, request, queryset, search_term):
+        """Found by any part of the name, the whole name too, written either way (朱建国, Wei Zhu);
+        for the admin's autocomplete of a case's collector, active collectors only."""
+        found, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        term = search_term.strip()
+        if term:
+            whole_names = queryset.annotate(
+                _family_first=Concat("last_name", "first_name"),
+                _given_first=Concat("first_name", Value(" "), "last_name"),
+            ).filter(Q(_family_first__icontains=term) | Q(_given_first__icontains=term))
+            found = found | queryset.filter(pk__in=whole_names.values("pk"))
+        if request.GET.get("field_name") == "assigned_to":
+            found = found.filter(is_active=True, groups__name=roles.COLLECTOR)
+        return found, may_have_duplicates
 
     def get_readonly_fields(self, request, obj=None):
         fields = tuple(super().get_readonly_fields(request, obj))
@@ -137,8 +153,11 @@ class TeamAdmin(admin.ModelAdmin):
     form = TeamForm
     list_display = ("name", "supervisor", "member_count", "created_at")
     search_fields = ("name", "supervisor__username", "members__username")
-    autocomplete_fields = ("supervisor",)
-    filter_horizontal = ("members",)
+    # People are chosen by name (the user admin's search), never by id.
+    autocomplete_fields = ("supervisor", "members")
+
+    class Media:
+        js = ["desk/js/admin-autocomplete-labels.js"]  # names each autocomplete box by its label
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("supervisor").annotate(_member_count=Count("members"))

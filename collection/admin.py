@@ -11,17 +11,21 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
 from django.contrib.admin.utils import unquote
+from django.contrib.admin.widgets import AutocompleteSelect
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Case, When
+from django.db.models import Case, Count, F, Sum, When
 from django.forms.models import construct_instance
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
+from accounts import roles
 from accounts.admin_base import ViewOnlyAdmin
+from accounts.models import Team, User
 from loans.admin import ContactAdmin as PortfolioContactAdmin
 from loans.admin import EstimatedCountPaginator, IndexedValuesFilter, PortfolioSearchMixin
 from loans.models import Contact
@@ -30,7 +34,7 @@ from loans.phones import mask_phone
 from .access import case_scope, may_act_on
 from .exceptions import CollectionError
 from .jobs import counts_in_words
-from .machine import WORKING_STAGES
+from .machine import WORKING_STAGES, Stage
 from .models import (
     Callback,
     CallConsent,
@@ -57,14 +61,17 @@ from .selectors import case_timeline
 from .services import (
     case_assign,
     case_assign_check,
+    cases_reassign,
     contact_add,
     contact_add_check,
     contact_update,
     escalation_request_approve,
     escalation_request_reject,
 )
-from .stage_rules import stage_rule_validate, stage_rules_in_force, stage_rules_problems
+from .services.reassignment import no_contact_reassignment_cases
+from .stage_rules import stage_rule_preview, stage_rule_validate, stage_rules_in_force, stage_rules_problems
 from .tasks import JOB_STEPS
+from .validators import VARIABLE_MEANINGS, reminder_preview
 
 
 class ReadOnlyAdmin(ViewOnlyAdmin, admin.ModelAdmin):
@@ -101,13 +108,76 @@ class CaseScopedAdmin:
 
 # --- cases -----------------------------------------------------------------------------------
 
+# The most cases one reassignment takes (the list's action and the page), and lists by name.
+REASSIGN_AT_ONCE = 1_000
+REASSIGN_LISTED = 20
+
+
+class CaseAssignmentForm(forms.ModelForm):
+    """The case's page: its collector and team, and why they change (required when they do)."""
+
+    reassign_reason = forms.CharField(
+        label=_("Reason for the change"),
+        required=False,
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 2, "cols": 60}),
+        help_text=_("Required when the collector or the team changes: kept with the assignment."),
+    )
+
+    class Meta:
+        model = CollectionCase
+        fields = ("assigned_to", "team")
+
+
+class CaseReassignForm(forms.Form):
+    """Whom the selected cases go to, and why."""
+
+    collector = forms.ModelChoiceField(
+        label=_("Collector"),
+        queryset=User.objects.none(),
+        required=False,
+        help_text=_("Empty: each case goes to whoever of its team's other collectors carries least."),
+    )
+    team = forms.ModelChoiceField(
+        label=_("Team"),
+        queryset=Team.objects.all(),
+        required=False,
+        help_text=_("Empty: each case stays in its team. Chosen: the cases join it (the collector must be in it)."),
+    )
+    reason = forms.CharField(
+        label=_("Reason"),
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        help_text=_("Kept with each move, in the case's assignment history."),
+    )
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Chosen by name through the admin's autocomplete, as on the case's page.
+        self.fields["collector"].queryset = User.objects.filter(is_active=True, groups__name=roles.COLLECTOR).exclude(
+            username=roles.SYSTEM_USERNAME
+        )
+        for name, model_field in (("collector", "assigned_to"), ("team", "team")):
+            field = self.fields[name]
+            field.widget = AutocompleteSelect(CollectionCase._meta.get_field(model_field), admin.site)
+            field.widget.choices = field.choices
+
 
 @admin.register(CollectionCase)
 class CollectionCaseAdmin(CaseScopedAdmin, PortfolioSearchMixin, admin.ModelAdmin):
-    """Cases open through case_open_for_loan, not here. The admin may reassign a case (through
-    case_assign, which keeps the assignment history); everything else is shown only."""
+    """Cases open through case_open_for_loan, not here. Users allowed to assign cases reassign
+    them here, with a reason: on the case's page (through case_assign, which keeps the assignment
+    history), or a selection of the list, or one case, through the reassignment page
+    (cases_reassign); everything else is shown only."""
 
     case_path = ""
+    form = CaseAssignmentForm
+
+    class Media:
+        css = {"all": ["collection/css/admin-configuration.css"]}
+        js = ["desk/js/admin-autocomplete-labels.js"]
+
+    actions = ["reassign_cases"]
 
     list_display = (
         "loan",
@@ -122,7 +192,9 @@ class CollectionCaseAdmin(CaseScopedAdmin, PortfolioSearchMixin, admin.ModelAdmi
     list_filter = ("stage", "team", "hold_reason")
     search_loan, search_borrower, search_contact = "loan", "loan__borrower", "loan__borrower__contacts"
     list_select_related = ("loan", "assigned_to", "team")
-    raw_id_fields = ("loan", "assigned_to", "team")
+    raw_id_fields = ("loan",)
+    # Chosen by name (the user admin's and the team admin's search), never by typing an id.
+    autocomplete_fields = ("assigned_to", "team")
     show_full_result_count = False
     paginator = EstimatedCountPaginator
     fields = (
@@ -130,6 +202,8 @@ class CollectionCaseAdmin(CaseScopedAdmin, PortfolioSearchMixin, admin.ModelAdmi
         "stage",
         "assigned_to",
         "team",
+        "reassign_reason",
+        "reassign_link",
         "opened_at",
         "stage_entered_at",
         "closed_at",
@@ -146,7 +220,7 @@ class CollectionCaseAdmin(CaseScopedAdmin, PortfolioSearchMixin, admin.ModelAdmi
         "close_reason",
         "timeline",
     )
-    readonly_fields = tuple(name for name in fields if name not in ("assigned_to", "team"))
+    readonly_fields = tuple(name for name in fields if name not in ("assigned_to", "team", "reassign_reason"))
 
     def has_add_permission(self, request):
         return False
@@ -209,8 +283,127 @@ class CollectionCaseAdmin(CaseScopedAdmin, PortfolioSearchMixin, admin.ModelAdmi
         if obj.assigned_to is None:  # the form requires a collector (get_form); a case is not unassigned here
             return
         case = CollectionCase.objects.get(pk=obj.pk)
-        reason = gettext("Changed in the admin")
+        reason = form.cleaned_data["reassign_reason"]
         case_assign(case=case, to=obj.assigned_to, by=request.user, team=obj.team, reason=reason)
+
+    def has_change_permission(self, request, obj=None):
+        # Who may assign cases may change the case's page: its collector and team are all it edits.
+        allowed = admin.ModelAdmin.has_change_permission(self, request, obj) or self.has_assign_permission(request)
+        return allowed and self._within_reach(request, obj)
+
+    def has_assign_permission(self, request):
+        return request.user.has_perm("collection.assign_case")
+
+    def get_fields(self, request, obj=None):
+        fields = super().get_fields(request, obj)
+        if self.has_change_permission(request, obj):
+            return fields
+        # Shown only: no reason to give, no reassignment to open.
+        return tuple(name for name in fields if name not in ("reassign_reason", "reassign_link"))
+
+    @admin.display(description=_("reassign"))
+    def reassign_link(self, obj):
+        url = reverse("admin:collection_collectioncase_reassign")
+        return format_html(
+            '<a href="{}?ids={}">{}</a>', url, obj.pk, gettext("Reassign this case, balanced over a team or by name")
+        )
+
+    def get_urls(self):
+        return [
+            path(
+                "reassign/", self.admin_site.admin_view(self.reassign_view), name="collection_collectioncase_reassign"
+            ),
+            *super().get_urls(),
+        ]
+
+    @admin.action(description=_("Reassign the selected cases"), permissions=["assign"])
+    def reassign_cases(self, request, queryset):
+        """The intermediate page of reassign_view for the selection, at most REASSIGN_AT_ONCE cases."""
+        ids = list(queryset.order_by("pk").values_list("pk", flat=True)[: REASSIGN_AT_ONCE + 1])
+        if len(ids) > REASSIGN_AT_ONCE:
+            self.message_user(
+                request,
+                gettext("Select at most %(limit)s cases to reassign at once.") % {"limit": f"{REASSIGN_AT_ONCE:,}"},
+                messages.ERROR,
+            )
+            return None
+        return self._reassign_page(request, ids, CaseReassignForm(user=request.user))
+
+    def reassign_view(self, request):
+        """Reassign the cases named by id (`ids`, comma-separated, in the query or posted from the
+        list's action's page) with a collector, or balanced over a team, and a reason: through
+        cases_reassign, which re-reads them within the user's reach, checks each move and records
+        it with the reason (the assignment history and the audit trail)."""
+        if not self.has_assign_permission(request):
+            raise PermissionDenied
+        # One field of ids, not a field per case: a thousand fields would pass Django's limit on them.
+        ids = (request.POST if request.method == "POST" else request.GET).get("ids", "").split(",")
+        ids = list(dict.fromkeys(int(pk) for pk in ids if pk.strip().isdigit()))
+        if len(ids) > REASSIGN_AT_ONCE:
+            raise PermissionDenied(
+                gettext("At most %(limit)s cases are reassigned at once.") % {"limit": REASSIGN_AT_ONCE}
+            )
+        form = CaseReassignForm(request.POST if request.method == "POST" else None, user=request.user)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                done = cases_reassign(
+                    cases=ids, by=request.user, reason=data["reason"], to=data["collector"], team=data["team"]
+                )
+            except (CollectionError, PermissionDenied) as error:
+                form.add_error(None, getattr(error, "message", None) or str(error))
+            else:
+                self._say_what_moved(request, done)
+                if len(ids) == 1 and request.POST.get("from_case"):
+                    return redirect(reverse("admin:collection_collectioncase_change", args=[ids[0]]))
+                return redirect(reverse("admin:collection_collectioncase_changelist"))
+        return self._reassign_page(request, ids, form)
+
+    def _reassign_page(self, request, ids, form):
+        cases = self.get_queryset(request).filter(pk__in=ids).select_related("loan", "assigned_to", "team")
+        shown = list(cases.order_by(F("loan__overdue_amount").desc(), "pk")[:REASSIGN_LISTED])
+        totals = cases.aggregate(count=Count("pk"), overdue=Sum("loan__overdue_amount"))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": gettext("Reassign cases"),
+            "form": form,
+            "media": self.media + form.media,
+            "ids": ",".join(str(case_id) for case_id in ids),
+            "cases": shown,
+            "count": totals["count"],
+            "overdue": totals["overdue"] or 0,
+            "more": max(totals["count"] - len(shown), 0),
+            # Opened from a case's page: back there when done.
+            "from_case": (len(ids) == 1 and request.method == "GET") or bool(request.POST.get("from_case")),
+        }
+        return TemplateResponse(request, "admin/collection/collectioncase/reassign.html", context)
+
+    def _say_what_moved(self, request, done):
+        if done.moves:
+            self.message_user(
+                request,
+                ngettext(
+                    "Reassigned %(count)d case (%(overdue)s overdue).",
+                    "Reassigned %(count)d cases (%(overdue)s overdue).",
+                    len(done.moves),
+                )
+                % {"count": len(done.moves), "overdue": done.overdue},
+                messages.SUCCESS,
+            )
+        if done.unchanged:
+            self.message_user(
+                request,
+                ngettext(
+                    "%(count)d case was already with that collector.",
+                    "%(count)d cases were already with that collector.",
+                    len(done.unchanged),
+                )
+                % {"count": len(done.unchanged)},
+                messages.INFO,
+            )
+        for case, why in done.refused:
+            self.message_user(request, gettext("%(case)s: %(why)s") % {"case": case, "why": why}, messages.ERROR)
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change=change, **kwargs)
@@ -224,6 +417,10 @@ class CollectionCaseAdmin(CaseScopedAdmin, PortfolioSearchMixin, admin.ModelAdmi
                 cleaned_data = super().clean()
                 to = cleaned_data.get("assigned_to")
                 changed = {"assigned_to", "team"} & set(self.changed_data)
+                if changed and not cleaned_data.get("reassign_reason", "").strip():
+                    self.add_error(
+                        "reassign_reason", gettext("Say why the case changes hands: it is kept with the move.")
+                    )
                 if obj is not None and to is not None and changed and not self.errors:
                     team = cleaned_data.get("team") if "team" in cleaned_data else obj.team
                     try:
@@ -248,6 +445,43 @@ class CaseAssignmentAdmin(CaseScopedAdmin, ReadOnlyAdmin):
 # --- stage rules and reminder steps ----------------------------------------------------------
 
 
+class PreviewBeforeSaving:
+    """A "Preview" button on the change form (templates/admin/collection/preview_change_form.html):
+    the form is checked as for saving, and what the change would do is shown beside it; nothing
+    is saved. The bound form then reports itself not valid, so that the admin renders it again
+    with what was typed (and any errors), as it does for a form with errors."""
+
+    change_form_template = "admin/collection/preview_change_form.html"
+    preview_help = ""
+
+    class Media:
+        css = {"all": ["collection/css/admin-configuration.css"]}
+
+    def preview(self, request, form) -> str:
+        """What the change in the (valid, unsaved) `form` would do, as HTML."""
+        raise NotImplementedError
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form_class = super().get_form(request, obj, change=change, **kwargs)
+        if request.method != "POST" or "_preview" not in request.POST:
+            return form_class
+        model_admin = self
+
+        class PreviewForm(form_class):
+            preview = ""
+
+            def is_valid(self):
+                if super().is_valid():
+                    self.preview = model_admin.preview(request, self)
+                return False  # never saved: rendered again, bound, with the preview
+
+        return PreviewForm
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        extra_context = {**(extra_context or {}), "preview_help": self.preview_help}
+        return super().changeform_view(request, object_id, form_url, extra_context)
+
+
 class StageRuleForm(forms.ModelForm):
     class Meta:
         model = StageRule
@@ -262,11 +496,18 @@ class StageRuleForm(forms.ModelForm):
 
 
 @admin.register(StageRule)
-class StageRuleAdmin(admin.ModelAdmin):
+class StageRuleAdmin(PreviewBeforeSaving, admin.ModelAdmin):
     """The form checks the changed rule against the other stages' rules
-    (collection.stage_rules.stage_rule_validate) and shows each problem in words."""
+    (collection.stage_rules.stage_rule_validate) and shows each problem in words. Its preview
+    says how many cases the rule, as typed, would move on or propose moving tonight, and move to
+    another collector, counted by the nightly cycle's own rule (stage_rules.rule_actions)."""
 
     form = StageRuleForm
+    preview_help = _(
+        "Preview shows how many cases now in this stage the rule, as typed, would move on (or propose "
+        "moving, when the next stage needs a supervisor's approval) and reassign if the nightly cycle ran "
+        "today, before you save it."
+    )
 
     list_display = (
         "stage",
@@ -288,11 +529,88 @@ class StageRuleAdmin(admin.ModelAdmin):
             messages.warning(request, problem)
         return super().changelist_view(request, extra_context)
 
+    def preview(self, request, form) -> str:
+        rule = construct_instance(form, copy.copy(form.instance))
+        today = timezone.localdate()
+        preview = stage_rule_preview(rule, as_of=today)
+        words = {
+            "day": f"{today:%Y-%m-%d}",
+            "count": preview.cases,
+            "stage": Stage(rule.stage).label,
+            "target": Stage(preview.target).label if preview.target else "",
+        }
+        if preview.target is None:
+            moves = gettext("%(stage)s is the last stage: the rule moves no case on.") % words
+        elif preview.needs_approval:
+            moves = (
+                ngettext(
+                    "Run today (%(day)s), the rule would propose moving %(count)d case now in %(stage)s on to "
+                    "%(target)s (an escalation request for a supervisor).",
+                    "Run today (%(day)s), the rule would propose moving %(count)d cases now in %(stage)s on to "
+                    "%(target)s (escalation requests for a supervisor).",
+                    preview.cases,
+                )
+                % words
+            )
+        else:
+            moves = (
+                ngettext(
+                    "Run today (%(day)s), the rule would move %(count)d case now in %(stage)s on to %(target)s.",
+                    "Run today (%(day)s), the rule would move %(count)d cases now in %(stage)s on to %(target)s.",
+                    preview.cases,
+                )
+                % words
+            )
+        lines = [moves]
+        if rule.reassign_after_days_without_contact is not None:
+            reassigned = no_contact_reassignment_cases(rule, as_of=today).count()
+            lines.append(
+                ngettext(
+                    "It would move %(count)d case to another collector of its team (no right-party contact "
+                    "for %(days)d days); those with nobody else in the team stay.",
+                    "It would move %(count)d cases to another collector of their team (no right-party contact "
+                    "for %(days)d days); those with nobody else in the team stay.",
+                    reassigned,
+                )
+                % {"count": reassigned, "days": rule.reassign_after_days_without_contact}
+            )
+        return format_html_join("", '<p class="desk-preview-result">{}</p>', ((line,) for line in lines))
+
+
+class ReminderStepForm(forms.ModelForm):
+    class Meta:
+        model = ReminderStep
+        fields = "__all__"  # noqa: DJ007 - every setting of a step is the admin's to set
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        names = ", ".join(f"{{{{ {name} }}}}" for name in VARIABLE_MEANINGS)
+        for name in ("template_zh", "template_en"):
+            if name not in self.fields:  # shown read-only to those who may not change steps
+                continue
+            self.fields[name].help_text = gettext(
+                "A Django template that may use only the variables listed above (%(names)s); any other name is refused."
+            ) % {"names": names}
+
 
 @admin.register(ReminderStep)
-class ReminderStepAdmin(admin.ModelAdmin):
-    """Templates are Django templates: clean() shows a syntax error on the field that has it."""
+class ReminderStepAdmin(PreviewBeforeSaving, admin.ModelAdmin):
+    """Templates are Django templates rendered by a restricted engine (collection.validators):
+    the variables they may use are listed beside them (VARIABLE_MEANINGS), clean() shows a syntax
+    error or an unknown variable on the field that has it, and the preview renders the step for
+    a sample case in both of the desk's languages before saving."""
 
+    form = ReminderStepForm
+    preview_help = _(
+        "Preview renders the texts as typed for a sample case (张三, account ending 1234, 30 days past due, "
+        "1080.59 overdue) in Chinese and in English, before you save them."
+    )
+    fieldsets = (
+        (None, {"fields": ("stage", "day_offset", "offset_from", "channel", "is_active")}),
+        (_("When it is sent"), {"fields": ("send_window_start", "send_window_end")}),
+        (_("Message"), {"fields": ("variables", "template_zh", "template_en")}),
+    )
+    readonly_fields = ("variables",)
     list_display = (
         "stage",
         "day_offset",
@@ -305,6 +623,37 @@ class ReminderStepAdmin(admin.ModelAdmin):
     list_filter = ("stage", "channel", "offset_from", "is_active")
     search_fields = ("template_zh", "template_en")
     ordering = ("stage", "offset_from", "day_offset")
+
+    @admin.display(description=_("variables a message may use"))
+    def variables(self, obj=None):
+        return format_html(
+            '<dl class="desk-variables">{}</dl>',
+            format_html_join(
+                "",
+                "<dt><code>{{{{ {} }}}}</code></dt><dd>{}</dd>",
+                ((name, meaning) for name, meaning in VARIABLE_MEANINGS.items()),
+            ),
+        )
+
+    def preview(self, request, form) -> str:
+        languages = {"zh-hans": gettext("Chinese (zh-Hans)"), "en": gettext("English")}
+        rendered = reminder_preview(
+            template_zh=form.cleaned_data.get("template_zh", ""), template_en=form.cleaned_data.get("template_en", "")
+        )
+        return format_html(
+            '<table class="desk-preview-result desk-reminder-preview"><thead><tr><th scope="col">{}</th>'
+            '<th scope="col">{}</th></tr></thead><tbody>{}</tbody></table>',
+            gettext("Language"),
+            gettext("The reminder for the sample case"),
+            format_html_join(
+                "",
+                '<tr><th scope="row">{}</th><td lang="{}">{}</td></tr>',
+                (
+                    (languages[language], language, text or format_html("<strong>{}</strong>", problem))
+                    for language, text, problem in rendered
+                ),
+            ),
+        )
 
 
 # --- escalation requests ---------------------------------------------------------------------

@@ -43,14 +43,7 @@ from .services.reassignment import (
     no_contact_reassignment_cases,
     no_contact_reassignment_reason,
 )
-from .stage_rules import (
-    reminder_entry_dpd,
-    requires_approval_into,
-    rule_criteria,
-    rule_may_propose,
-    rule_move,
-    stage_rules_in_force,
-)
+from .stage_rules import reminder_entry_dpd, rule_actions, stage_rules_in_force
 
 __all__ = [
     "CYCLE_STEPS",
@@ -239,17 +232,14 @@ def _stage_rules(*, as_of: datetime.date, at: datetime.datetime, actor: User, **
     than one stage in a night (a back-filled loan far past due)."""
     counts: Counter = Counter()
     rules = stage_rules_in_force()
-    cases = CollectionCase.objects.all()
     for stage in WORKING_STAGES:
-        rule, move = rules.get(stage), rule_move(stage)
-        if rule is None or move is None:
+        if stage not in rules:
             continue
-        name, target = move
-        needs_approval = requires_approval_into(target, rules)
-        for criterion in rule_criteria(rule, as_of=as_of):
-            if needs_approval:
-                proposed = cases.filter(Q(stage=stage) & criterion.filter & rule_may_propose(target))
-                ids = list(proposed.order_by("pk").values_list("pk", flat=True))
+        # What each rule does is stage_rules.rule_actions': the admin's preview counts the same.
+        for action in rule_actions(rules[stage], rules=rules, as_of=as_of):
+            target, criterion = action.target, action.criterion
+            if action.needs_approval:
+                ids = list(action.cases().order_by("pk").values_list("pk", flat=True))
                 EscalationRequest.objects.bulk_create(
                     [
                         EscalationRequest(case_id=case_id, target_stage=target, reason=criterion.reason)
@@ -260,8 +250,8 @@ def _stage_rules(*, as_of: datetime.date, at: datetime.datetime, actor: User, **
                 counts[f"requests_{target}"] += len(ids)
             else:
                 moved = CASE_MACHINE.apply(
-                    rows=cases.filter(stage=stage),
-                    name=name,
+                    rows=CollectionCase.objects.filter(stage=stage),
+                    name=action.transition,
                     by=actor,
                     reason=criterion.reason,
                     at=at,

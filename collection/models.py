@@ -378,19 +378,58 @@ class ConductPolicy(models.Model):
     """The desk's conduct limits. One row; admins may tighten the defaults, never loosen them past
     the legal floors (clean() explains, the database refuses)."""
 
-    quiet_hours_start = models.TimeField(_("quiet hours start"), default=datetime.time(22, 0))
-    quiet_hours_end = models.TimeField(_("quiet hours end"), default=datetime.time(8, 0))
+    # Each help text gives the legal floor and where it comes from (docs/conduct-limits.md).
+    quiet_hours_start = models.TimeField(
+        _("quiet hours start"),
+        default=datetime.time(22, 0),
+        help_text=_(
+            "No outbound calls, messages or visits from this time, in the borrower's time zone. Legal floor: "
+            "22:00 or earlier (China's consumer-loan collection guideline of 2026; US Regulation F uses 21:00)."
+        ),
+    )
+    quiet_hours_end = models.TimeField(
+        _("quiet hours end"),
+        default=datetime.time(8, 0),
+        help_text=_(
+            "Outbound contact resumes at this time, in the borrower's time zone. Legal floor: 08:00 or later "
+            "(China's consumer-loan collection guideline of 2026; US Regulation F uses 08:00 too)."
+        ),
+    )
     max_unanswered_calls_per_number_per_day = models.PositiveSmallIntegerField(
-        _("unanswered calls to one number per day"), default=6, validators=[MinValueValidator(1)]
+        _("unanswered calls to one number per day"),
+        default=6,
+        validators=[MinValueValidator(1)],
+        help_text=_(
+            "The next call to a number is refused once this many calls to it went unanswered that day. Legal "
+            "floor: at most 6 (the desk's conduct limits, DOMAIN.md, after China's consumer-loan collection "
+            "guideline of 2026, which forbids harassing call frequency)."
+        ),
     )
     max_calls_per_case_in_window = models.PositiveSmallIntegerField(
-        _("call attempts per case in the rolling window"), default=7, validators=[MinValueValidator(1)]
+        _("call attempts per case in the rolling window"),
+        default=7,
+        validators=[MinValueValidator(1)],
+        help_text=_(
+            "Call attempts allowed on one case within the rolling window below. Legal floor: at most 7 "
+            "(US Regulation F, 12 CFR 1006.14(b)(2): 7 calls in 7 days, the desk's ceiling)."
+        ),
     )
     call_window_days = models.PositiveSmallIntegerField(
-        _("rolling window (days)"), default=7, validators=[MinValueValidator(1)]
+        _("rolling window (days)"),
+        default=7,
+        validators=[MinValueValidator(1)],
+        help_text=_(
+            "The number of days the call attempts per case are counted over. Legal floor: at least 7 days "
+            "(US Regulation F, 12 CFR 1006.14(b)(2))."
+        ),
     )
     days_without_calls_after_conversation = models.PositiveSmallIntegerField(
-        _("days without calls after a conversation"), default=7
+        _("days without calls after a conversation"),
+        default=7,
+        help_text=_(
+            "No calls for this many days after a conversation with the borrower, unless they asked to be "
+            "called. Legal floor: at least 7 days (US Regulation F, 12 CFR 1006.14(b)(2))."
+        ),
     )
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 

@@ -4,16 +4,18 @@ where a rule moves a case on to (read from the case machine)."""
 
 import dataclasses
 import datetime
+import functools
+import operator
 from collections.abc import Callable
 
 from django.core.exceptions import ValidationError
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils.translation import gettext as _
 
 from config.desk import desk_day_start, in_desk_language
 from loans.selectors import days_past_due_at_least
 
-from .machine import WORKING_STAGES, Stage, later_stage_moves
+from .machine import CASE_MACHINE, WORKING_STAGES, Stage, later_stage_moves
 from .models import CollectionCase, EscalationRequest, StageRule
 
 
@@ -184,3 +186,81 @@ def rule_may_propose(target: str) -> Q:
     return ~Exists(requests.filter(status=EscalationRequest.Status.PENDING)) & ~Exists(
         requests.filter(status=EscalationRequest.Status.REJECTED, decided_at__gte=OuterRef("stage_entered_at"))
     )
+
+
+# --- what a rule does on a day: the nightly cycle's and the admin's preview's one place ----------
+
+
+@dataclasses.dataclass(frozen=True)
+class RuleAction:
+    """What a stage rule does with one of its criteria: move the cases of its stage that meet it on
+    (`transition` to `target`), or, when moving into `target` needs a supervisor's approval,
+    propose the move (an escalation request) for the cases not proposed already."""
+
+    stage: str
+    transition: str
+    target: str
+    needs_approval: bool
+    criterion: Criterion
+
+    def cases(self) -> QuerySet[CollectionCase]:
+        """The cases of the stage this action moves or proposes now: the cycle proposes exactly
+        these; a move also needs the transition's own conditions (CASE_MACHINE.apply adds them)."""
+        rows = CollectionCase.objects.filter(Q(stage=self.stage) & self.criterion.filter)
+        return rows.filter(rule_may_propose(self.target)) if self.needs_approval else rows
+
+
+def rule_actions(rule: StageRule, *, rules: dict[str, StageRule], as_of: datetime.date) -> list[RuleAction]:
+    """What `rule` does on `as_of`, one action per criterion in the order they are tried, with
+    `rules` (the set in force, `rule` among them) deciding whether the move needs approval. Empty
+    for the last stage, which has nowhere to move cases on to."""
+    move = rule_move(rule.stage)
+    if move is None:
+        return []
+    transition, target = move
+    needs_approval = requires_approval_into(target, rules)
+    return [
+        RuleAction(
+            stage=rule.stage,
+            transition=transition,
+            target=target,
+            needs_approval=needs_approval,
+            criterion=criterion,
+        )
+        for criterion in rule_criteria(rule, as_of=as_of)
+    ]
+
+
+@dataclasses.dataclass(frozen=True)
+class RulePreview:
+    """How many cases of its stage a rule would move on (or propose moving) on a day."""
+
+    target: str | None
+    needs_approval: bool
+    cases: int
+
+
+def stage_rule_preview(rule: StageRule, *, as_of: datetime.date) -> RulePreview:
+    """How many cases now in the rule's stage the rule (changed, not yet saved) would move on, or
+    propose moving, when the nightly cycle runs on `as_of`: rule_actions, read as one count of the
+    cases meeting any of its criteria (a case meeting two moves once). Cases that later stages'
+    rules would then take further are not counted."""
+    rules = {stage: other for stage, other in stage_rules_in_force().items() if other.pk != rule.pk}
+    rules[rule.stage] = rule
+    actions = rule_actions(rule, rules=rules, as_of=as_of)
+    if not actions:
+        move = rule_move(rule.stage)
+        return RulePreview(target=move[1] if move else None, needs_approval=False, cases=0)
+    first = actions[0]
+    meets_any = functools.reduce(operator.or_, (action.criterion.filter for action in actions))
+    rows = CollectionCase.objects.filter(Q(stage=rule.stage) & meets_any)
+    if first.needs_approval:
+        rows = rows.filter(rule_may_propose(first.target))
+    else:
+        # The transition's own conditions, as CASE_MACHINE.apply reads them when the cycle runs it.
+        allowed = Q(pk__in=[])
+        for transition in CASE_MACHINE.transitions(first.transition):
+            if transition.source == rule.stage:
+                allowed |= Q(stage=transition.source) & CASE_MACHINE.condition_filter(transition)
+        rows = rows.filter(allowed)
+    return RulePreview(target=first.target, needs_approval=first.needs_approval, cases=rows.count())

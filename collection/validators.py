@@ -14,16 +14,22 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.template import Context, Engine, Library, Template, TemplateSyntaxError, defaultfilters, defaulttags
+from django.template.base import FilterExpression, Node, NodeList, Variable
+from django.template.smartif import Literal, TokenBase
 from django.utils import translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 __all__ = [
     "REMINDER_MAX_LENGTH",
+    "VARIABLE_MEANINGS",
     "ReminderTemplateError",
     "reminder_context",
+    "reminder_preview",
     "reminder_render",
     "reminder_template",
     "reminder_template_validate",
+    "reminder_template_variables",
 ]
 
 # The longest text a reminder renders to: a letter is a page, an SMS far less.
@@ -131,6 +137,18 @@ def reminder_template(source: str) -> Template:
         ) from error
 
 
+# What each name a reminder's text may use stands for: the keys of reminder_context, shown beside
+# the template in the admin. A name not listed here is refused when the step is saved.
+VARIABLE_MEANINGS = {
+    "company": gettext_lazy("The lender's name, as the desk signs its messages."),
+    "hotline": gettext_lazy("The desk's hotline number, for the borrower to call back."),
+    "borrower_name": gettext_lazy("The borrower's name, family name first (朱建国)."),
+    "account_tail": gettext_lazy("The last four digits of the loan's account number (never the whole number)."),
+    "days_past_due": gettext_lazy("Days past due on the day the reminder is planned, a whole number."),
+    "overdue_amount": gettext_lazy("The overdue amount on that day, in yuan (a decimal: |floatformat:2 shows cents)."),
+}
+
+
 def reminder_context(*, borrower_name: str, account_number: str, days_past_due: int, overdue_amount) -> dict:
     """What a reminder's text may name: scalars only, never a model object."""
     return {
@@ -141,6 +159,50 @@ def reminder_context(*, borrower_name: str, account_number: str, days_past_due: 
         "days_past_due": days_past_due,
         "overdue_amount": overdue_amount,
     }
+
+
+def _names_in(value, found: set[str]) -> None:
+    """The context names `value` (a part of a compiled node) looks up, added to `found`."""
+    if isinstance(value, Variable):
+        if value.lookups:  # None for a literal ("text", 3, True)
+            found.add(value.lookups[0])
+    elif isinstance(value, FilterExpression):
+        _names_in(value.var, found)
+        for _filter, arguments in value.filters:
+            for _is_lookup, argument in arguments:
+                _names_in(argument, found)
+    elif isinstance(value, Literal):  # an operand of {% if %}
+        _names_in(value.value, found)
+    elif isinstance(value, TokenBase):  # an operator of {% if %}
+        _names_in(getattr(value, "first", None), found)
+        _names_in(getattr(value, "second", None), found)
+    elif isinstance(value, dict):
+        for item in value.values():
+            _names_in(item, found)
+    elif isinstance(value, list | tuple) and not isinstance(value, NodeList):
+        for item in value:
+            _names_in(item, found)
+
+
+def reminder_template_variables(template: Template) -> tuple[set[str], set[str]]:
+    """The names the template looks up in its context, and those it defines itself
+    ({% with name=... %}, {% now ... as name %}, {% firstof ... as name %})."""
+    used: set[str] = set()
+    defined: set[str] = set()
+    for node in template.nodelist.get_nodes_by_type(Node):
+        for name, value in vars(node).items():
+            if name in ("token", "origin", "nodelist") or isinstance(value, Node | NodeList):
+                continue
+            if name == "extra_context":  # {% with %}: the names it defines, and what it reads
+                defined.update(value)
+            if name == "asvar" and value:
+                defined.add(value)
+            if name == "filter_expr":  # {% filter %}: "var|..." filters the block, only its arguments are read
+                value = [argument for _filter, arguments in value.filters for _is_lookup, argument in arguments]
+            if name == "conditions_nodelists":
+                value = [condition for condition, _nodelist in value]
+            _names_in(value, used)
+    return used, defined
 
 
 def reminder_render(template: Template, context: dict) -> str:
@@ -177,6 +239,16 @@ def reminder_template_validate(source: str) -> None:
         template = reminder_template(source)
     except ReminderTemplateError as error:
         raise ValidationError(_("The template does not compile: %(error)s") % {"error": error}) from error
+    used, defined = reminder_template_variables(template)
+    unknown = sorted(used - defined - set(VARIABLE_MEANINGS))
+    if unknown:
+        raise ValidationError(
+            _("The template uses %(unknown)s, which a reminder does not know: it may use %(known)s.")
+            % {
+                "unknown": ", ".join(f"{{{{ {name} }}}}" for name in unknown),
+                "known": ", ".join(VARIABLE_MEANINGS),
+            }
+        )
     for language in LANGUAGES:
         with translation.override(language):
             try:
@@ -186,3 +258,20 @@ def reminder_template_validate(source: str) -> None:
                     _("The template cannot be rendered (%(language)s): %(error)s")
                     % {"language": language, "error": error}
                 ) from error
+
+
+def reminder_preview(*, template_zh: str, template_en: str) -> list[tuple[str, str, str]]:
+    """The step's reminder for the sample case, as the borrower would read it in each of the desk's
+    languages: (language, text, problem). The Chinese text in Chinese; the English text in English,
+    or the Chinese one when the step has none (as collection.messaging picks). Nothing is saved."""
+    rendered = []
+    for language, source in (("zh-hans", template_zh), ("en", template_en or template_zh)):
+        with translation.override(language):
+            try:
+                reminder_template_validate(source)
+                text = reminder_render(reminder_template(source), reminder_context(**SAMPLE_CASE))
+            except ValidationError as error:
+                rendered.append((language, "", " ".join(error.messages)))
+            else:
+                rendered.append((language, text, ""))
+    return rendered

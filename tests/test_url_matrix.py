@@ -367,6 +367,8 @@ EXPECTED: dict[str, str] = {
     "admin:collection_collectioncase_delete[own]": "login login denied login denied denied",
     "admin:collection_collectioncase_history[other]": "login login away login ok ok",
     "admin:collection_collectioncase_history[own]": "login login ok login ok ok",
+    # The reassignment page (issue 12, admin configuration): those who may assign cases.
+    "admin:collection_collectioncase_reassign": "login login ok login ok ok",
     "admin:collection_conductpolicy_add": "login login denied login denied denied",
     "admin:collection_conductpolicy_change": "login login ok login ok ok",
     "admin:collection_conductpolicy_changelist": "login login ok login ok ok",

@@ -104,18 +104,22 @@ def least_loaded_other(load: dict[int, list], pool: Iterable[int], overdue: Deci
     return chosen
 
 
-def cases_reassign_plan(*, cases: Iterable, by: User, to: User | None = None) -> Reassignment:
+def cases_reassign_plan(*, cases: Iterable, by: User, to: User | None = None, team: Team | None = None) -> Reassignment:
     """What cases_reassign would do now, without doing it: the confirmation a supervisor reads.
 
     The selection is read again within `by`'s reach (ids outside it are ignored). To a named
     collector: each case not already theirs moves to them, if they are an active collector of the
     case's team. Balanced (`to` None): each case, largest overdue amount first, goes to whoever of
     its team's other active collectors carries least (allocation_spread), its current collector
-    left out."""
+    left out. With `team`, every case joins that team: the named collector must be a member of it,
+    and the balancing is over its collectors."""
     if not by.has_perm("collection.assign_case"):
         raise PermissionDenied(_("You may not assign cases."))
     selection = _selection(cases=cases, by=by)
     plan = Reassignment()
+    if team is not None:
+        for case in selection:  # where each case goes, for the checks below (nothing is saved here)
+            case.moving_from_team, case.team_id, case.team = case.team_id, team.pk, team
     teams = {case.team_id: case.team for case in selection if case.team_id is not None}
     if to is not None:
         if to.username == roles.SYSTEM_USERNAME:
@@ -131,7 +135,7 @@ def cases_reassign_plan(*, cases: Iterable, by: User, to: User | None = None) ->
         if case.team_id is None:
             plan.refused.append((case, _("The case is in no team: give it a team first, in the admin.")))
         elif to is not None:
-            if case.assigned_to_id == to.pk:
+            if case.assigned_to_id == to.pk and getattr(case, "moving_from_team", case.team_id) == case.team_id:
                 plan.unchanged.append(case)
             elif to.pk not in members[case.team_id]:
                 plan.refused.append(
@@ -156,16 +160,19 @@ def cases_reassign_plan(*, cases: Iterable, by: User, to: User | None = None) ->
 
 
 @transaction.atomic
-def cases_reassign(*, cases: Iterable, by: User, reason: str, to: User | None = None) -> Reassignment:
+def cases_reassign(
+    *, cases: Iterable, by: User, reason: str, to: User | None = None, team: Team | None = None
+) -> Reassignment:
     """Move a supervisor's selection of cases, with a reason: to the collector `to`, or balanced
     over each case's team when `to` is None (see cases_reassign_plan). Each move is case_assign's:
     the case locked, `by`'s reach and the team checked again, a CaseAssignment with the reason and
     the audit row written. A case already with that collector is left alone; a case refused (out
-    of reach, a collector outside its team) is said in words, and does not undo the others."""
+    of reach, a collector outside its team) is said in words, and does not undo the others. With
+    `team`, the cases join that team (see cases_reassign_plan)."""
     reason = (reason or "").strip()
     if not reason:
         raise CollectionError(_("A reassignment needs its reason."))
-    plan = cases_reassign_plan(cases=cases, by=by, to=to)
+    plan = cases_reassign_plan(cases=cases, by=by, to=to, team=team)
     done = Reassignment(unchanged=plan.unchanged, refused=list(plan.refused))
     for case, collector in plan.moves:
         try:

@@ -177,12 +177,15 @@ def test_reassigning_in_the_admin_goes_through_the_assignment_service(client, ad
     first, second = UserFactory(roles=["collector"]), UserFactory(roles=["collector"])
     case = CaseFactory(assigned_to=first)
 
-    response = client.post(url(CollectionCase, "change", case.pk), case_form(case, assigned_to=second.pk))
+    response = client.post(
+        url(CollectionCase, "change", case.pk), case_form(case, assigned_to=second.pk, reassign_reason="On leave")
+    )
 
     assert response.status_code == 302
     assert CollectionCase.objects.get(pk=case.pk).assigned_to == second
     assignment = CaseAssignment.objects.get(case=case)
     assert (assignment.assigned_to, assignment.previous, assignment.assigned_by) == (second, first, admin_user)
+    assert assignment.reason == "On leave"
 
 
 def test_cases_are_not_added_or_deleted_in_the_admin(client):
