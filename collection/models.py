@@ -400,9 +400,9 @@ class ConductPolicy(models.Model):
         default=6,
         validators=[MinValueValidator(1)],
         help_text=_(
-            "The next call to a number is refused once this many calls to it went unanswered that day. Legal "
-            "floor: at most 6 (the desk's conduct limits, DOMAIN.md, after China's consumer-loan collection "
-            "guideline of 2026, which forbids harassing call frequency)."
+            "The next call to a number is refused once this many calls to it went unanswered that day. "
+            "Floor: at most 6, the desk's own ceiling against harassing call frequency (its conduct "
+            "limits: docs/conduct-limits.md)."
         ),
     )
     max_calls_per_case_in_window = models.PositiveSmallIntegerField(

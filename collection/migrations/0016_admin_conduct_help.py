@@ -47,7 +47,7 @@ class Migration(migrations.Migration):
             name="max_unanswered_calls_per_number_per_day",
             field=models.PositiveSmallIntegerField(
                 default=6,
-                help_text="The next call to a number is refused once this many calls to it went unanswered that day. Legal floor: at most 6 (the desk's conduct limits, DOMAIN.md, after China's consumer-loan collection guideline of 2026, which forbids harassing call frequency).",
+                help_text="The next call to a number is refused once this many calls to it went unanswered that day. Floor: at most 6, the desk's own ceiling against harassing call frequency (its conduct limits: docs/conduct-limits.md).",
                 validators=[django.core.validators.MinValueValidator(1)],
                 verbose_name="unanswered calls to one number per day",
             ),
