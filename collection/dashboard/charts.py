@@ -6,9 +6,9 @@ title and a description, and the table beside it holds the same numbers for a sc
 import dataclasses
 from decimal import Decimal
 
-WIDTH = 640
-LABEL_WIDTH = 170
-VALUE_WIDTH = 120
+WIDTH = 480
+LABEL_WIDTH = 120
+VALUE_WIDTH = 100
 ROW_HEIGHT = 26
 BAR_HEIGHT = 18
 PADDING = 6
@@ -21,6 +21,7 @@ class Bar:
     y: int
     width: float
     text_y: int
+    value_x: float
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,6 +63,7 @@ def bar_chart(
                 y=top,
                 width=round(max(value, 0) / largest * span, 1),
                 text_y=top + BAR_HEIGHT - 4,
+                value_x=round(LABEL_WIDTH + PADDING + max(value, 0) / largest * span + 4, 1),
             )
         )
     return BarChart(

@@ -116,8 +116,8 @@ def table(numbers: DeskNumbers, name: str) -> tuple[list[str], Iterable[list]]:
         )
     if name == "refusals":
         return (
-            [_("Conduct rule"), _("Refused attempts"), _("Cases")],
-            ([row["rule"], row["refusals"], row["cases"]] for row in numbers.refusals),
+            [_("Conduct rule"), _("Rule code"), _("Refused attempts"), _("Cases")],
+            ([row["label"], row["rule"], row["refusals"], row["cases"]] for row in numbers.refusals),
         )
     if name == "jobs":
         return (

@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from config.desk import desk_day_start
 from loans.models import ZERO, Payment, PortfolioSnapshot
 
+from ..conduct import conduct_rule_label
 from ..machine import OPEN_STAGES, Stage
 from ..models import (
     CollectionCase,
@@ -330,12 +331,13 @@ def messages_by_status(*, scope: Scope, period: Period) -> list[dict]:
 
 def refusals_by_rule(*, scope: Scope, period: Period) -> list[dict]:
     """Attempts refused by the conduct limits in the period, per rule, most first."""
-    return list(
+    rows = (
         ConductRefusal.objects.filter(scope.cases("case__"), period.window("attempted_at"))
         .values("rule")
         .annotate(refusals=Count("pk"), cases=Count("case", distinct=True))
         .order_by("-refusals", "rule")
     )
+    return [{**row, "label": conduct_rule_label(row["rule"])} for row in rows]
 
 
 def last_job_runs(*, limit: int = JOB_RUNS_SHOWN) -> list[JobRun]:
