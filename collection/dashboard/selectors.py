@@ -7,8 +7,8 @@ import dataclasses
 import datetime
 from decimal import Decimal
 
-from django.db.models import Count, F, Max, OuterRef, Q, QuerySet, Subquery, Sum
-from django.db.models.functions import Coalesce, TruncMonth
+from django.db.models import Count, Exists, F, Max, OuterRef, Q, Subquery, Sum
+from django.db.models.functions import TruncMonth
 from django.utils.translation import gettext_lazy as _
 
 from config.desk import desk_day_start
@@ -249,32 +249,51 @@ def promise_counts(*, scope: Scope, period: Period) -> dict:
     )
 
 
-def _payments(*, scope: Scope, period: Period) -> QuerySet[Payment]:
-    """The period's standing payments with the stage and team of their loan's latest case; for
-    teams, only those whose latest case is theirs."""
-    latest_case = CollectionCase.objects.filter(loan=OuterRef("loan_id")).order_by("-opened_at", "-pk")
-    payments = Payment.objects.standing().filter(period.window("received_at"))
+def _latest_case() -> Q:
+    """A case no later case of its loan follows (opened later, or at the same moment with a
+    higher id): the case a payment on the loan counts for."""
+    later = CollectionCase.objects.filter(loan=OuterRef("loan")).filter(
+        Q(opened_at__gt=OuterRef("opened_at")) | Q(opened_at=OuterRef("opened_at"), pk__gt=OuterRef("pk"))
+    )
+    return ~Q(Exists(later))
+
+
+def _collected_rows(*, scope: Scope, period: Period) -> list[dict]:
+    """The period's standing payments summed per stage of their loan's latest case and channel:
+    the latest cases in scope joined to their loans' payments (an anti-join and a join, no
+    sub-select per payment); for the whole desk, the payments of loans without a case too."""
+    payments = CollectionCase.objects.filter(scope.cases()).filter(_latest_case())
+    # One filter() call: the aggregates below read the payments this join keeps.
+    payments = payments.filter(
+        Q(loan__payments__reversed_at__isnull=True) & period.window("loan__payments__received_at")
+    )
+    rows = list(
+        payments.values("stage", channel=F("loan__payments__channel"))
+        .annotate(amount=Sum("loan__payments__amount"), payments=Count("loan__payments"))
+        .order_by()
+    )
     if scope.whole_desk:
-        return payments.annotate(case_stage=Subquery(latest_case.values("stage")[:1]))
-    return payments.annotate(
-        case_stage=Subquery(latest_case.values("stage")[:1]),
-        case_team=Subquery(latest_case.values("team")[:1]),
-    ).filter(case_team__in=scope.team_ids)
+        without_case = (
+            Payment.objects.standing()
+            .filter(period.window("received_at"))
+            .filter(~Exists(CollectionCase.objects.filter(loan=OuterRef("loan_id"))))
+            .values("channel")
+            .annotate(amount=Sum("amount"), payments=Count("pk"))
+            .order_by()
+        )
+        rows += [{**row, "stage": None} for row in without_case]
+    return rows
 
 
 def collected_by_stage_and_channel(*, scope: Scope, period: Period) -> dict:
     """Money collected in the period by the current stage of the loan's latest case ("none" for a
-    loan without a case) and by payment channel: one grouped query, folded into the two tables."""
-    rows = (
-        _payments(scope=scope, period=period)
-        .values("case_stage", "channel")
-        .annotate(amount=Sum("amount"), payments=Count("pk"))
-        .order_by()
-    )
+    loan without a case) and by payment channel: grouped in the database, folded into the two
+    tables (a handful of rows)."""
+    rows = _collected_rows(scope=scope, period=period)
     by_stage: dict[str, dict] = {}
     by_channel: dict[str, dict] = {}
     for row in rows:
-        for table, key in ((by_stage, row["case_stage"] or NO_CASE), (by_channel, row["channel"])):
+        for table, key in ((by_stage, row["stage"] or NO_CASE), (by_channel, row["channel"])):
             line = table.setdefault(key, {"key": key, "amount": ZERO, "payments": 0})
             line["amount"] += row["amount"]
             line["payments"] += row["payments"]
@@ -294,20 +313,19 @@ def collected_by_stage_and_channel(*, scope: Scope, period: Period) -> dict:
     }
 
 
-def recovery_base(*, scope: Scope, period: Period, collected: Decimal) -> dict:
+def recovery_base(*, scope: Scope, period: Period, collected: Decimal, buckets: list[dict]) -> dict:
     """The overdue amount at the start of the period, and where it was read. The whole desk: the
     latest portfolio snapshot before the period's first day (the night before). Teams (no snapshot
-    per team): what their open cases' loans owe overdue now plus what was collected on them in the
-    period, an estimate that counts installments fallen due within the period too."""
+    per team): what their open cases' loans owe overdue now (the bucket distribution's sum, read
+    already) plus what was collected on them in the period, an estimate that counts installments
+    fallen due within the period too."""
     if scope.whole_desk:
         before = PortfolioSnapshot.objects.filter(as_of__lt=period.first).order_by("-as_of").values("as_of")[:1]
         row = PortfolioSnapshot.objects.filter(as_of=Subquery(before)).aggregate(
             day=Max("as_of"), overdue=Sum("overdue_amount")
         )
         return {"overdue": row["overdue"], "as_of": row["day"], "estimated": False}
-    overdue = CollectionCase.objects.filter(scope.cases(), stage__in=OPEN_STAGES).aggregate(
-        overdue=Coalesce(Sum("loan__overdue_amount"), ZERO)
-    )["overdue"]
+    overdue = sum((row["overdue"] for row in buckets), ZERO)
     return {"overdue": overdue + collected, "as_of": None, "estimated": True}
 
 
@@ -388,18 +406,20 @@ class DeskNumbers:
 
 
 def desk_numbers(*, scope: Scope, period: Period) -> DeskNumbers:
-    """Every figure of the dashboard: eleven queries, whatever the size of the portfolio."""
+    """Every figure of the dashboard: ten queries for teams, twelve for the whole desk (the
+    snapshot before the period, the payments of loans without a case), whatever the portfolio's size."""
     collected = collected_by_stage_and_channel(scope=scope, period=period)
+    buckets = bucket_distribution(scope=scope, period=period)
     return DeskNumbers(
         scope=scope,
         period=period,
-        buckets=bucket_distribution(scope=scope, period=period),
+        buckets=buckets,
         roll_rates=roll_rates(period=period),
         cases=case_rates(scope=scope, period=period),
         attempts=attempt_counts(scope=scope, period=period),
         promises=promise_counts(scope=scope, period=period),
         collected=collected,
-        recovery=recovery_base(scope=scope, period=period, collected=collected["total"]),
+        recovery=recovery_base(scope=scope, period=period, collected=collected["total"], buckets=buckets),
         messages=messages_by_status(scope=scope, period=period),
         refusals=refusals_by_rule(scope=scope, period=period),
         job_runs=last_job_runs(),
