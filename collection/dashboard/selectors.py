@@ -5,6 +5,7 @@ for the page's hover."""
 
 import dataclasses
 import datetime
+import functools
 from decimal import Decimal
 
 from django.db.models import Count, Exists, F, Max, OuterRef, Q, Subquery, Sum
@@ -365,20 +366,55 @@ def last_job_runs(*, limit: int = JOB_RUNS_SHOWN) -> list[JobRun]:
 # --- everything the page shows ------------------------------------------------------------------
 
 
-@dataclasses.dataclass
 class DeskNumbers:
-    scope: Scope
-    period: Period
-    buckets: list[dict]
-    roll_rates: list[dict]
-    cases: dict
-    attempts: dict
-    promises: dict
-    collected: dict
-    recovery: dict
-    messages: list[dict]
-    refusals: list[dict]
-    job_runs: list[JobRun]
+    """Every figure of the dashboard for a scope and a period, each read from the database the
+    first time it is asked for (and kept): the page reads them all, ten queries for teams and
+    twelve for the whole desk (the snapshot before the period, the payments of loans without a
+    case), whatever the portfolio's size; a CSV export only those of its table."""
+
+    def __init__(self, *, scope: Scope, period: Period):
+        self.scope, self.period = scope, period
+
+    @functools.cached_property
+    def buckets(self) -> list[dict]:
+        return bucket_distribution(scope=self.scope, period=self.period)
+
+    @functools.cached_property
+    def roll_rates(self) -> list[dict]:
+        return roll_rates(period=self.period)
+
+    @functools.cached_property
+    def cases(self) -> dict:
+        return case_rates(scope=self.scope, period=self.period)
+
+    @functools.cached_property
+    def attempts(self) -> dict:
+        return attempt_counts(scope=self.scope, period=self.period)
+
+    @functools.cached_property
+    def promises(self) -> dict:
+        return promise_counts(scope=self.scope, period=self.period)
+
+    @functools.cached_property
+    def collected(self) -> dict:
+        return collected_by_stage_and_channel(scope=self.scope, period=self.period)
+
+    @functools.cached_property
+    def recovery(self) -> dict:
+        buckets = [] if self.scope.whole_desk else self.buckets
+        return recovery_base(scope=self.scope, period=self.period, collected=self.collected["total"], buckets=buckets)
+
+    @functools.cached_property
+    def messages(self) -> list[dict]:
+        return messages_by_status(scope=self.scope, period=self.period)
+
+    @functools.cached_property
+    def refusals(self) -> list[dict]:
+        return refusals_by_rule(scope=self.scope, period=self.period)
+
+    @functools.cached_property
+    def job_runs(self) -> list[JobRun]:
+        return last_job_runs()
 
     @property
     def cure_rate(self) -> Decimal | None:
@@ -406,21 +442,5 @@ class DeskNumbers:
 
 
 def desk_numbers(*, scope: Scope, period: Period) -> DeskNumbers:
-    """Every figure of the dashboard: ten queries for teams, twelve for the whole desk (the
-    snapshot before the period, the payments of loans without a case), whatever the portfolio's size."""
-    collected = collected_by_stage_and_channel(scope=scope, period=period)
-    buckets = bucket_distribution(scope=scope, period=period)
-    return DeskNumbers(
-        scope=scope,
-        period=period,
-        buckets=buckets,
-        roll_rates=roll_rates(period=period),
-        cases=case_rates(scope=scope, period=period),
-        attempts=attempt_counts(scope=scope, period=period),
-        promises=promise_counts(scope=scope, period=period),
-        collected=collected,
-        recovery=recovery_base(scope=scope, period=period, collected=collected["total"], buckets=buckets),
-        messages=messages_by_status(scope=scope, period=period),
-        refusals=refusals_by_rule(scope=scope, period=period),
-        job_runs=last_job_runs(),
-    )
+    """The dashboard's figures for `scope` over `period` (DeskNumbers: read when first asked for)."""
+    return DeskNumbers(scope=scope, period=period)

@@ -460,6 +460,7 @@ def test_exported_cells_cannot_run_as_formulas(client, desk, supervisor):
 # teams, the navigation's teams and the session's save: the same whatever the number of cases.
 TEAM_READS = 19
 DESK_READS = 19
+EXPORT_READS = 8
 
 
 def test_the_team_view_reads_the_same_few_times_whatever_the_team(
@@ -486,3 +487,15 @@ def test_the_desk_view_reads_the_same_few_times_whatever_the_desk(
 
     with django_assert_max_num_queries(DESK_READS):
         assert client.get(URL, NOVEMBER_QUERY).status_code == 200
+
+
+def test_an_export_reads_only_its_table(client, desk, desk_admin, django_assert_max_num_queries):
+    logged_in(client, desk_admin)
+
+    # The session, the user and their roles, the payments of the latest cases and of loans
+    # without a case, the session's save: none of the other figures.
+    with django_assert_max_num_queries(EXPORT_READS):
+        response = client.get(URL, {**NOVEMBER_QUERY, "export": "by_stage"})
+        rows = _csv(response)
+
+    assert rows[-1] == ["No case", "1", "70.00"]
