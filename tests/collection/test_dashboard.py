@@ -456,7 +456,7 @@ def test_exported_cells_cannot_run_as_formulas(client, desk, supervisor):
 
 # --- what the page costs -------------------------------------------------------------------------
 
-# The figures' eleven queries, the teams for the filter, the session, the user, their roles and
+# The figures' queries (ten for teams, twelve for the desk), the teams for the filter, the session, the user, their roles and
 # teams, the navigation's teams and the session's save: the same whatever the number of cases.
 TEAM_READS = 19
 DESK_READS = 19
