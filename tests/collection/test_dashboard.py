@@ -456,8 +456,9 @@ def test_exported_cells_cannot_run_as_formulas(client, desk, supervisor):
 
 # --- what the page costs -------------------------------------------------------------------------
 
-# The figures' queries (ten for teams, twelve for the desk), the teams for the filter, the session, the user, their roles and
-# teams, the navigation's teams and the session's save: the same whatever the number of cases.
+# The figures' queries (ten for teams, twelve for the desk), the teams for the filter, the
+# session, the user, their roles and teams, the navigation's teams and the session's save: the
+# same whatever the number of cases.
 TEAM_READS = 19
 DESK_READS = 19
 EXPORT_READS = 8
@@ -499,3 +500,15 @@ def test_an_export_reads_only_its_table(client, desk, desk_admin, django_assert_
         rows = _csv(response)
 
     assert rows[-1] == ["No case", "1", "70.00"]
+
+
+def test_a_supervisor_of_no_team_sees_nothing_counted(client, desk):
+    lonely = UserFactory(roles=["supervisor"])
+
+    response = logged_in(client, lonely).get(URL, NOVEMBER_QUERY)
+
+    assert response.status_code == 200
+    numbers = response.context["numbers"]
+    assert numbers.scope == Scope(())
+    assert numbers.cases == {"open_in_period": 0, "resolved": 0}
+    assert numbers.collected["total"] == 0 and numbers.buckets == []
