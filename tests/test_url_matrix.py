@@ -613,6 +613,7 @@ EXPECTED: dict[str, str] = {
     "collection:resume[other] POST": "login missing missing missing invalid invalid",
     "collection:resume[own]": "method method method method method method",
     "collection:resume[own] POST": "login invalid invalid missing invalid invalid",
+    "dashboard:index": "login missing ok missing ok ok",
     "healthz": "ok ok ok ok ok ok",
     "home": "login away away away away away",
     "login": "ok away away away away away",

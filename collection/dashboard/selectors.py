@@ -1,0 +1,446 @@
+"""The dashboard's reads: the desk's numbers over a period, for the whole desk or some teams, each
+computed in the database (grouped and conditional aggregates, a query per kind of record, whatever
+the number of cases). docs/dashboard.md defines every figure; FIGURES below says it in a line,
+for the page's hover."""
+
+import dataclasses
+import datetime
+import functools
+from decimal import Decimal
+
+from django.db.models import Count, Exists, F, Max, OuterRef, Q, Subquery, Sum
+from django.db.models.functions import TruncMonth
+from django.utils.translation import gettext_lazy as _
+
+from config.desk import desk_day_start
+from loans.models import ZERO, Payment, PortfolioSnapshot
+
+from ..conduct import conduct_rule_label
+from ..machine import OPEN_STAGES, Stage
+from ..models import (
+    CollectionCase,
+    ConductRefusal,
+    ContactAttempt,
+    ContactChannel,
+    JobRun,
+    OutboundMessage,
+    PromiseToPay,
+)
+from ..supervision.team_selectors import RIGHT_PARTY_ATTEMPT, SETTLED_PROMISE
+
+__all__ = [
+    "FIGURES",
+    "JOB_RUNS_SHOWN",
+    "ROLL_MONTHS",
+    "DeskNumbers",
+    "Period",
+    "Scope",
+    "bucket_distribution",
+    "case_rates",
+    "collected_by_stage_and_channel",
+    "desk_numbers",
+    "last_job_runs",
+    "messages_by_status",
+    "recovery_base",
+    "refusals_by_rule",
+    "roll_rates",
+]
+
+ROLL_MONTHS = 6
+JOB_RUNS_SHOWN = 10
+NO_CASE = "none"
+
+# One line per figure: the page shows it on hover, docs/dashboard.md says it at length.
+FIGURES = {
+    "buckets": _(
+        "Loans and money per delinquency bucket: for the whole desk from the portfolio snapshot of the "
+        "period's last day (or the latest before it); for teams, the loans of their open cases now."
+    ),
+    "roll_rates": _(
+        "Balance (total outstanding) in bucket n+1 at the end of a month over the balance in bucket n at "
+        "the end of the month before, from the latest daily portfolio snapshot of each month. Whole desk."
+    ),
+    "cure_rate": _(
+        "Cases resolved in the period (the loan current again or paid off) over the cases open at any "
+        "moment of the period."
+    ),
+    "recovery_rate": _(
+        "Money collected in the period (payments not reversed) over the overdue amount at the start of the period."
+    ),
+    "rpc_rate": _("Attempts that reached the borrower (a conversation, not a third party) over all attempts."),
+    "ptp_rate": _("Promises to pay taken in the period over the right-party contacts of the period."),
+    "kept_rate": _(
+        "Promises due in the period that the evaluation settled: kept in full over kept, partly kept and broken."
+    ),
+    "attempts_per_account": _("Contact attempts in the period over the cases open at any moment of it."),
+    "by_stage": _("Payments of the period, not reversed, by the current stage of the loan's latest case."),
+    "by_channel": _("Payments of the period, not reversed, by the channel they came through."),
+    "messages": _("Reminders scheduled in the period, by what became of them: sent, blocked, failed or queued."),
+    "refusals": _("Attempts the conduct limits refused in the period, by the rule that refused them."),
+    "jobs": _("The latest runs of the scheduled jobs, whole desk."),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Period:
+    """Days `first` to `last`, both included, in the desk's time zone."""
+
+    first: datetime.date
+    last: datetime.date
+
+    @property
+    def starts(self) -> datetime.datetime:
+        return desk_day_start(self.first)
+
+    @property
+    def ends(self) -> datetime.datetime:
+        """The moment after the period: midnight after its last day."""
+        return desk_day_start(self.last + datetime.timedelta(days=1))
+
+    def window(self, field: str) -> Q:
+        return Q(**{f"{field}__gte": self.starts, f"{field}__lt": self.ends})
+
+
+@dataclasses.dataclass(frozen=True)
+class Scope:
+    """Which cases the numbers count: those of `team_ids`, or every case (teams None, the whole
+    desk: an admin without a team filter)."""
+
+    team_ids: tuple[int, ...] | None = None
+
+    @property
+    def whole_desk(self) -> bool:
+        return self.team_ids is None
+
+    def cases(self, prefix: str = "") -> Q:
+        return Q() if self.team_ids is None else Q(**{f"{prefix}team__in": self.team_ids})
+
+
+def _share(part, whole) -> Decimal | None:
+    """part / whole, None when there is nothing to divide by."""
+    if not whole:
+        return None
+    return Decimal(part or 0) / Decimal(whole)
+
+
+# --- the portfolio ------------------------------------------------------------------------------
+
+
+def bucket_distribution(*, scope: Scope, period: Period) -> list[dict]:
+    """Per bucket (by DPD): loans, total outstanding and overdue amount. The whole desk reads the
+    latest portfolio snapshot on or before the period's last day (one row per product and bucket,
+    summed); teams read their open cases' loans as they stand."""
+    if scope.whole_desk:
+        day = PortfolioSnapshot.objects.filter(as_of__lte=period.last).order_by("-as_of").values("as_of")[:1]
+        rows = (
+            PortfolioSnapshot.objects.filter(as_of=Subquery(day))
+            .values("as_of", "bucket__name", "bucket__min_dpd")
+            .annotate(loans=Sum("loans"), outstanding=Sum("total_outstanding"), overdue=Sum("overdue_amount"))
+            .order_by(F("bucket__min_dpd").asc(nulls_last=True))
+        )
+    else:
+        rows = (
+            CollectionCase.objects.filter(scope.cases(), stage__in=OPEN_STAGES)
+            .values("loan__bucket__name", "loan__bucket__min_dpd")
+            .annotate(
+                loans=Count("pk"),
+                outstanding=Sum(
+                    F("loan__outstanding_principal")
+                    + F("loan__outstanding_interest")
+                    + F("loan__outstanding_fees")
+                    + F("loan__outstanding_penalty")
+                ),
+                overdue=Sum("loan__overdue_amount"),
+            )
+            .order_by(F("loan__bucket__min_dpd").asc(nulls_last=True))
+        )
+    return [
+        {
+            "bucket": row.get("bucket__name", row.get("loan__bucket__name")) or "-",
+            "as_of": row.get("as_of"),
+            "loans": row["loans"] or 0,
+            "outstanding": row["outstanding"] or ZERO,
+            "overdue": row["overdue"] or ZERO,
+        }
+        for row in rows
+    ]
+
+
+def roll_rates(*, period: Period, months: int = ROLL_MONTHS) -> list[dict]:
+    """Month over month, for the `months` months ending with the period's last: per month, the
+    balance (total outstanding) in each bucket at the latest snapshot of the month over the balance
+    in the bucket before it at the latest snapshot of the month before. One query (the month-end
+    snapshots summed per day and bucket); the division is over that handful of rows."""
+    last_month = period.last.replace(day=1)
+    first_month = _months_before(last_month, months)
+    month_ends = (
+        PortfolioSnapshot.objects.filter(as_of__gte=first_month, as_of__lte=period.last)
+        .annotate(month=TruncMonth("as_of"))
+        .values("month")
+        .annotate(day=Max("as_of"))
+        .values("day")
+    )
+    rows = (
+        PortfolioSnapshot.objects.filter(as_of__in=Subquery(month_ends), bucket__isnull=False)
+        .values("as_of", "bucket__name", "bucket__min_dpd")
+        .annotate(balance=Sum("total_outstanding"))
+        .order_by("as_of", "bucket__min_dpd")
+    )
+    balances: dict[datetime.date, dict[str, Decimal]] = {}
+    order: dict[str, int] = {}
+    for row in rows:
+        balances.setdefault(row["as_of"].replace(day=1), {})[row["bucket__name"]] = row["balance"] or ZERO
+        order[row["bucket__name"]] = row["bucket__min_dpd"]
+    buckets = sorted(order, key=order.get)
+    result = []
+    for month in sorted(balances):
+        before = balances.get(_months_before(month, 1))
+        if before is None:
+            continue
+        result.append(
+            {
+                "month": month,
+                "rolls": [
+                    {"from": low, "to": high, "rate": _share(balances[month].get(high, ZERO), before.get(low, ZERO))}
+                    for low, high in zip(buckets, buckets[1:], strict=False)
+                ],
+            }
+        )
+    return result
+
+
+def _months_before(month: datetime.date, count: int) -> datetime.date:
+    index = month.year * 12 + month.month - 1 - count
+    return datetime.date(index // 12, index % 12 + 1, 1)
+
+
+# --- the cases and the work on them -------------------------------------------------------------
+
+
+def case_rates(*, scope: Scope, period: Period) -> dict:
+    """Cases open at any moment of the period (opened before its end, not closed before its
+    start) and those resolved in it, in one query."""
+    open_in_period = Q(opened_at__lt=period.ends) & (Q(closed_at__isnull=True) | Q(closed_at__gte=period.starts))
+    return CollectionCase.objects.filter(scope.cases()).aggregate(
+        open_in_period=Count("pk", filter=open_in_period),
+        resolved=Count("pk", filter=open_in_period & Q(stage=Stage.RESOLVED) & period.window("closed_at")),
+    )
+
+
+def attempt_counts(*, scope: Scope, period: Period) -> dict:
+    """Attempts logged in the period on the scope's cases, and those that reached the borrower."""
+    return ContactAttempt.objects.filter(scope.cases("case__"), period.window("attempted_at")).aggregate(
+        attempts=Count("pk"), right_party=Count("pk", filter=RIGHT_PARTY_ATTEMPT)
+    )
+
+
+def promise_counts(*, scope: Scope, period: Period) -> dict:
+    """Promises taken in the period, and of those due in it the settled and the kept."""
+    due = Q(due_date__gte=period.first, due_date__lte=period.last)
+    settled = due & Q(status__in=SETTLED_PROMISE, evaluated_at__isnull=False)
+    taken = period.window("promised_at")
+    return (
+        PromiseToPay.objects.filter(scope.cases("case__"))
+        .filter(taken | due)
+        .aggregate(
+            taken=Count("pk", filter=taken),
+            settled=Count("pk", filter=settled),
+            kept=Count("pk", filter=settled & Q(status=PromiseToPay.Status.KEPT)),
+        )
+    )
+
+
+def _latest_case() -> Q:
+    """A case no later case of its loan follows (opened later, or at the same moment with a
+    higher id): the case a payment on the loan counts for."""
+    later = CollectionCase.objects.filter(loan=OuterRef("loan")).filter(
+        Q(opened_at__gt=OuterRef("opened_at")) | Q(opened_at=OuterRef("opened_at"), pk__gt=OuterRef("pk"))
+    )
+    return ~Q(Exists(later))
+
+
+def _collected_rows(*, scope: Scope, period: Period) -> list[dict]:
+    """The period's standing payments summed per stage of their loan's latest case and channel:
+    the latest cases in scope joined to their loans' payments (an anti-join and a join, no
+    sub-select per payment); for the whole desk, the payments of loans without a case too."""
+    payments = CollectionCase.objects.filter(scope.cases()).filter(_latest_case())
+    # One filter() call: the aggregates below read the payments this join keeps.
+    payments = payments.filter(
+        Q(loan__payments__reversed_at__isnull=True) & period.window("loan__payments__received_at")
+    )
+    rows = list(
+        payments.values("stage", channel=F("loan__payments__channel"))
+        .annotate(amount=Sum("loan__payments__amount"), payments=Count("loan__payments"))
+        .order_by()
+    )
+    if scope.whole_desk:
+        without_case = (
+            Payment.objects.standing()
+            .filter(period.window("received_at"))
+            .filter(~Exists(CollectionCase.objects.filter(loan=OuterRef("loan_id"))))
+            .values("channel")
+            .annotate(amount=Sum("amount"), payments=Count("pk"))
+            .order_by()
+        )
+        rows += [{**row, "stage": None} for row in without_case]
+    return rows
+
+
+def collected_by_stage_and_channel(*, scope: Scope, period: Period) -> dict:
+    """Money collected in the period by the current stage of the loan's latest case ("none" for a
+    loan without a case) and by payment channel: grouped in the database, folded into the two
+    tables (a handful of rows)."""
+    rows = _collected_rows(scope=scope, period=period)
+    by_stage: dict[str, dict] = {}
+    by_channel: dict[str, dict] = {}
+    for row in rows:
+        for table, key in ((by_stage, row["stage"] or NO_CASE), (by_channel, row["channel"])):
+            line = table.setdefault(key, {"key": key, "amount": ZERO, "payments": 0})
+            line["amount"] += row["amount"]
+            line["payments"] += row["payments"]
+    stage_labels = {**dict(Stage.choices), NO_CASE: _("No case")}
+    stage_order = [*Stage.values, NO_CASE]
+    channel_labels = dict(Payment.Channel.choices)
+    stages = sorted(by_stage.values(), key=lambda line: stage_order.index(line["key"]))
+    channels = sorted(by_channel.values(), key=lambda line: -line["amount"])
+    for line in stages:
+        line["label"] = stage_labels.get(line["key"], line["key"])
+    for line in channels:
+        line["label"] = channel_labels.get(line["key"], line["key"])
+    return {
+        "by_stage": stages,
+        "by_channel": channels,
+        "total": sum((line["amount"] for line in stages), ZERO),
+    }
+
+
+def recovery_base(*, scope: Scope, period: Period, collected: Decimal, buckets: list[dict]) -> dict:
+    """The overdue amount at the start of the period, and where it was read. The whole desk: the
+    latest portfolio snapshot before the period's first day (the night before). Teams (no snapshot
+    per team): what their open cases' loans owe overdue now (the bucket distribution's sum, read
+    already) plus what was collected on them in the period, an estimate that counts installments
+    fallen due within the period too."""
+    if scope.whole_desk:
+        before = PortfolioSnapshot.objects.filter(as_of__lt=period.first).order_by("-as_of").values("as_of")[:1]
+        row = PortfolioSnapshot.objects.filter(as_of=Subquery(before)).aggregate(
+            day=Max("as_of"), overdue=Sum("overdue_amount")
+        )
+        return {"overdue": row["overdue"], "as_of": row["day"], "estimated": False}
+    overdue = sum((row["overdue"] for row in buckets), ZERO)
+    return {"overdue": overdue + collected, "as_of": None, "estimated": True}
+
+
+def messages_by_status(*, scope: Scope, period: Period) -> list[dict]:
+    """Reminders scheduled in the period, per channel: sent, blocked, failed, queued."""
+    statuses = OutboundMessage.Status
+    rows = (
+        OutboundMessage.objects.filter(scope.cases("case__"), period.window("scheduled_at"))
+        .values("channel")
+        .annotate(
+            sent=Count("pk", filter=Q(status=statuses.SENT)),
+            blocked=Count("pk", filter=Q(status=statuses.BLOCKED)),
+            failed=Count("pk", filter=Q(status=statuses.FAILED)),
+            queued=Count("pk", filter=Q(status=statuses.QUEUED)),
+        )
+        .order_by("channel")
+    )
+    labels = dict(ContactChannel.choices)
+    return [{**row, "label": labels.get(row["channel"], row["channel"])} for row in rows]
+
+
+def refusals_by_rule(*, scope: Scope, period: Period) -> list[dict]:
+    """Attempts refused by the conduct limits in the period, per rule, most first."""
+    rows = (
+        ConductRefusal.objects.filter(scope.cases("case__"), period.window("attempted_at"))
+        .values("rule")
+        .annotate(refusals=Count("pk"), cases=Count("case", distinct=True))
+        .order_by("-refusals", "rule")
+    )
+    return [{**row, "label": conduct_rule_label(row["rule"])} for row in rows]
+
+
+def last_job_runs(*, limit: int = JOB_RUNS_SHOWN) -> list[JobRun]:
+    return list(JobRun.objects.order_by("-started_at")[:limit])
+
+
+# --- everything the page shows ------------------------------------------------------------------
+
+
+class DeskNumbers:
+    """Every figure of the dashboard for a scope and a period, each read from the database the
+    first time it is asked for (and kept): the page reads them all, ten queries for teams and
+    twelve for the whole desk (the snapshot before the period, the payments of loans without a
+    case), whatever the portfolio's size; a CSV export only those of its table."""
+
+    def __init__(self, *, scope: Scope, period: Period):
+        self.scope, self.period = scope, period
+
+    @functools.cached_property
+    def buckets(self) -> list[dict]:
+        return bucket_distribution(scope=self.scope, period=self.period)
+
+    @functools.cached_property
+    def roll_rates(self) -> list[dict]:
+        return roll_rates(period=self.period)
+
+    @functools.cached_property
+    def cases(self) -> dict:
+        return case_rates(scope=self.scope, period=self.period)
+
+    @functools.cached_property
+    def attempts(self) -> dict:
+        return attempt_counts(scope=self.scope, period=self.period)
+
+    @functools.cached_property
+    def promises(self) -> dict:
+        return promise_counts(scope=self.scope, period=self.period)
+
+    @functools.cached_property
+    def collected(self) -> dict:
+        return collected_by_stage_and_channel(scope=self.scope, period=self.period)
+
+    @functools.cached_property
+    def recovery(self) -> dict:
+        buckets = [] if self.scope.whole_desk else self.buckets
+        return recovery_base(scope=self.scope, period=self.period, collected=self.collected["total"], buckets=buckets)
+
+    @functools.cached_property
+    def messages(self) -> list[dict]:
+        return messages_by_status(scope=self.scope, period=self.period)
+
+    @functools.cached_property
+    def refusals(self) -> list[dict]:
+        return refusals_by_rule(scope=self.scope, period=self.period)
+
+    @functools.cached_property
+    def job_runs(self) -> list[JobRun]:
+        return last_job_runs()
+
+    @property
+    def cure_rate(self) -> Decimal | None:
+        return _share(self.cases["resolved"], self.cases["open_in_period"])
+
+    @property
+    def recovery_rate(self) -> Decimal | None:
+        return _share(self.collected["total"], self.recovery["overdue"])
+
+    @property
+    def rpc_rate(self) -> Decimal | None:
+        return _share(self.attempts["right_party"], self.attempts["attempts"])
+
+    @property
+    def ptp_rate(self) -> Decimal | None:
+        return _share(self.promises["taken"], self.attempts["right_party"])
+
+    @property
+    def kept_rate(self) -> Decimal | None:
+        return _share(self.promises["kept"], self.promises["settled"])
+
+    @property
+    def attempts_per_account(self) -> Decimal | None:
+        return _share(self.attempts["attempts"], self.cases["open_in_period"])
+
+
+def desk_numbers(*, scope: Scope, period: Period) -> DeskNumbers:
+    """The dashboard's figures for `scope` over `period` (DeskNumbers: read when first asked for)."""
+    return DeskNumbers(scope=scope, period=period)
