@@ -43,8 +43,8 @@ class DashboardFilterForm(forms.Form):
         initial=THIS_MONTH,
         required=False,
     )
-    start = forms.DateField(label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    end = forms.DateField(label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    start = forms.DateField(label=_("First day"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    end = forms.DateField(label=_("Last day"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
     team = forms.ModelChoiceField(label=_("Team"), queryset=None, required=False)
     export = forms.ChoiceField(choices=[("", "-"), *EXPORTS.items()], required=False, widget=forms.HiddenInput)
 

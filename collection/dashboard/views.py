@@ -91,7 +91,7 @@ def _rates(numbers: DeskNumbers) -> list[dict]:
                 if recovery is not None
                 else _("no portfolio snapshot before the period")
             )
-            + (f" ({_('estimated')})" if numbers.recovery["estimated"] else ""),
+            + (" " + _("(estimated)") if numbers.recovery["estimated"] else ""),
         },
         {
             "key": "rpc_rate",
