@@ -30,6 +30,7 @@ from loans.admin import ContactAdmin as PortfolioContactAdmin
 from loans.admin import EstimatedCountPaginator, IndexedValuesFilter, PortfolioSearchMixin
 from loans.models import Contact
 from loans.phones import mask_phone
+from loans.templatetags.money import yuan
 
 from .access import case_scope, may_act_on
 from .exceptions import CollectionError
@@ -388,7 +389,7 @@ class CollectionCaseAdmin(CaseScopedAdmin, PortfolioSearchMixin, admin.ModelAdmi
                     "Reassigned %(count)d cases (%(overdue)s overdue).",
                     len(done.moves),
                 )
-                % {"count": len(done.moves), "overdue": done.overdue},
+                % {"count": len(done.moves), "overdue": yuan(done.overdue)},
                 messages.SUCCESS,
             )
         if done.unchanged:
