@@ -285,8 +285,8 @@ def test_the_case_page_carries_the_csrf_token_its_forms_post_with(collector):
     [
         (["collector"], False, "collection:queue"),
         (["collector", "supervisor"], True, "collection:queue"),
-        (["supervisor"], True, "admin:collection_escalationrequest_changelist"),
-        (["supervisor"], False, "portfolio"),
+        (["supervisor"], True, "supervision:escalations"),
+        (["supervisor"], False, "supervision:escalations"),
         (["admin"], True, "admin:index"),
         (["admin"], False, "portfolio"),
         (["legal_officer"], False, "portfolio"),
