@@ -386,6 +386,20 @@ class Loan(models.Model):
             # Ageing reads the loans that cross a band's edge on a day.
             models.Index(fields=["grace_ends_on"], name="loan_grace_ends_idx"),
             models.Index(fields=["id"], condition=Q(needs_ageing=True), name="loan_needs_ageing_idx"),
+            # The dashboard's bucket distribution for a team reads the balances of its open cases'
+            # loans: from this index alone (a lookup per case), not the whole loans table.
+            models.Index(
+                fields=["id"],
+                include=[
+                    "bucket",
+                    "outstanding_principal",
+                    "outstanding_interest",
+                    "outstanding_fees",
+                    "outstanding_penalty",
+                    "overdue_amount",
+                ],
+                name="loan_balances_idx",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -8,16 +8,18 @@ import datetime
 import functools
 from decimal import Decimal
 
-from django.db.models import Count, Exists, F, Max, OuterRef, Q, Subquery, Sum
+from django.db import connection
+from django.db.models import Count, F, FilteredRelation, Max, Q, Subquery, Sum
 from django.db.models.functions import TruncMonth
 from django.utils.translation import gettext_lazy as _
 
 from config.desk import desk_day_start
-from loans.models import ZERO, Payment, PortfolioSnapshot
+from loans.models import ZERO, Contact, Payment, PortfolioSnapshot
 
 from ..conduct import conduct_rule_label
 from ..machine import OPEN_STAGES, Stage
 from ..models import (
+    CONVERSATION_OUTCOMES,
     CollectionCase,
     ConductRefusal,
     ContactAttempt,
@@ -26,7 +28,7 @@ from ..models import (
     OutboundMessage,
     PromiseToPay,
 )
-from ..supervision.team_selectors import RIGHT_PARTY_ATTEMPT, SETTLED_PROMISE
+from ..supervision.team_selectors import SETTLED_PROMISE
 
 __all__ = [
     "FIGURES",
@@ -227,10 +229,24 @@ def case_rates(*, scope: Scope, period: Period) -> dict:
     )
 
 
+# Attempts that reached the borrower: a conversation, with no contact or one that is not a third
+# party (the team board's RIGHT_PARTY_ATTEMPT). Read through a join to the third parties' contacts
+# only (THIRD_PARTY below): the plain join hashes every contact (1,000,000 at 1M loans, most of
+# the query's time) where this one hashes the third parties', found by the contacts' kind index. A
+# hash join, it stays one on a desk with millions of them (a NOT IN over their ids would not: past
+# work_mem PostgreSQL reads the set again for each attempt). The test checks the two agree.
+THIRD_PARTY = "third_party_contact"
+RIGHT_PARTY = Q(outcome__in=CONVERSATION_OUTCOMES) & Q(**{f"{THIRD_PARTY}__isnull": True})
+
+
 def attempt_counts(*, scope: Scope, period: Period) -> dict:
     """Attempts logged in the period on the scope's cases, and those that reached the borrower."""
-    return ContactAttempt.objects.filter(scope.cases("case__"), period.window("attempted_at")).aggregate(
-        attempts=Count("pk"), right_party=Count("pk", filter=RIGHT_PARTY_ATTEMPT)
+    return (
+        ContactAttempt.objects.annotate(
+            **{THIRD_PARTY: FilteredRelation("contact", condition=Q(contact__kind__in=Contact.THIRD_PARTY_KINDS))}
+        )
+        .filter(scope.cases("case__"), period.window("attempted_at"))
+        .aggregate(attempts=Count("pk"), right_party=Count("pk", filter=RIGHT_PARTY))
     )
 
 
@@ -250,40 +266,43 @@ def promise_counts(*, scope: Scope, period: Period) -> dict:
     )
 
 
-def _latest_case() -> Q:
-    """A case no later case of its loan follows (opened later, or at the same moment with a
-    higher id): the case a payment on the loan counts for."""
-    later = CollectionCase.objects.filter(loan=OuterRef("loan")).filter(
-        Q(opened_at__gt=OuterRef("opened_at")) | Q(opened_at=OuterRef("opened_at"), pk__gt=OuterRef("pk"))
+_COLLECTED_SQL = """
+    SELECT latest.stage, payment.channel, SUM(payment.amount) AS amount, COUNT(*) AS payments
+    FROM {payment} payment
+    {join} {case} latest ON latest.loan_id = payment.loan_id{teams} AND NOT EXISTS (
+        SELECT 1 FROM {case} later
+        WHERE later.loan_id = latest.loan_id
+          AND (later.opened_at > latest.opened_at OR (later.opened_at = latest.opened_at AND later.id > latest.id))
     )
-    return ~Q(Exists(later))
+    WHERE payment.reversed_at IS NULL AND payment.received_at >= %s AND payment.received_at < %s
+    GROUP BY latest.stage, payment.channel
+"""
 
 
 def _collected_rows(*, scope: Scope, period: Period) -> list[dict]:
-    """The period's standing payments summed per stage of their loan's latest case and channel:
-    the latest cases in scope joined to their loans' payments (an anti-join and a join, no
-    sub-select per payment); for the whole desk, the payments of loans without a case too."""
-    payments = CollectionCase.objects.filter(scope.cases()).filter(_latest_case())
-    # One filter() call: the aggregates below read the payments this join keeps.
-    payments = payments.filter(
-        Q(loan__payments__reversed_at__isnull=True) & period.window("loan__payments__received_at")
+    """The period's standing payments summed per stage of their loan's latest case (no later case
+    of the loan: opened later, or at the same moment with a higher id) and channel, in one query:
+    each payment joined straight to that case by loan (the ORM's path through the loans looked up
+    every payment's loan, most of the time at a million loans). For the whole desk a left join,
+    the payments of loans without a case grouped under no stage; for teams the latest cases of
+    theirs only (a case handed to another team counts for that team)."""
+    params: list = []
+    teams = ""
+    if not scope.whole_desk:
+        teams = " AND latest.team_id = ANY(%s)"
+        params.append(list(scope.team_ids))
+    sql = _COLLECTED_SQL.format(
+        payment=Payment._meta.db_table,
+        case=CollectionCase._meta.db_table,
+        join="LEFT JOIN" if scope.whole_desk else "JOIN",
+        teams=teams,
     )
-    rows = list(
-        payments.values("stage", channel=F("loan__payments__channel"))
-        .annotate(amount=Sum("loan__payments__amount"), payments=Count("loan__payments"))
-        .order_by()
-    )
-    if scope.whole_desk:
-        without_case = (
-            Payment.objects.standing()
-            .filter(period.window("received_at"))
-            .filter(~Exists(CollectionCase.objects.filter(loan=OuterRef("loan_id"))))
-            .values("channel")
-            .annotate(amount=Sum("amount"), payments=Count("pk"))
-            .order_by()
-        )
-        rows += [{**row, "stage": None} for row in without_case]
-    return rows
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, period.starts, period.ends])
+        return [
+            {"stage": stage, "channel": channel, "amount": amount, "payments": payments}
+            for stage, channel, amount, payments in cursor.fetchall()
+        ]
 
 
 def collected_by_stage_and_channel(*, scope: Scope, period: Period) -> dict:
@@ -369,8 +388,8 @@ def last_job_runs(*, limit: int = JOB_RUNS_SHOWN) -> list[JobRun]:
 class DeskNumbers:
     """Every figure of the dashboard for a scope and a period, each read from the database the
     first time it is asked for (and kept): the page reads them all, ten queries for teams and
-    twelve for the whole desk (the snapshot before the period, the payments of loans without a
-    case), whatever the portfolio's size; a CSV export only those of its table."""
+    eleven for the whole desk (the snapshot before the period), whatever the portfolio's size; a
+    CSV export only those of its table."""
 
     def __init__(self, *, scope: Scope, period: Period):
         self.scope, self.period = scope, period
