@@ -80,6 +80,9 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["DATABASE_URL"] = server.url_for(name)
         os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
         os.environ["DEBUG"] = "false"
+        # the web service's database options (docker-compose.yml: no parallel workers, unless
+        # DESK_DB_PARALLEL_WORKERS says otherwise); the dashboard asks for its own (period_scans)
+        os.environ.setdefault("DESK_DB_PARALLEL_WORKERS", "0")
         sys.path.insert(0, str(PROJECT_DIR))
         import warnings
 

@@ -108,6 +108,9 @@ else:
     # The index of unpaid installments' due dates carries the loan's id for PostgreSQL's
     # index-only scans; SQLite builds it without, which is all the warning says.
     SILENCED_SYSTEM_CHECKS = ["models.W040"]
+# The dashboard reads whole periods of attempts, payments and reminders: its reads ask for this
+# many parallel workers whatever the connection's setting (collection.dashboard.selectors).
+DESK_DASHBOARD_PARALLEL_WORKERS = env.int("DESK_DASHBOARD_PARALLEL_WORKERS", default=2)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.conf import settings as django_settings
+from django.db import connection
 from django.db.models import Count
 from django.urls import reverse
 
@@ -459,11 +460,12 @@ def test_exported_cells_cannot_run_as_formulas(client, desk, supervisor):
 
 # The figures' queries (ten for teams, eleven for the desk), the teams for the filter, the
 # session, the user, their roles and teams, the navigation's teams and the session's save: the
-# same whatever the number of cases. The desk reads one fewer than it did: the payments of
-# loans without a case come in the same query as those of the latest cases (a left join).
-TEAM_READS = 19
-DESK_READS = 18
-EXPORT_READS = 7
+# same whatever the number of cases; and three to give the figures' reads parallel workers and
+# the connection its own setting back (period_scans). The desk reads one fewer than it did: the
+# payments of loans without a case come in the same query as those of the latest cases.
+TEAM_READS = 21
+DESK_READS = 21
+EXPORT_READS = 10
 
 
 def test_the_team_view_reads_the_same_few_times_whatever_the_team(
@@ -502,6 +504,31 @@ def test_an_export_reads_only_its_table(client, desk, desk_admin, django_assert_
         rows = _csv(response)
 
     assert rows[-1] == ["No case", "1", "70.00"]
+
+
+def _parallel_workers():
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW max_parallel_workers_per_gather")
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="a PostgreSQL setting")
+def test_the_figures_are_read_with_parallel_workers_and_the_connection_gets_its_setting_back(
+    client, desk, desk_admin, monkeypatch
+):
+    with connection.cursor() as cursor:
+        cursor.execute("SET max_parallel_workers_per_gather = 0")  # as the web service's connections
+    seen = []
+    reads = desk_numbers.__globals__["attempt_counts"]
+    monkeypatch.setitem(
+        desk_numbers.__globals__, "attempt_counts", lambda **kwargs: seen.append(_parallel_workers()) or reads(**kwargs)
+    )
+    logged_in(client, desk_admin)
+
+    assert client.get(URL, NOVEMBER_QUERY).status_code == 200
+
+    assert seen == [str(django_settings.DESK_DASHBOARD_PARALLEL_WORKERS)]
+    assert _parallel_workers() == "0"
 
 
 def test_a_supervisor_of_no_team_sees_nothing_counted(client, desk):
