@@ -29,7 +29,7 @@ from .selectors import (
 )
 from .services.plans import plan_policy_breaches
 from .supervision.review_selectors import escalation_decisions_for_requester
-from .web import back_to_case, case_or_404, form_run
+from .web import back_to_case, case_or_404, form_run, query_without
 
 QUEUE_PAGE_SIZE = 25
 # Who opens a case page and its actions: anyone with a role, on the cases within their reach
@@ -89,8 +89,7 @@ def queue(request):
         }
         for name in QueueFilter.FLAGS
     ]
-    query = request.GET.copy()
-    query.pop("page", None)
+    query = query_without(request.GET, "page")
     return render(
         request,
         "collection/queue.html",

@@ -7,8 +7,9 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404
+from django.http import Http404, QueryDict
 from django.shortcuts import redirect
+from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from .conduct import conduct_rule_label
@@ -68,3 +69,17 @@ def back_to_case(case: CollectionCase, query: dict | None = None):
     if query:
         response["Location"] += f"?{urlencode(query)}"
     return response
+
+
+def query_without(query: QueryDict, *names: str) -> QueryDict:
+    """A page's query string less `names` (the page number, an export...), for its links."""
+    kept = query.copy()
+    for name in names:
+        kept.pop(name, None)
+    return kept
+
+
+def url_with_query(name: str, query: QueryDict) -> str:
+    """The URL named `name` with `query` (a list's filters) when there is one."""
+    target = reverse(name)
+    return f"{target}?{query.urlencode()}" if query else target

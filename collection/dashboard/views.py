@@ -15,6 +15,7 @@ from loans.templatetags.money import yuan
 
 from ..access import sees_everything, supervised_team_ids
 from ..supervision.team_selectors import teams_for_board
+from ..web import query_without
 from .charts import bar_chart
 from .exports import csv_response, table
 from .forms import EXPORTS, DashboardFilterForm
@@ -146,8 +147,7 @@ def dashboard_view(request):
         if export:
             list(table(numbers, export)[1])
             return csv_response(numbers, export)
-        query = request.GET.copy()
-        query.pop("export", None)
+        query = query_without(request.GET, "export")
         return render(
             request,
             "collection/dashboard/index.html",

@@ -11,7 +11,6 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, QueryDict
 from django.shortcuts import redirect, render
-from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
@@ -27,7 +26,7 @@ from ..machine import Stage
 from ..models import CollectionCase, EscalationRequest, RepaymentPlan
 from ..selectors import escalation_request_for_user, plan_for_user
 from ..services import escalation_request_approve, escalation_request_reject, plan_approve, plan_reject
-from ..web import SERVICE_REFUSALS, refusal_message
+from ..web import SERVICE_REFUSALS, query_without, refusal_message, url_with_query
 from .review_filters import EscalationFilter
 from .review_forms import APPROVE, EscalationBulkForm, EscalationDecisionForm, PlanDecisionForm, posted_ids
 from .review_selectors import (
@@ -40,21 +39,14 @@ from .review_selectors import (
     with_last_contacts,
 )
 from .team_selectors import team_collectors, teams_for_board
+from .team_views import chosen_teams
 
 REVIEW_ROLES = (roles.SUPERVISOR, roles.ADMIN)
 PAGE_SIZE = 50
 
 
-def _without(query: QueryDict, *names: str) -> QueryDict:
-    kept = query.copy()
-    for name in names:
-        kept.pop(name, None)
-    return kept
-
-
 def _back(name: str, filters: QueryDict):
-    target = reverse(name)
-    return redirect(f"{target}?{filters.urlencode()}" if filters else target)
+    return redirect(url_with_query(name, filters))
 
 
 # --- escalation requests ---------------------------------------------------------------------------
@@ -80,7 +72,7 @@ def _escalations_page(request, query: QueryDict, *, bulk=None, bound=None, statu
     paginator = Paginator(range(totals.requests), PAGE_SIZE)
     page = paginator.get_page(query.get("page"))
     rows = with_last_contacts(list(requests[page.start_index() - 1 : page.end_index()])) if totals.requests else []
-    listing = _without(query, "page")
+    listing = query_without(query, "page")
     if bulk is None:
         bulk = EscalationBulkForm(initial={"filters": listing.urlencode()})
     return render(
@@ -228,7 +220,7 @@ def escalations_bulk_view(request):
             "everything": everything,
             "capped": everything.requests > len(chosen_ids),
             "by_target": escalations_by_target(chosen),
-            "back": reverse("supervision:escalations") + (f"?{filters.urlencode()}" if filters else ""),
+            "back": url_with_query("supervision:escalations", filters),
         },
     )
 
@@ -285,12 +277,11 @@ def _bulk_apply(request, data: dict, filters: QueryDict):
 
 def _plans_page(request, query: QueryDict, *, bound=None, status=200):
     teams = list(teams_for_board(user=request.user))
-    asked = query.get("team")
-    team = next((team for team in teams if asked and str(team.pk) == asked), None)
+    _chosen, team = chosen_teams(query, teams)
     plans = plans_for_review(user=request.user, team=team)
     paginator = Paginator(plans, PAGE_SIZE)
     page = paginator.get_page(query.get("page"))
-    listing = _without(query, "page")
+    listing = query_without(query, "page")
     return render(
         request,
         "collection/supervision/plans.html",

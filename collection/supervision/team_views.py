@@ -22,7 +22,7 @@ from loans.templatetags.money import yuan
 
 from ..exceptions import CollectionError
 from ..services import cases_reassign, cases_reassign_plan
-from ..web import refusal_message
+from ..web import query_without, refusal_message, url_with_query
 from .team_filters import TeamCaseFilter
 from .team_forms import ReassignForm, posted_case_ids
 from .team_selectors import (
@@ -48,10 +48,10 @@ def _days(value, default: int = NO_ATTEMPT_DAYS) -> int:
         return default
 
 
-def _chosen_teams(request, teams):
-    """The teams the page is about: the one asked for (`team`) when it is the user's, else all
-    of theirs."""
-    asked = request.GET.get("team")
+def chosen_teams(query: QueryDict, teams):
+    """The teams a page is about: the one asked for (`team`) when it is the user's, else all of
+    theirs; and that one team, or None."""
+    asked = query.get("team")
     if asked and asked.isdigit():
         chosen = [team for team in teams if team.pk == int(asked)]
         if chosen:
@@ -65,7 +65,7 @@ def team_board_view(request):
     """One row per collector: their load, their work today and this week, their results this
     month, what is overdue, and how long since they last did something."""
     teams = list(teams_for_board(user=request.user))
-    chosen, team = _chosen_teams(request, teams)
+    chosen, team = chosen_teams(request.GET, teams)
     days = _days(request.GET.get("days"))
     periods = desk_periods()
     rows = team_board(teams=chosen, periods=periods, no_attempt_days=days)
@@ -92,9 +92,9 @@ def _cases_page(request, query: QueryDict, *, form=None, status=200):
     if form is None:
         form = ReassignForm(
             collectors=team_collectors(teams=[chosen]) if chosen else collectors,
-            initial={"filters": _without(query, "page", "case").urlencode()},
+            initial={"filters": query_without(query, "page", "case").urlencode()},
         )
-    listing = _without(query, "page")
+    listing = query_without(query, "page")
     return render(
         request,
         "collection/supervision/team_cases.html",
@@ -104,20 +104,13 @@ def _cases_page(request, query: QueryDict, *, form=None, status=200):
             "page": page,
             "paginator": paginator,
             "filter": case_filter,
-            "filtered": bool(_without(query, "page")),
+            "filtered": bool(query_without(query, "page")),
             "form": form,
             "query": listing.urlencode(),
             "just_moved": "case" in query,
         },
         status=status,
     )
-
-
-def _without(query: QueryDict, *names: str) -> QueryDict:
-    kept = query.copy()
-    for name in names:
-        kept.pop(name, None)
-    return kept
 
 
 @require_GET
@@ -166,7 +159,7 @@ def team_reassign_view(request):
                     "plan": plan,
                     "form": form,
                     "to": data["to"],
-                    "back": reverse("supervision:team_cases") + (f"?{filters.urlencode()}" if filters else ""),
+                    "back": url_with_query("supervision:team_cases", filters),
                 },
             )
         done = cases_reassign(cases=ids, by=request.user, reason=data["reason"], to=data["to"])
@@ -199,4 +192,4 @@ def team_reassign_view(request):
     target = reverse("supervision:team_cases")
     if moved and len(moved) <= MOST_CASES_SHOWN_AFTER_A_MOVE:
         return redirect(f"{target}?{urlencode({'case': ','.join(map(str, moved))})}")
-    return redirect(f"{target}?{filters.urlencode()}" if filters else target)
+    return redirect(url_with_query("supervision:team_cases", filters))
