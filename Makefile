@@ -7,6 +7,8 @@ PORT ?= 8000
 DEMO_LOANS ?= 5000
 # Seconds the web server, the worker and beat get to stop on Ctrl-C before what is left is killed.
 STOP_GRACE ?= 6
+# Processes `make test` runs the suite in (pytest-xdist): auto is one per core, 0 runs it in this one.
+TEST_WORKERS ?= auto
 
 .PHONY: run test install install-dev lint messages clean
 
@@ -58,7 +60,7 @@ run: install
 ## make test: install the dev dependencies and run the whole suite. PostgreSQL and Redis are
 ## used when DATABASE_URL and REDIS_URL are set; otherwise SQLite, skipping what needs them.
 test: install-dev
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS)
 
 lint: install-dev
 	$(BIN)/ruff check .

@@ -103,3 +103,23 @@ def test_migrations_are_checked_in_for_every_model_change(db):
     from django.core.management import call_command
 
     call_command("makemigrations", "--check", "--dry-run", verbosity=0)
+
+
+@pytest.mark.parametrize(("worker", "database"), [("", "15"), ("gw0", "15"), ("gw1", "14"), ("gw3", "12")])
+def test_each_test_process_has_a_redis_database_of_its_own(worker, database):
+    """Under pytest-xdist (`make test`), each process sends its Celery messages and keeps its cache
+    in its own Redis database, so one process's worker never runs another's tasks."""
+    expression = "settings.REDIS_URL, settings.CACHES['default']['LOCATION'], settings.CELERY_BROKER_URL, " + (
+        "settings.CELERY_RESULT_BACKEND, settings.COLLECTION_SMS_FILE"
+    )
+    result = settings_value(
+        "config.settings.test",
+        expression,
+        REDIS_URL="redis://127.0.0.1:6379/15",
+        **({"PYTEST_XDIST_WORKER": worker} if worker else {}),
+    )
+
+    assert result.returncode == 0, result.stderr
+    url, cache, broker, results, sms_file = json.loads(result.stdout)
+    assert url == cache == broker == results == f"redis://127.0.0.1:6379/{database}"
+    assert Path(sms_file).parent.name == (worker or "main")
