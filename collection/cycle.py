@@ -26,6 +26,7 @@ from loans.models import Loan
 from loans.selectors import days_past_due_at_least
 from loans.services import portfolio_refresh_delinquency, portfolio_snapshot_take
 
+from .dashboard.filing import days_file, days_to_file, filing_through
 from .jobs import (
     Step,
     job_fail,
@@ -325,6 +326,12 @@ def _snapshot(*, as_of: datetime.date, **_context) -> dict[str, int]:
     return {"snapshot_rows": portfolio_snapshot_take(as_of=as_of)}
 
 
+def _file_dashboard(*, as_of: datetime.date, at: datetime.datetime, **_context) -> dict[str, int]:
+    """The dashboard's days up to the one before `as_of`: those not filed yet, and those with a
+    record added, reversed or changed since the last filing (collection.dashboard.filing)."""
+    return days_file(days_to_file(through=filing_through(as_of)), at=at)
+
+
 # --- the registry: one entry per step, in the order they run ------------------------------------
 
 _MOVED_TO = gettext_lazy("moved to %(stage)s")
@@ -391,6 +398,13 @@ CYCLE_STEPS: tuple[CycleStep, ...] = (
         gettext_lazy("Portfolio snapshot"),
         {"snapshot_rows": gettext_lazy("snapshot rows")},
         run=_snapshot,
+    ),
+    CycleStep(
+        "dashboard",
+        gettext_lazy("Dashboard days"),
+        {"days_filed": gettext_lazy("days filed"), "figures_written": gettext_lazy("figures written")},
+        run=_file_dashboard,
+        commits_itself=True,  # a stretch of days at a time
     ),
 )
 _BY_NAME = {step.name: step for step in CYCLE_STEPS}

@@ -22,6 +22,7 @@ from .cycle import (
     reassignment_rules,
     resolve_reasons,
 )
+from .dashboard.filing import days_file, days_to_file, filing_through
 from .machine import OPEN_STAGES, WORKING_STAGES
 from .models import CaseAssignment, CollectionCase, StageRule
 from .selectors import system_user
@@ -54,12 +55,12 @@ def collection_cycle_case_by_case(
     *, as_of: datetime.date, loan_ids: Iterable[int], snapshot: bool = True
 ) -> dict[str, dict[str, int]]:
     """The cycle's work for the given loans, loan by loan and case by case. Takes no lock and
-    records no run. `snapshot=False` leaves out the snapshot, a whole-portfolio pass (the
-    benchmark times it once, not per loan)."""
+    records no run. `snapshot=False` leaves out the snapshot and the dashboard's filing,
+    whole-portfolio passes (the benchmark times the snapshot once, not per loan)."""
     loan_ids, actor = sorted(loan_ids), system_user()
     counts: dict[str, Counter] = {step.name: Counter() for step in CYCLE_STEPS}
     for step in CYCLE_STEPS:
-        if step.name == "snapshot" and not snapshot:
+        if step.name in WHOLE_DESK_STEPS and not snapshot:
             continue
         _ONE_CASE_AT_A_TIME[step.name](as_of=as_of, loan_ids=loan_ids, actor=actor, counts=counts[step.name])
     return {step: dict(values) for step, values in counts.items()}
@@ -175,6 +176,16 @@ def _snapshot(*, as_of: datetime.date, counts: Counter, **_context) -> None:
     counts["snapshot_rows"] = portfolio_snapshot_take(as_of=as_of)
 
 
+def _dashboard(*, as_of: datetime.date, counts: Counter, **_context) -> None:
+    """The filing reads whole days of the desk's records, not cases: the same pass (its own test,
+    tests/collection/test_dashboard_filing.py, holds it to the live figures)."""
+    counts.update(days_file(days_to_file(through=filing_through(as_of))))
+
+
+# The steps that pass over the whole desk rather than the given loans.
+WHOLE_DESK_STEPS = ("snapshot", "dashboard")
+
+
 # Each step of the cycle, one case at a time (a test checks every step of CYCLE_STEPS is here).
 _ONE_CASE_AT_A_TIME: dict[str, Callable[..., None]] = {
     "refresh": _refresh,
@@ -185,4 +196,5 @@ _ONE_CASE_AT_A_TIME: dict[str, Callable[..., None]] = {
     "stage_rules": _stage_rules,
     "reassign": _reassign,
     "snapshot": _snapshot,
+    "dashboard": _dashboard,
 }

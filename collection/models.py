@@ -1039,3 +1039,60 @@ class OutboundMessage(models.Model):
         # Masked: the name of a message ends up in page titles, the admin's history and the audit trail.
         recipient = self.recipient if self.channel == ContactChannel.LETTER else mask_phone(self.recipient)
         return f"{self.get_channel_display()} {recipient} {self.scheduled_at:%Y-%m-%d %H:%M}"
+
+
+class DashboardDay(models.Model):
+    """A past day the nightly cycle has filed into DashboardFigure: the dashboard reads the filed
+    days' figures from there and only the days after them from the attempts, payments and
+    messages themselves (collection.dashboard.filing; docs/dashboard.md)."""
+
+    day = models.DateField(_("day"), primary_key=True)
+    filed_at = models.DateTimeField(_("filed at"))
+
+    class Meta:
+        verbose_name = _("filed dashboard day")
+        verbose_name_plural = _("filed dashboard days")
+
+    def __str__(self) -> str:
+        return f"{self.day:%Y-%m-%d}"
+
+
+class DashboardFigure(models.Model):
+    """One figure of a filed day: a count or an amount of the day's attempts, payments or messages,
+    under the team (none: no team, or a payment on a loan without a case) and, for money, the
+    stage of the case as they stood when the day was filed; by channel for payments and messages."""
+
+    class Measure(models.TextChoices):
+        ATTEMPTS = "attempts", _("Attempts")
+        RIGHT_PARTY = "right_party", _("Right-party contacts")
+        PAYMENTS = "payments", _("Payments")
+        COLLECTED = "collected", _("Amount collected")
+        SENT = "sent", _("Messages sent")
+        BLOCKED = "blocked", _("Messages blocked")
+        FAILED = "failed", _("Messages failed")
+        QUEUED = "queued", _("Messages queued")
+
+    day = models.DateField(_("day"))
+    team = models.ForeignKey(
+        "accounts.Team", verbose_name=_("team"), on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    measure = models.CharField(_("measure"), max_length=16, choices=Measure.choices)
+    stage = models.CharField(_("stage"), max_length=16, blank=True)
+    channel = models.CharField(_("channel"), max_length=16, blank=True)
+    value = models.DecimalField(_("value"), max_digits=18, decimal_places=2)
+
+    class Meta:
+        verbose_name = _("dashboard figure")
+        verbose_name_plural = _("dashboard figures")
+        constraints = [
+            # One row per day, team, measure, stage and channel; the index serves the dashboard's
+            # read of a period, for the whole desk or some teams.
+            models.UniqueConstraint(
+                fields=["day", "team", "measure", "stage", "channel"],
+                name="dashboard_figure_unique",
+                nulls_distinct=False,
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day:%Y-%m-%d} {self.measure} {self.value}"

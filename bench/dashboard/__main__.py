@@ -128,6 +128,33 @@ def built(args: argparse.Namespace, as_of: datetime.date) -> None:
         f"portfolio (built in {seconds:.1f} s): " + ", ".join(f"{count:,} {kind}" for kind, count in rows.items()),
         flush=True,
     )
+    filed(as_of)
+
+
+def filed(as_of: datetime.date) -> None:
+    """The dashboard's days up to yesterday filed, as the nightly cycle leaves them: the backfill
+    of the whole history timed, then what a night adds: looking for changed days (every record
+    here is new, so all of them are, where a night finds a few) and filing yesterday again."""
+    from collection.dashboard.filing import days_file, days_to_file, filing_through
+
+    through = filing_through(as_of)
+    started = time.perf_counter()
+    counts = days_file(days_to_file(through=through))
+    print(
+        f"dashboard filing, backfill: {counts['days_filed']:,} days, {counts['figures_written']:,} figures "
+        f"in {time.perf_counter() - started:.1f} s",
+        flush=True,
+    )
+    started = time.perf_counter()
+    changed = days_to_file(through=through)
+    looked = time.perf_counter() - started
+    started = time.perf_counter()
+    counts = days_file([through])
+    print(
+        f"dashboard filing, a night: changed days found in {looked:.1f} s ({len(changed):,}); "
+        f"yesterday filed again in {time.perf_counter() - started:.2f} s ({counts['figures_written']:,} figures)",
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Count, F, FilteredRelation, Max, Q, Subquery, Sum
+from django.db.models import Count, F, FilteredRelation, Max, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import TruncMonth
 from django.utils.translation import gettext_lazy as _
 
@@ -26,6 +26,8 @@ from ..models import (
     ConductRefusal,
     ContactAttempt,
     ContactChannel,
+    DashboardDay,
+    DashboardFigure,
     JobRun,
     OutboundMessage,
     PromiseToPay,
@@ -41,10 +43,12 @@ __all__ = [
     "Scope",
     "bucket_distribution",
     "case_rates",
-    "collected_by_stage_and_channel",
+    "collected_rows",
+    "collected_tables",
     "desk_numbers",
     "last_job_runs",
     "messages_by_status",
+    "period_days",
     "recovery_base",
     "refusals_by_rule",
     "roll_rates",
@@ -241,15 +245,20 @@ THIRD_PARTY = "third_party_contact"
 RIGHT_PARTY = Q(outcome__in=CONVERSATION_OUTCOMES) & Q(**{f"{THIRD_PARTY}__isnull": True})
 
 
+# What the page counts of a period's attempts, summed (attempt_counts) or per day and team (filing).
+ATTEMPT_COUNTS = {"attempts": Count("pk"), "right_party": Count("pk", filter=RIGHT_PARTY)}
+
+
+def attempts_in(*, scope: Scope, period: Period) -> QuerySet:
+    """The attempts logged in the period on the scope's cases, ready for ATTEMPT_COUNTS."""
+    return ContactAttempt.objects.annotate(
+        **{THIRD_PARTY: FilteredRelation("contact", condition=Q(contact__kind__in=Contact.THIRD_PARTY_KINDS))}
+    ).filter(scope.cases("case__"), period.window("attempted_at"))
+
+
 def attempt_counts(*, scope: Scope, period: Period) -> dict:
     """Attempts logged in the period on the scope's cases, and those that reached the borrower."""
-    return (
-        ContactAttempt.objects.annotate(
-            **{THIRD_PARTY: FilteredRelation("contact", condition=Q(contact__kind__in=Contact.THIRD_PARTY_KINDS))}
-        )
-        .filter(scope.cases("case__"), period.window("attempted_at"))
-        .aggregate(attempts=Count("pk"), right_party=Count("pk", filter=RIGHT_PARTY))
-    )
+    return attempts_in(scope=scope, period=period).aggregate(**ATTEMPT_COUNTS)
 
 
 def promise_counts(*, scope: Scope, period: Period) -> dict:
@@ -269,7 +278,7 @@ def promise_counts(*, scope: Scope, period: Period) -> dict:
 
 
 _COLLECTED_SQL = """
-    SELECT latest.stage, payment.channel, SUM(payment.amount) AS amount, COUNT(*) AS payments
+    SELECT {by_day} latest.stage, payment.channel, SUM(payment.amount) AS amount, COUNT(*) AS payments
     FROM {payment} payment
     {join} {case} latest ON latest.loan_id = payment.loan_id{teams} AND NOT EXISTS (
         SELECT 1 FROM {case} later
@@ -277,18 +286,23 @@ _COLLECTED_SQL = """
           AND (later.opened_at > latest.opened_at OR (later.opened_at = latest.opened_at AND later.id > latest.id))
     )
     WHERE payment.reversed_at IS NULL AND payment.received_at >= %s AND payment.received_at < %s
-    GROUP BY latest.stage, payment.channel
+    GROUP BY {group}
 """
+# The filed measures of payments, as collected_rows names them.
+FILED_PAYMENTS = {DashboardFigure.Measure.COLLECTED: "amount", DashboardFigure.Measure.PAYMENTS: "payments"}
+# Grouped per day (in the desk's time zone) and team too, for the filing (collection.dashboard.filing).
+_BY_DAY = "(payment.received_at AT TIME ZONE %s)::date AS day, latest.team_id AS team,"
 
 
-def _collected_rows(*, scope: Scope, period: Period) -> list[dict]:
+def collected_rows(*, scope: Scope, period: Period, by_day: bool = False) -> list[dict]:
     """The period's standing payments summed per stage of their loan's latest case (no later case
     of the loan: opened later, or at the same moment with a higher id) and channel, in one query:
     each payment joined straight to that case by loan (the ORM's path through the loans looked up
     every payment's loan, most of the time at a million loans). For the whole desk a left join,
     the payments of loans without a case grouped under no stage; for teams the latest cases of
-    theirs only (a case handed to another team counts for that team)."""
-    params: list = []
+    theirs only (a case handed to another team counts for that team). `by_day`: per day and team
+    of that case too (the rows carry "day" and "team")."""
+    params: list = [settings.TIME_ZONE] if by_day else []
     teams = ""
     if not scope.whole_desk:
         teams = " AND latest.team_id = ANY(%s)"
@@ -298,20 +312,19 @@ def _collected_rows(*, scope: Scope, period: Period) -> list[dict]:
         case=CollectionCase._meta.db_table,
         join="LEFT JOIN" if scope.whole_desk else "JOIN",
         teams=teams,
+        by_day=_BY_DAY if by_day else "",
+        group="1, 2, 3, 4" if by_day else "1, 2",
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, [*params, period.starts, period.ends])
-        return [
-            {"stage": stage, "channel": channel, "amount": amount, "payments": payments}
-            for stage, channel, amount, payments in cursor.fetchall()
-        ]
+        columns = [column.name for column in cursor.description]
+        return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
 
 
-def collected_by_stage_and_channel(*, scope: Scope, period: Period) -> dict:
-    """Money collected in the period by the current stage of the loan's latest case ("none" for a
-    loan without a case) and by payment channel: grouped in the database, folded into the two
-    tables (a handful of rows)."""
-    rows = _collected_rows(scope=scope, period=period)
+def collected_tables(rows: list[dict]) -> dict:
+    """Money collected by the stage of the loan's latest case ("none" for a loan without a case)
+    and by payment channel: collected_rows (a handful, grouped in the database) folded into the
+    two tables."""
     by_stage: dict[str, dict] = {}
     by_channel: dict[str, dict] = {}
     for row in rows:
@@ -351,22 +364,28 @@ def recovery_base(*, scope: Scope, period: Period, collected: Decimal, buckets: 
     return {"overdue": overdue + collected, "as_of": None, "estimated": True}
 
 
+# What the page counts of a period's reminders, per channel (messages_by_status) and per day and
+# team too (filing).
+MESSAGE_COUNTS = {
+    status: Count("pk", filter=Q(status=status))
+    for status in (
+        OutboundMessage.Status.SENT,
+        OutboundMessage.Status.BLOCKED,
+        OutboundMessage.Status.FAILED,
+        OutboundMessage.Status.QUEUED,
+    )
+}
+
+
+def messages_in(*, scope: Scope, period: Period) -> QuerySet:
+    """The reminders scheduled in the period on the scope's cases, ready for MESSAGE_COUNTS."""
+    return OutboundMessage.objects.filter(scope.cases("case__"), period.window("scheduled_at"))
+
+
 def messages_by_status(*, scope: Scope, period: Period) -> list[dict]:
     """Reminders scheduled in the period, per channel: sent, blocked, failed, queued."""
-    statuses = OutboundMessage.Status
-    rows = (
-        OutboundMessage.objects.filter(scope.cases("case__"), period.window("scheduled_at"))
-        .values("channel")
-        .annotate(
-            sent=Count("pk", filter=Q(status=statuses.SENT)),
-            blocked=Count("pk", filter=Q(status=statuses.BLOCKED)),
-            failed=Count("pk", filter=Q(status=statuses.FAILED)),
-            queued=Count("pk", filter=Q(status=statuses.QUEUED)),
-        )
-        .order_by("channel")
-    )
-    labels = dict(ContactChannel.choices)
-    return [{**row, "label": labels.get(row["channel"], row["channel"])} for row in rows]
+    rows = messages_in(scope=scope, period=period).values("channel").annotate(**MESSAGE_COUNTS).order_by("channel")
+    return list(rows)
 
 
 def refusals_by_rule(*, scope: Scope, period: Period) -> list[dict]:
@@ -382,6 +401,43 @@ def refusals_by_rule(*, scope: Scope, period: Period) -> list[dict]:
 
 def last_job_runs(*, limit: int = JOB_RUNS_SHOWN) -> list[JobRun]:
     return list(JobRun.objects.order_by("-started_at")[:limit])
+
+
+# --- the filed days ------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class PeriodDays:
+    """A period cut where the filing stops: `filed` its days up to the last filed day, read from
+    DashboardFigure, `live` the days after them, read from the attempts, payments and messages
+    themselves; either may be None. The filing files every day from the first with a record on,
+    oldest first (collection.dashboard.filing), so the days before the last filed one are filed."""
+
+    filed: Period | None
+    live: Period | None
+
+
+def period_days(period: Period) -> PeriodDays:
+    last_filed = DashboardDay.objects.filter(day__lte=period.last).aggregate(last=Max("day"))["last"]
+    if last_filed is None or last_filed < period.first:
+        return PeriodDays(filed=None, live=period)
+    if last_filed >= period.last:
+        return PeriodDays(filed=period, live=None)
+    return PeriodDays(
+        filed=Period(period.first, last_filed), live=Period(last_filed + datetime.timedelta(days=1), period.last)
+    )
+
+
+def filed_figures(*, scope: Scope, period: Period) -> dict[tuple[str, str, str], Decimal]:
+    """The filed figures of the period's days summed per measure, stage and channel, in one query
+    (a few dozen rows per team and day)."""
+    rows = (
+        DashboardFigure.objects.filter(scope.cases(), day__gte=period.first, day__lte=period.last)
+        .values("measure", "stage", "channel")
+        .annotate(total=Sum("value"))
+        .order_by()
+    )
+    return {(row["measure"], row["stage"], row["channel"]): row["total"] for row in rows}
 
 
 # --- everything the page shows ------------------------------------------------------------------
@@ -409,8 +465,21 @@ class DeskNumbers:
         return case_rates(scope=self.scope, period=self.period)
 
     @functools.cached_property
+    def days(self) -> PeriodDays:
+        return period_days(self.period)
+
+    @functools.cached_property
+    def filed(self) -> dict[tuple[str, str, str], Decimal]:
+        return filed_figures(scope=self.scope, period=self.days.filed) if self.days.filed else {}
+
+    @functools.cached_property
     def attempts(self) -> dict:
-        return attempt_counts(scope=self.scope, period=self.period)
+        live = self.days.live
+        counts = attempt_counts(scope=self.scope, period=live) if live else dict.fromkeys(ATTEMPT_COUNTS, 0)
+        for (measure, _stage, _channel), value in self.filed.items():
+            if measure in ATTEMPT_COUNTS:
+                counts[measure] += int(value)
+        return counts
 
     @functools.cached_property
     def promises(self) -> dict:
@@ -418,7 +487,15 @@ class DeskNumbers:
 
     @functools.cached_property
     def collected(self) -> dict:
-        return collected_by_stage_and_channel(scope=self.scope, period=self.period)
+        live = self.days.live
+        rows = collected_rows(scope=self.scope, period=live) if live else []
+        filed: dict[tuple[str, str], dict] = {}
+        for (measure, stage, channel), value in self.filed.items():
+            if measure in FILED_PAYMENTS:
+                line = filed.setdefault((stage, channel), {"amount": ZERO, "payments": 0})
+                line[FILED_PAYMENTS[measure]] += value if measure == DashboardFigure.Measure.COLLECTED else int(value)
+        rows += [{"stage": stage or None, "channel": channel, **sums} for (stage, channel), sums in filed.items()]
+        return collected_tables(rows)
 
     @functools.cached_property
     def recovery(self) -> dict:
@@ -427,7 +504,14 @@ class DeskNumbers:
 
     @functools.cached_property
     def messages(self) -> list[dict]:
-        return messages_by_status(scope=self.scope, period=self.period)
+        live = self.days.live
+        by_channel = {row["channel"]: row for row in messages_by_status(scope=self.scope, period=live)} if live else {}
+        for (measure, _stage, channel), value in self.filed.items():
+            if measure in MESSAGE_COUNTS:
+                row = by_channel.setdefault(channel, {"channel": channel, **dict.fromkeys(MESSAGE_COUNTS, 0)})
+                row[measure] += int(value)
+        labels = dict(ContactChannel.choices)
+        return [{**by_channel[channel], "label": labels.get(channel, channel)} for channel in sorted(by_channel)]
 
     @functools.cached_property
     def refusals(self) -> list[dict]:

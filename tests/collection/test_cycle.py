@@ -23,6 +23,7 @@ from collection.models import (
     CaseAssignment,
     CaseRouting,
     CollectionCase,
+    DashboardFigure,
     EscalationRequest,
     JobRun,
     PromiseToPay,
@@ -83,6 +84,12 @@ def desk_state() -> dict:
         "snapshot": sorted(
             PortfolioSnapshot.objects.values_list(
                 "as_of", "product__code", "bucket__name", "loans", "delinquent_loans", "total_outstanding"
+            )
+        ),
+        "dashboard": sorted(
+            (day, team or "", measure, stage, channel, value)
+            for day, team, measure, stage, channel, value in DashboardFigure.objects.values_list(
+                "day", "team__name", "measure", "stage", "channel", "value"
             )
         ),
     }
@@ -146,7 +153,9 @@ def test_a_second_run_for_the_same_day_changes_nothing(as_of, system_user):
     for step in cycle.cycle_plan():
         counts = cycle.cycle_step_run(step=step, as_of=as_of, at=at, batch_size=100)
         for name, value in counts.items():
-            if name not in ("loans_read", "snapshot_rows", "cases_unallocated"):
+            # The dashboard's filing files again the days whose records changed within the hour
+            # before the last filing (CHANGES_OVERLAP): all of them here, to the same figures.
+            if name not in ("loans_read", "snapshot_rows", "cases_unallocated", "days_filed", "figures_written"):
                 assert value == 0, (step, name, value)
     assert desk_state() == after_first
 

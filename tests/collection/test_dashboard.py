@@ -13,22 +13,29 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.conf import settings as django_settings
-from django.db import connection
-from django.db.models import Count
+from django.core.management import CommandError, call_command
+from django.db import connection, transaction
+from django.db.models import Count, F
 from django.urls import reverse
+from django.utils import timezone
 
+from collection import cycle
 from collection.dashboard.exports import neutralised
-from collection.dashboard.selectors import Period, Scope, _collected_rows, desk_numbers
+from collection.dashboard.filing import days_file, days_to_file
+from collection.dashboard.selectors import Period, Scope, collected_rows, collected_tables, desk_numbers
 from collection.machine import Stage
 from collection.models import (
     CollectionCase,
     ConductRefusal,
     ContactAttempt,
+    DashboardDay,
+    DashboardFigure,
     JobRun,
     OutboundMessage,
     PromiseToPay,
 )
 from loans.models import Contact, DelinquencyBucket, Loan, Payment, PortfolioSnapshot
+from loans.services import payment_reverse
 from tests.accounts.factories import TeamFactory, UserFactory
 from tests.collection.factories import CaseFactory
 from tests.loans.factories import ContactFactory, LoanFactory, ProductFactory
@@ -220,8 +227,24 @@ def desk(supervisor):
 
 # --- the figures, by hand ------------------------------------------------------------------------
 
+# Each figure is the same read live, from the filed days, or from both: none filed, the days up to
+# 10 November filed (the rest of the month live), every day of November filed.
+FILED_THROUGH = pytest.mark.parametrize(
+    "filed_through",
+    [None, datetime.date(2026, 11, 10), datetime.date(2026, 11, 30)],
+    ids=["live", "filed-to-10-nov", "filed"],
+)
 
-def test_a_teams_figures_are_what_its_cases_did(desk):
+
+def file_through(day: datetime.date | None) -> None:
+    """File the dashboard's days up to `day` as the nightly cycle does (nothing for None)."""
+    if day is not None:
+        days_file(days_to_file(through=day))
+
+
+@FILED_THROUGH
+def test_a_teams_figures_are_what_its_cases_did(desk, filed_through):
+    file_through(filed_through)
     numbers = desk_numbers(scope=Scope((desk["team_a"].pk,)), period=NOVEMBER)
 
     # Open at some moment of November: a1, a2, a3 (resolved on the 10th), a6 (written off on the 5th).
@@ -262,7 +285,9 @@ def test_a_teams_figures_are_what_its_cases_did(desk):
     ]
 
 
-def test_the_whole_desks_figures_count_every_case_and_the_portfolio_snapshots(desk):
+@FILED_THROUGH
+def test_the_whole_desks_figures_count_every_case_and_the_portfolio_snapshots(desk, filed_through):
+    file_through(filed_through)
     numbers = desk_numbers(scope=Scope(None), period=NOVEMBER)
 
     assert numbers.cases == {"open_in_period": 6, "resolved": 2}
@@ -463,9 +488,12 @@ def test_exported_cells_cannot_run_as_formulas(client, desk, supervisor):
 # same whatever the number of cases; and three to give the figures' reads parallel workers and
 # the connection its own setting back (period_scans). The desk reads one fewer than it did: the
 # payments of loans without a case come in the same query as those of the latest cases.
-TEAM_READS = 21
-DESK_READS = 21
-EXPORT_READS = 10
+TEAM_READS = 23
+DESK_READS = 23
+EXPORT_READS = 12
+# The pins hold with part of the period filed and the rest live, the most the page reads: the last
+# filed day and the filed figures, then the live reads of the days after.
+PART_FILED = datetime.date(2026, 11, 10)
 
 
 def test_the_team_view_reads_the_same_few_times_whatever_the_team(
@@ -475,6 +503,7 @@ def test_the_team_view_reads_the_same_few_times_whatever_the_team(
         extra = case_of(desk["ann"], desk["team_a"], overdue="10.00", in_bucket="M1")
         attempt(extra, desk["ann"], moment(9), "rpc")
         payment(extra.loan, "10.00", moment(9))
+    file_through(PART_FILED)
     logged_in(client, supervisor)
 
     with django_assert_max_num_queries(TEAM_READS):
@@ -488,6 +517,7 @@ def test_the_desk_view_reads_the_same_few_times_whatever_the_desk(
         extra = case_of(desk["cai"], desk["team_b"], overdue="10.00", in_bucket="M1")
         attempt(extra, desk["cai"], moment(9), "rpc")
         payment(extra.loan, "10.00", moment(9), channel="cash")
+    file_through(PART_FILED)
     logged_in(client, desk_admin)
 
     with django_assert_max_num_queries(DESK_READS):
@@ -495,10 +525,12 @@ def test_the_desk_view_reads_the_same_few_times_whatever_the_desk(
 
 
 def test_an_export_reads_only_its_table(client, desk, desk_admin, django_assert_max_num_queries):
+    file_through(PART_FILED)
     logged_in(client, desk_admin)
 
-    # The session, the user and their roles, the payments (of the latest cases and of loans
-    # without a case, one query), the session's save: none of the other figures.
+    # The session, the user and their roles, the last filed day and the filed figures, the
+    # payments after it (of the latest cases and of loans without a case, one query), the
+    # session's save: none of the other figures.
     with django_assert_max_num_queries(EXPORT_READS):
         response = client.get(URL, {**NOVEMBER_QUERY, "export": "by_stage"})
         rows = _csv(response)
@@ -570,7 +602,8 @@ def _plain_collected(scope: Scope, period: Period) -> set[tuple]:
     return {(stage, channel, amount, count) for (stage, channel), (amount, count) in rows.items()}
 
 
-def test_the_fast_reads_count_what_the_plain_ones_count(desk):
+@FILED_THROUGH
+def test_the_fast_reads_count_what_the_plain_ones_count(desk, filed_through):
     """Attempts without a contact or on a third party, a loan whose latest case went to the other
     team, two cases of a loan opened at the same moment: the dashboard's set-based reads agree
     with the plain computation, for each team and the whole desk."""
@@ -589,11 +622,168 @@ def test_the_fast_reads_count_what_the_plain_ones_count(desk):
     CollectionCase.objects.filter(pk=second.pk).update(opened_at=twin.opened_at, stage=Stage.NEGOTIATION)
     payment(twin.loan, "25.00", moment(13))
 
+    file_through(filed_through)
+
     for scope in (Scope(), Scope((desk["team_a"].pk,)), Scope((desk["team_b"].pk,)), Scope(())):
         numbers = desk_numbers(scope=scope, period=NOVEMBER)
         assert numbers.attempts == _plain_attempt_counts(scope, NOVEMBER)
         fast = {
             (row["stage"], row["channel"], row["amount"], row["payments"])
-            for row in _collected_rows(scope=scope, period=NOVEMBER)
+            for row in collected_rows(scope=scope, period=NOVEMBER)
         }
-        assert fast == _plain_collected(scope, NOVEMBER)
+        plain = _plain_collected(scope, NOVEMBER)
+        assert fast == plain
+        keys = ("stage", "channel", "amount", "payments")
+        assert numbers.collected == collected_tables([dict(zip(keys, row, strict=True)) for row in plain])
+
+
+# --- the filed days ------------------------------------------------------------------------------
+
+FIRST_RECORD = datetime.date(2026, 10, 6)  # the desk's first reminder; its first payment is of 28 October
+LAST_OF_NOVEMBER = datetime.date(2026, 11, 30)
+
+
+def filed_figures_now() -> list[tuple]:
+    return sorted(
+        (day, team or 0, measure, stage, channel, value)
+        for day, team, measure, stage, channel, value in DashboardFigure.objects.values_list(
+            "day", "team", "measure", "stage", "channel", "value"
+        )
+    )
+
+
+def a_night_later() -> None:
+    """As if the records so far had been made two days ago and filed the night after: what
+    changes from now on is the next night's to file."""
+    day = datetime.timedelta(days=1)
+    DashboardDay.objects.update(filed_at=F("filed_at") - day)
+    ContactAttempt.objects.update(created_at=F("created_at") - 2 * day)
+    Payment.objects.update(created_at=F("created_at") - 2 * day)
+    OutboundMessage.objects.update(updated_at=F("updated_at") - 2 * day)
+
+
+def event_figures(scope: Scope, period: Period = NOVEMBER) -> tuple:
+    numbers = desk_numbers(scope=scope, period=period)
+    return numbers.attempts, numbers.collected, numbers.messages
+
+
+def live_figures(scope: Scope, period: Period = NOVEMBER) -> tuple:
+    """The figures read from the records alone, as if no day were filed."""
+    with transaction.atomic():
+        DashboardDay.objects.all().delete()
+        figures = event_figures(scope, period)
+        transaction.set_rollback(True)
+    return figures
+
+
+def test_filing_files_every_day_from_the_first_record_and_again_leaves_the_same_figures(desk):
+    days = days_to_file(through=LAST_OF_NOVEMBER)
+    assert (days[0], days[-1], len(days)) == (FIRST_RECORD, LAST_OF_NOVEMBER, 26 + 30)
+
+    counts = days_file(days)
+    figures = filed_figures_now()
+    again = days_file(days)
+
+    assert counts["days_filed"] == again["days_filed"] == 56
+    assert filed_figures_now() == figures
+    assert counts["figures_written"] == len(figures)
+    # Team A on 5 November: the right-party call on a1, 300 by app on a1 (reminder), a failed sms.
+    team_a = desk["team_a"].pk
+    assert [row[2:] for row in figures if row[:2] == (datetime.date(2026, 11, 5), team_a)] == [
+        ("attempts", "", "", Decimal(1)),
+        ("collected", "reminder", "app", Decimal("300.00")),
+        ("failed", "", "sms", Decimal(1)),
+        ("payments", "reminder", "app", Decimal(1)),
+        ("right_party", "", "", Decimal(1)),
+    ]
+    # A night later nothing has changed: nothing to file.
+    a_night_later()
+    assert days_to_file(through=LAST_OF_NOVEMBER) == []
+
+
+def test_a_day_whose_records_changed_after_it_was_filed_is_filed_again_the_next_night(desk, desk_admin):
+    file_through(LAST_OF_NOVEMBER)
+    a_night_later()
+    # The 300 of 5 November reversed, a payment of 20 November recorded late, the 3 November sms
+    # to team B failed after all.
+    reversal = payment_reverse(
+        payment=Payment.objects.get(amount=Decimal("300.00")), by=desk_admin, reason="Paid twice by mistake"
+    )
+    assert reversal.status == "reversed"
+    b1 = CollectionCase.objects.get(team=desk["team_b"], stage=Stage.REMINDER)
+    payment(b1.loan, "25.00", moment(20), channel="bank_transfer")
+    sms = OutboundMessage.objects.get(case=b1, scheduled_at=moment(3))
+    sms.status = OutboundMessage.Status.FAILED
+    sms.save()
+    scopes = (Scope(), Scope((desk["team_a"].pk,)), Scope((desk["team_b"].pk,)))
+    live = [live_figures(scope) for scope in scopes]
+    assert [event_figures(scope) for scope in scopes] != live  # the filed days do not know yet
+
+    assert days_to_file(through=LAST_OF_NOVEMBER) == [datetime.date(2026, 11, day) for day in (3, 5, 20)]
+    counts = cycle.cycle_step_run(step="dashboard", as_of=datetime.date(2026, 12, 1), at=timezone.now())
+
+    assert counts["days_filed"] == 3
+    assert [event_figures(scope) for scope in scopes] == live
+    assert desk_numbers(scope=scopes[0], period=NOVEMBER).collected["total"] == Decimal("1220.00") - 300 + 25
+
+
+def test_the_filed_days_keep_the_team_and_stage_a_case_had_when_they_were_filed(desk):
+    file_through(LAST_OF_NOVEMBER)
+    a1 = CollectionCase.objects.get(team=desk["team_a"], stage=Stage.REMINDER)
+    CollectionCase.objects.filter(pk=a1.pk).update(team=desk["team_b"], stage=Stage.NEGOTIATION)
+
+    # November is filed: a1's calls and its 300 stay with team A, in the reminder stage.
+    team_a = desk_numbers(scope=Scope((desk["team_a"].pk,)), period=NOVEMBER)
+    assert team_a.attempts == {"attempts": 4, "right_party": 2}
+    assert ("reminder", Decimal("300.00")) in [(line["key"], line["amount"]) for line in team_a.collected["by_stage"]]
+    # The days after the last filed one count by the case as it is now: team B's.
+    december = Period(datetime.date(2026, 12, 1), datetime.date(2026, 12, 1))
+    attempt(a1, desk["ann"], moment(1, month=12), "rpc")
+    assert desk_numbers(scope=Scope((desk["team_b"].pk,)), period=december).attempts == {
+        "attempts": 1,
+        "right_party": 1,
+    }
+    assert desk_numbers(scope=Scope((desk["team_a"].pk,)), period=december).attempts == {
+        "attempts": 0,
+        "right_party": 0,
+    }
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_two_filings_at_once_take_turns_and_leave_one_set_of_figures(desk, at_once):
+    days = days_to_file(through=LAST_OF_NOVEMBER)
+
+    first, second = at_once(lambda _which: days_file(days), ["cycle", "command"])
+
+    assert first == second
+    figures = filed_figures_now()
+    days_file(days)
+    assert filed_figures_now() == figures
+    assert DashboardDay.objects.count() == 56
+
+
+def test_the_command_files_the_history_with_a_progress_bar_and_says_what_it_did(desk, capsys):
+    out = io.StringIO()
+    call_command("file_dashboard_days", "--through", "2026-11-30", stdout=out)
+    written = len(filed_figures_now())
+    assert out.getvalue().strip() == f"Filed 56 days (2026-10-06 to 2026-11-30): {written} figures written."
+    assert "dashboard days" in capsys.readouterr().err
+
+    a_night_later()
+    out = io.StringIO()
+    call_command("file_dashboard_days", "--through", "2026-11-30", stdout=out)
+    assert out.getvalue().strip() == "Nothing to file: every day up to 2026-11-30 is filed and unchanged since."
+
+    out = io.StringIO()
+    call_command("file_dashboard_days", "--through", "2026-11-30", "--again", stdout=out)
+    assert out.getvalue().startswith("Filed 56 days (2026-10-06 to 2026-11-30)")
+
+
+def test_the_command_refuses_today_and_days_to_come_and_files_nothing(desk):
+    today = timezone.localdate()
+    with pytest.raises(CommandError, match=rf"--through {today}: only past days are filed, up to yesterday"):
+        call_command("file_dashboard_days", "--through", today.isoformat(), stdout=io.StringIO())
+    with pytest.raises(CommandError, match="is not a day: write it as YYYY-MM-DD"):
+        call_command("file_dashboard_days", "--through", "30/11/2026", stdout=io.StringIO())
+    assert not DashboardDay.objects.exists() and not DashboardFigure.objects.exists()
