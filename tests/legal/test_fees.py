@@ -307,3 +307,21 @@ def test_a_fee_table_whose_tiers_do_not_rise_is_refused():
         )
     with pytest.raises(ValueError, match="only the last may be unbounded"):
         FeeSchedule(flat=Decimal("50"), flat_up_to=Decimal("10000"), tiers=(Tier(Decimal("20000"), Decimal("1")),))
+
+
+def test_the_worked_examples_in_the_documentation_are_what_the_module_computes():
+    from pathlib import Path
+
+    from django.conf import settings
+
+    documentation = (Path(settings.BASE_DIR) / "docs" / "legal-fees.md").read_text(encoding="utf-8")
+    table = documentation.split("## Worked examples", 1)[1].split("\n\n", 2)[1]
+    rows = [line.strip("|").split("|") for line in table.splitlines()[2:]]
+    assert len(rows) >= 5
+    for row in rows:
+        amount, ordinary, simplified, payment_order, preservation, enforcement = (
+            Decimal(cell.strip().replace(",", "")) for cell in row
+        )
+        assert [litigation_fee(amount, procedure) for procedure in Procedure] == [ordinary, simplified, payment_order]
+        assert preservation_fee(amount) == preservation
+        assert enforcement_fee(amount) == enforcement
