@@ -26,7 +26,11 @@ from django_fsm_log.models import StateLog
 
 from .exceptions import CollectionError, StaleCase
 
-__all__ = ["Condition", "Machine", "logged_transition", "mermaid_block", "replace_mermaid_block"]
+__all__ = ["MACHINES", "Condition", "Machine", "logged_transition", "mermaid_block", "replace_mermaid_block"]
+
+# Every machine of the desk by its model's label ("collection.CollectionCase"), as each declares
+# itself: what draws the diagrams finds them here without importing the apps built on collection.
+MACHINES: dict[str, "Machine"] = {}
 
 
 class Condition:
@@ -88,6 +92,7 @@ class Machine:
         self.field_name = field
         self.doc = doc
         self.entering = entering
+        MACHINES[model] = self
 
     @cached_property
     def model(self) -> type[models.Model]:

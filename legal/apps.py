@@ -6,3 +6,12 @@ class LegalConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "legal"
     verbose_name = _("Legal")
+
+    def ready(self):
+        # A collection case sent to litigation opens its legal case, in the same transaction:
+        # collection announces the move and never imports legal.
+        from collection.signals import case_entered_litigation
+
+        from .receivers import open_legal_case
+
+        case_entered_litigation.connect(open_legal_case, dispatch_uid="legal.open_legal_case")

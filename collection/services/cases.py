@@ -21,6 +21,7 @@ from ..access import case_access_check, sees_everything, supervised_team_ids
 from ..exceptions import ApprovalRequired, CollectionError, StaleCase
 from ..machine import CASE_MACHINE, OPEN_STAGES, HoldReason, Stage
 from ..models import CaseAssignment, CollectionCase, SettlementAgreement
+from ..signals import case_entered_litigation
 from ..stage_rules import requires_approval_into
 
 __all__ = [
@@ -89,8 +90,11 @@ def case_escalate(*, case: CollectionCase, by: User, reason: str) -> CollectionC
 
 @transaction.atomic
 def case_litigate(*, case: CollectionCase, by: User, reason: str) -> CollectionCase:
-    """Into litigation, by a supervisor (directly or by approving a request)."""
-    return _move(case, "litigate", by=by, reason=reason)
+    """Into litigation, by a supervisor (directly or by approving a request); the legal track
+    opens its case in the same transaction (collection.signals.case_entered_litigation)."""
+    case = _move(case, "litigate", by=by, reason=reason)
+    case_entered_litigation.send(sender=CollectionCase, case=case, by=by, reason=reason)
+    return case
 
 
 @transaction.atomic

@@ -306,6 +306,26 @@ AUDITLOG_INCLUDE_TRACKING_MODELS = (
     {"model": "collection.Callback"},
     {"model": "collection.CaseNote"},
     {"model": "collection.CallScript", "exclude_fields": ["updated_at"]},
+    # the legal track (its states are in the transition log)
+    {"model": "legal.LegalCase", "exclude_fields": ["state", "state_entered_at", "closed_at"]},
+    *(
+        {"model": f"legal.{model}"}
+        for model in (
+            "LawyerLetter",
+            "Mediation",
+            "PaymentOrder",
+            "Filing",
+            "Hearing",
+            "Judgment",
+            "Enforcement",
+            "EnforcementReceipt",
+            "FrozenAsset",
+            "LegalCost",
+            "LimitationEvent",
+            "Court",
+            "LawFirm",
+        )
+    ),
 )
 
 LOGGING = {

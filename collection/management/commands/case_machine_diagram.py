@@ -1,30 +1,36 @@
-"""`manage.py case_machine_diagram`: the case machine as a Mermaid diagram, from its transitions."""
+"""`manage.py case_machine_diagram [--machine MODEL] [--write]`: a state machine of the desk as a
+Mermaid diagram, from its transitions (the collection case's unless another model is named)."""
 
 from django.core.management.base import BaseCommand, CommandError
 
-from collection.fsm import replace_mermaid_block
-from collection.machine import CASE_MACHINE
+from collection.fsm import MACHINES, replace_mermaid_block
+
+DEFAULT = "collection.CollectionCase"
 
 
 class Command(BaseCommand):
     help = (
-        "Print the collection case machine as a Mermaid stateDiagram-v2, generated from the transitions "
-        f"in code; with --write, replace the mermaid block of {CASE_MACHINE.doc.name} with it."
+        "Print a state machine of the desk (default the collection case's) as a Mermaid stateDiagram-v2, "
+        "generated from the transitions in code; with --write, replace the mermaid block of its document."
     )
 
     def add_arguments(self, parser):
         parser.add_argument(
-            "--write",
-            action="store_true",
-            help=f"Update the diagram in {CASE_MACHINE.doc} instead of printing it.",
+            "--machine",
+            default=DEFAULT,
+            help=f"The machine's model: {', '.join(sorted(MACHINES)) or DEFAULT} (default {DEFAULT}).",
         )
+        parser.add_argument("--write", action="store_true", help="Update the diagram in the machine's document.")
 
-    def handle(self, *args, write, **options):
-        diagram = CASE_MACHINE.mermaid()
+    def handle(self, *args, machine, write, **options):
+        if machine not in MACHINES:
+            raise CommandError(f"--machine {machine}: the desk's machines are {', '.join(sorted(MACHINES))}.")
+        chosen = MACHINES[machine]
+        diagram = chosen.mermaid()
         if not write:
             self.stdout.write(diagram, ending="")
             return
-        doc = CASE_MACHINE.doc
+        doc = chosen.doc
         if not doc.exists():
             raise CommandError(f"{doc} does not exist: write its explanation first, then run --write.")
         text = doc.read_text(encoding="utf-8")

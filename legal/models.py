@@ -1,0 +1,408 @@
+"""The legal track: a `LegalCase` for each collection case that enters litigation, carried through
+the courts by its own machine (legal.machine), with a record per step (the lawyer's letter,
+mediation, payment order, filing, hearings, judgment, enforcement with its receipts and frozen
+assets), its legal costs, and the events that restart the debt's limitation period. The
+collection case stays the single view of the debt: money received in enforcement is recorded on
+the loan as a payment (legal.services). Courts and law firms are lists the admin keeps."""
+
+import datetime
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from collection.models import CollectionCase
+from loans.models import MONEY, Payment
+
+from .fees import Procedure
+from .machine import LegalMachine, LegalState
+
+
+def _years_later(day: datetime.date, years: int) -> datetime.date:
+    """The same day `years` later (28 February for a 29 February that has none)."""
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:
+        return day.replace(year=day.year + years, day=28)
+
+
+class Court(models.Model):
+    class Kind(models.TextChoices):
+        BASIC = "basic", _("Basic people's court")
+        INTERMEDIATE = "intermediate", _("Intermediate people's court")
+        INTERNET = "internet", _("Internet court")
+
+    name = models.CharField(_("name"), max_length=120, unique=True)
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices, default=Kind.BASIC)
+    city = models.CharField(_("city"), max_length=60, blank=True)
+    address = models.CharField(_("address"), max_length=200, blank=True)
+    active = models.BooleanField(_("in use"), default=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("court")
+        verbose_name_plural = _("courts")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class LawFirm(models.Model):
+    """External counsel the desk instructs."""
+
+    name = models.CharField(_("name"), max_length=120, unique=True)
+    contact_person = models.CharField(_("contact person"), max_length=60, blank=True)
+    phone = models.CharField(_("phone"), max_length=32, blank=True)
+    email = models.EmailField(_("e-mail"), blank=True)
+    active = models.BooleanField(_("in use"), default=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("law firm")
+        verbose_name_plural = _("law firms")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class LegalCase(LegalMachine):
+    """A collection case's way through the courts; one per collection case."""
+
+    case = models.OneToOneField(
+        CollectionCase, verbose_name=_("collection case"), on_delete=models.PROTECT, related_name="legal_case"
+    )
+    officer = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("legal officer"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="legal_cases",
+        help_text=_("The legal officer responsible: the deadline reminders go to them."),
+    )
+    firm = models.ForeignKey(
+        LawFirm, verbose_name=_("law firm"), on_delete=models.PROTECT, null=True, blank=True, related_name="cases"
+    )
+    opened_at = models.DateTimeField(_("opened at"))
+    # Where the debt's limitation period starts from: the day the desk knew it was unpaid, or the
+    # last demand, acknowledgement or suit after it (LimitationEvent); kept by the services.
+    limitation_from = models.DateField(_("limitation runs from"))
+
+    class Meta:
+        verbose_name = _("legal case")
+        verbose_name_plural = _("legal cases")
+        indexes = [models.Index(fields=["state", "officer"], name="legal_case_state_officer_idx")]
+        permissions = [
+            ("work_legal_case", _("Can work legal cases")),
+            ("withdraw_legal_case", _("Can withdraw legal cases")),
+        ]
+
+    def __str__(self) -> str:
+        return _("Legal case %(number)s") % {"number": self.pk}
+
+    @property
+    def limitation_ends(self) -> datetime.date:
+        """The debt's limitation period ends three years after it last started running."""
+        return _years_later(self.limitation_from, 3)
+
+
+class LegalRecord(models.Model):
+    legal_case = models.ForeignKey(LegalCase, verbose_name=_("legal case"), on_delete=models.CASCADE)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("recorded by"), on_delete=models.PROTECT, related_name="+"
+    )
+    recorded_at = models.DateTimeField(_("recorded at"), auto_now_add=True)
+
+    class Meta:
+        abstract = True
+
+
+class LawyerLetter(LegalRecord):
+    number = models.CharField(_("letter number"), max_length=40)
+    firm = models.ForeignKey(LawFirm, verbose_name=_("law firm"), on_delete=models.PROTECT, related_name="+")
+    sent_on = models.DateField(_("sent on"))
+    delivered_on = models.DateField(_("delivered on"), null=True, blank=True)
+    tracking_number = models.CharField(_("tracking number"), max_length=40, blank=True)
+
+    class Meta:
+        default_related_name = "letters"
+        verbose_name = _("lawyer's letter")
+        verbose_name_plural = _("lawyer's letters")
+
+    def __str__(self) -> str:
+        return _("Letter %(number)s") % {"number": self.number}
+
+
+class Mediation(LegalRecord):
+    """Pre-litigation mediation (诉前调解); an agreement both parties may have judicially
+    confirmed (司法确认) within 30 days of it taking effect, which makes it enforceable."""
+
+    mediator = models.CharField(_("mediator"), max_length=120)
+    started_on = models.DateField(_("started on"))
+    agreed_on = models.DateField(_("agreement on"), null=True, blank=True)
+    agreed_amount = models.DecimalField(_("agreed amount"), null=True, blank=True, **MONEY)
+    confirmation_ruling = models.CharField(_("confirmation ruling number"), max_length=60, blank=True)
+    confirmed_on = models.DateField(_("confirmed on"), null=True, blank=True)
+
+    class Meta:
+        default_related_name = "mediations"
+        verbose_name = _("mediation")
+        verbose_name_plural = _("mediations")
+
+    def __str__(self) -> str:
+        return _("Mediation by %(mediator)s") % {"mediator": self.mediator}
+
+    @property
+    def confirmation_deadline(self) -> datetime.date | None:
+        return self.agreed_on + datetime.timedelta(days=30) if self.agreed_on else None
+
+
+class PaymentOrder(LegalRecord):
+    """A payment order (支付令, 督促程序): the debtor may object in writing within 15 days of
+    service; an objection ends it and the creditor sues."""
+
+    OBJECTION_DAYS = 15
+
+    court = models.ForeignKey(Court, verbose_name=_("court"), on_delete=models.PROTECT, related_name="+")
+    applied_on = models.DateField(_("applied on"))
+    served_on = models.DateField(_("served on"), null=True, blank=True)
+    objection_deadline = models.DateField(_("objection deadline"), null=True, blank=True, editable=False)
+    objected_on = models.DateField(_("objected on"), null=True, blank=True)
+
+    class Meta:
+        default_related_name = "payment_orders"
+        verbose_name = _("payment order")
+        verbose_name_plural = _("payment orders")
+
+    def __str__(self) -> str:
+        return _("Payment order applied for on %(day)s") % {"day": self.applied_on}
+
+    def save(self, *args, **kwargs):
+        self.objection_deadline = (
+            self.served_on + datetime.timedelta(days=self.OBJECTION_DAYS) if self.served_on else None
+        )
+        super().save(*args, **kwargs)
+
+
+class Filing(LegalRecord):
+    """The suit as filed (立案), with the claim computed as of the filing day, itemised."""
+
+    court = models.ForeignKey(Court, verbose_name=_("court"), on_delete=models.PROTECT, related_name="+")
+    docket_number = models.CharField(_("docket number"), max_length=60)
+    filed_on = models.DateField(_("filed on"))
+    procedure = models.CharField(_("procedure"), max_length=16, choices=Procedure.choices, default=Procedure.SIMPLIFIED)
+    judge = models.CharField(_("judge"), max_length=60, blank=True)
+    clerk = models.CharField(_("clerk"), max_length=60, blank=True)
+    claimed_principal = models.DecimalField(_("principal claimed"), **MONEY)
+    claimed_interest = models.DecimalField(_("interest claimed"), **MONEY)
+    claimed_fees = models.DecimalField(_("fees claimed"), **MONEY)
+    claimed_penalty = models.DecimalField(_("penalty claimed"), **MONEY)
+    claimed_costs = models.DecimalField(_("costs claimed"), **MONEY)
+    claimed_amount = models.DecimalField(_("amount claimed"), **MONEY)
+
+    class Meta:
+        default_related_name = "filings"
+        verbose_name = _("filing")
+        verbose_name_plural = _("filings")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(
+                    claimed_amount=models.F("claimed_principal")
+                    + models.F("claimed_interest")
+                    + models.F("claimed_fees")
+                    + models.F("claimed_penalty")
+                    + models.F("claimed_costs")
+                ),
+                name="filing_claim_is_its_items",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.docket_number
+
+
+class Hearing(LegalRecord):
+    held_at = models.DateTimeField(_("hearing at"))
+    place = models.CharField(_("place"), max_length=120)
+    result = models.TextField(_("result"), blank=True)
+
+    class Meta:
+        default_related_name = "hearings"
+        ordering = ["held_at"]
+        verbose_name = _("hearing")
+        verbose_name_plural = _("hearings")
+
+    def __str__(self) -> str:
+        return _("Hearing at %(place)s") % {"place": self.place}
+
+
+class Judgment(LegalRecord):
+    """The judgment (判决): appeal within 15 days of service, after which it takes effect."""
+
+    APPEAL_DAYS = 15
+
+    ruled_on = models.DateField(_("ruled on"))
+    served_on = models.DateField(_("served on"), null=True, blank=True)
+    awarded_amount = models.DecimalField(_("amount awarded"), **MONEY)
+    costs_awarded = models.DecimalField(_("costs awarded against the borrower"), **MONEY)
+    appeal_deadline = models.DateField(_("appeal deadline"), null=True, blank=True, editable=False)
+    effective_on = models.DateField(_("took effect on"), null=True, blank=True)
+
+    class Meta:
+        default_related_name = "judgments"
+        verbose_name = _("judgment")
+        verbose_name_plural = _("judgments")
+
+    def __str__(self) -> str:
+        return _("Judgment of %(day)s") % {"day": self.ruled_on}
+
+    def save(self, *args, **kwargs):
+        self.appeal_deadline = self.served_on + datetime.timedelta(days=self.APPEAL_DAYS) if self.served_on else None
+        super().save(*args, **kwargs)
+
+
+class Enforcement(LegalRecord):
+    """An application for enforcement (执行) and what came of it."""
+
+    court = models.ForeignKey(Court, verbose_name=_("court"), on_delete=models.PROTECT, related_name="+")
+    docket_number = models.CharField(_("enforcement docket number"), max_length=60, blank=True)
+    applied_on = models.DateField(_("applied on"))
+    amount_applied = models.DecimalField(_("amount applied for"), **MONEY)
+    suspended_on = models.DateField(_("round ended on"), null=True, blank=True)
+
+    class Meta:
+        default_related_name = "enforcements"
+        verbose_name = _("enforcement")
+        verbose_name_plural = _("enforcements")
+
+    def __str__(self) -> str:
+        return self.docket_number or _("Enforcement applied for on %(day)s") % {"day": self.applied_on}
+
+
+class EnforcementReceipt(LegalRecord):
+    """Money the court paid over from enforcement: recorded on the loan as its payment."""
+
+    enforcement = models.ForeignKey(
+        Enforcement, verbose_name=_("enforcement"), on_delete=models.PROTECT, related_name="receipts"
+    )
+    received_on = models.DateField(_("received on"))
+    amount = models.DecimalField(_("amount"), **MONEY)
+    payment = models.OneToOneField(
+        Payment, verbose_name=_("payment"), on_delete=models.PROTECT, related_name="enforcement_receipt"
+    )
+
+    class Meta:
+        default_related_name = "receipts"
+        verbose_name = _("enforcement receipt")
+        verbose_name_plural = _("enforcement receipts")
+
+    def __str__(self) -> str:
+        return f"{self.received_on} {self.amount}"
+
+
+class FrozenAsset(LegalRecord):
+    """An asset the court froze: a freeze lasts one year on bank deposits, two on movables, three
+    on real estate, and must be renewed before it lapses."""
+
+    class Kind(models.TextChoices):
+        BANK_DEPOSIT = "bank_deposit", _("Bank deposit")
+        MOVABLE = "movable", _("Movable property")
+        REAL_ESTATE = "real_estate", _("Real estate")
+
+    YEARS = {Kind.BANK_DEPOSIT: 1, Kind.MOVABLE: 2, Kind.REAL_ESTATE: 3}
+
+    enforcement = models.ForeignKey(
+        Enforcement, verbose_name=_("enforcement"), on_delete=models.PROTECT, related_name="frozen_assets"
+    )
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
+    description = models.CharField(_("description"), max_length=200)
+    frozen_on = models.DateField(_("frozen (or last renewed) on"))
+    expires_on = models.DateField(_("freeze lapses on"), editable=False)
+    released_on = models.DateField(_("released on"), null=True, blank=True)
+
+    class Meta:
+        default_related_name = "frozen_assets"
+        verbose_name = _("frozen asset")
+        verbose_name_plural = _("frozen assets")
+
+    def __str__(self) -> str:
+        return self.description
+
+    def save(self, *args, **kwargs):
+        self.expires_on = _years_later(self.frozen_on, self.YEARS[self.kind])
+        super().save(*args, **kwargs)
+
+
+class LegalCost(LegalRecord):
+    """A line of the legal-costs ledger: what the desk paid, and who bears it in the end."""
+
+    class Kind(models.TextChoices):
+        COURT_FEE = "court_fee", _("Court fee")
+        PRESERVATION_FEE = "preservation_fee", _("Preservation fee")
+        ENFORCEMENT_FEE = "enforcement_fee", _("Enforcement fee")
+        NOTARY = "notary", _("Notary")
+        PUBLIC_NOTICE = "public_notice", _("Public notice")
+        COUNSEL = "counsel", _("Counsel")
+        OTHER = "other", _("Other")
+
+    class BorneBy(models.TextChoices):
+        DESK = "desk", _("The desk")
+        BORROWER = "borrower", _("Awarded against the borrower")
+
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
+    amount = models.DecimalField(_("amount"), **MONEY)
+    incurred_on = models.DateField(_("incurred on"))
+    borne_by = models.CharField(_("borne by"), max_length=10, choices=BorneBy.choices, default=BorneBy.DESK)
+    note = models.CharField(_("note"), max_length=200, blank=True)
+
+    class Meta:
+        default_related_name = "costs"
+        ordering = ["incurred_on", "pk"]
+        verbose_name = _("legal cost")
+        verbose_name_plural = _("legal costs")
+        constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="legal_cost_amount_positive")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.amount}"
+
+
+class LimitationEvent(LegalRecord):
+    """What restarts a debt's limitation period: a demand, the debtor's acknowledgement, a suit."""
+
+    class Kind(models.TextChoices):
+        DEMAND = "demand", _("Demand for payment")
+        ACKNOWLEDGEMENT = "acknowledgement", _("Acknowledgement by the debtor")
+        SUIT = "suit", _("Suit or application to a court")
+
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
+    occurred_on = models.DateField(_("occurred on"))
+    evidence = models.CharField(_("evidence"), max_length=200, blank=True)
+
+    class Meta:
+        default_related_name = "limitation_events"
+        ordering = ["occurred_on", "pk"]
+        verbose_name = _("limitation event")
+        verbose_name_plural = _("limitation events")
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.occurred_on}"
+
+
+__all__ = [
+    "Court",
+    "Enforcement",
+    "EnforcementReceipt",
+    "Filing",
+    "FrozenAsset",
+    "Hearing",
+    "Judgment",
+    "LawFirm",
+    "LawyerLetter",
+    "LegalCase",
+    "LegalCost",
+    "LegalState",
+    "LimitationEvent",
+    "Mediation",
+    "PaymentOrder",
+]
