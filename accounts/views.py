@@ -11,8 +11,8 @@ from . import roles
 @login_required
 def home(request):
     """Where each role lands after logging in: a collector on their queue, a supervisor on the
-    escalation requests awaiting their decision, an admin on the admin; anyone else on the
-    portfolio overview."""
+    escalation requests awaiting their decision, an admin on the admin, a legal officer on the
+    legal cases; anyone else on the portfolio overview."""
     held = roles.held_roles(request.user)
     if roles.COLLECTOR in held:
         return redirect("collection:queue")
@@ -20,4 +20,6 @@ def home(request):
         return redirect("supervision:escalations")
     if roles.ADMIN in held and request.user.is_staff:
         return redirect("admin:index")
+    if roles.LEGAL_OFFICER in held:
+        return redirect("legal:queue")
     return redirect("portfolio")

@@ -18,4 +18,5 @@ urlpatterns = [
     path("", include("collection.urls")),
     path("", include("collection.supervision.urls")),
     path("", include("collection.dashboard.urls")),
+    path("", include("legal.urls")),
 ]

@@ -33,6 +33,7 @@ from accounts import roles
 from accounts.models import User
 from collection.machine import Stage
 from collection.models import Callback, CaseNote, CaseRouting, CollectionCase
+from legal.models import LegalCase
 from loans.models import ImportRun, Payment
 from loans.services import payment_record, payment_reverse
 
@@ -128,6 +129,14 @@ class Desk:
 
         self.picked = {}
         self._pick_case_records()
+        # A legal case on each, in preparing (its page and its actions; the legal track's reach
+        # does not depend on the collection case's stage).
+        self.legal_cases = {
+            reach: LegalCase.objects.get_or_create(
+                case=case, defaults={"opened_at": timezone.now(), "limitation_from": datetime.date(2026, 1, 1)}
+            )[0]
+            for reach, case in (("own", self.own_case), ("other", self.other_case))
+        }
 
     def _seed_records_the_demo_does_not_make(self):
         """Logins, an import run, and a payment reversal, a note and a callback on a case in and out
@@ -218,6 +227,15 @@ def _requests(desk: Desk):
                     arguments["contact_pk"] = case.loan.borrower.contacts.order_by("pk").first().pk
                 yield f"{name}[{reach}]", reverse(name, kwargs=arguments)
                 if name not in WORKSPACE_PAGES:
+                    yield f"{name}[{reach}] POST", reverse(name, kwargs=arguments)
+            continue
+        if name.startswith("legal:"):  # a legal case's page, and its actions (the lawyer's letter)
+            for reach in ("own", "other"):
+                arguments = {"pk": desk.legal_cases[reach].pk}
+                if "action" in parameters:
+                    arguments["action"] = "letter"
+                yield f"{name}[{reach}]", reverse(name, kwargs=arguments)
+                if "action" in parameters:
                     yield f"{name}[{reach}] POST", reverse(name, kwargs=arguments)
             continue
         model = OTHER_ADMIN_URLS.get(name) or next(
@@ -616,6 +634,14 @@ EXPECTED: dict[str, str] = {
     "dashboard:index": "login missing ok missing ok ok",
     "healthz": "ok ok ok ok ok ok",
     "home": "login away away away away away",
+    "legal:act[other]": "method method method method method method",
+    "legal:act[other] POST": "login missing missing invalid invalid invalid",
+    "legal:act[own]": "method method method method method method",
+    "legal:act[own] POST": "login missing denied invalid invalid invalid",
+    "legal:case[other]": "login missing missing ok ok ok",
+    "legal:case[own]": "login missing ok ok ok ok",
+    "legal:portfolio": "login missing ok missing ok ok",
+    "legal:queue": "login missing ok ok ok ok",
     "login": "ok away away away away away",
     "logout": "method method method method method method",
     "password_change": "login ok ok ok ok ok",

@@ -1,0 +1,314 @@
+"""The legal pages per role: the queue and a legal case for legal officers, supervisors (their
+teams' cases) and admins; collectors and another team's supervisor are told they do not exist;
+the portfolio for supervisors and admins. The case page's actions: offered by state and
+permission, refused in words, a stale copy refused as a conflict. Query counts pinned. In English."""
+
+import datetime
+from decimal import Decimal
+
+import pytest
+from django.conf import settings as django_settings
+
+from legal.machine import LegalState
+from legal.models import EnforcementReceipt, LegalCase, LegalCost, LimitationEvent
+from loans.services import payment_record
+from tests.accounts.factories import TeamFactory, UserFactory
+from tests.legal.factories import CourtFactory, LawFirmFactory, legal_case_in
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("in_english")]
+
+NOV_1 = datetime.date(2026, 11, 1)
+QUEUE = "/legal/"
+PORTFOLIO = "/legal/portfolio/"
+
+
+def logged_in(client, user):
+    client.force_login(user)
+    client.cookies[django_settings.LANGUAGE_COOKIE_NAME] = "en"
+    return client
+
+
+def case_url(legal_case) -> str:
+    return f"/legal/{legal_case.pk}/"
+
+
+def act_url(legal_case, action: str) -> str:
+    return f"/legal/{legal_case.pk}/{action}/"
+
+
+@pytest.fixture
+def ours(supervisor, collector):
+    return legal_case_in(LegalState.PREPARING)
+
+
+@pytest.fixture
+def theirs(db):
+    other = UserFactory(roles=["supervisor"])
+    return legal_case_in(LegalState.FILED, team=TeamFactory(supervisor=other), assigned_to=None)
+
+
+# --- who may open what ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("role", "queue", "our_case", "their_case", "portfolio"),
+    [
+        ("legal_officer", 200, 200, 200, 404),
+        ("supervisor", 200, 200, 404, 200),
+        ("admin", 200, 200, 200, 200),
+        ("collector", 404, 404, 404, 404),
+    ],
+)
+def test_each_role_opens_what_it_may(
+    client, ours, theirs, supervisor, collector, role, queue, our_case, their_case, portfolio
+):
+    user = {"supervisor": supervisor, "collector": collector}.get(role) or UserFactory(roles=[role])
+    logged_in(client, user)
+
+    assert client.get(QUEUE).status_code == queue
+    assert client.get(case_url(ours)).status_code == our_case
+    assert client.get(case_url(theirs)).status_code == their_case
+    assert client.get(PORTFOLIO).status_code == portfolio
+
+
+def test_a_visitor_not_logged_in_is_sent_to_log_in(client, ours):
+    for url in (QUEUE, case_url(ours), PORTFOLIO):
+        response = client.get(url)
+        assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+
+
+def test_a_legal_officer_lands_on_the_legal_cases(client, legal_officer):
+    response = logged_in(client, legal_officer).get("/")
+    assert response.status_code == 302 and response["Location"] == QUEUE
+
+
+def test_the_queue_lists_the_cases_masked_and_filters_by_state_and_court(client, ours, theirs, legal_officer):
+    court = CourtFactory(name="杭州互联网法院")
+    theirs.filings.create(
+        court=court,
+        docket_number="(2026)浙0192民初1号",
+        filed_on=datetime.date(2026, 11, 2),
+        claimed_principal=Decimal("1000.00"),
+        claimed_interest=Decimal("10.00"),
+        claimed_fees=Decimal("0.00"),
+        claimed_penalty=Decimal("5.00"),
+        claimed_costs=Decimal("0.00"),
+        claimed_amount=Decimal("1015.00"),
+        recorded_by=legal_officer,
+    )
+    logged_in(client, legal_officer)
+
+    page = client.get(QUEUE).content.decode()
+    borrower = ours.case.loan.borrower
+    assert borrower.name in page and borrower.masked_national_id in page
+    assert borrower.national_id not in page
+    assert "(2026)浙0192民初1号" in page and "¥1,015.00" in page
+
+    filed = client.get(QUEUE, {"state": "filed"}).content.decode()
+    assert f"legal-case-{theirs.pk}" in filed and f"legal-case-{ours.pk}" not in filed
+    at_court = client.get(QUEUE, {"court": court.pk}).content.decode()
+    assert f"legal-case-{theirs.pk}" in at_court and f"legal-case-{ours.pk}" not in at_court
+    assert client.get(QUEUE, {"state": "nonsense"}).status_code == 400
+
+
+# --- the actions ---------------------------------------------------------------------------------
+
+
+def test_a_legal_officer_sends_the_lawyers_letter_from_the_case_page(client, ours, legal_officer):
+    firm = LawFirmFactory()
+    logged_in(client, legal_officer)
+
+    page = client.get(case_url(ours)).content.decode()
+    assert 'id="action-letter"' in page and 'id="action-judgment"' not in page and 'id="action-withdraw"' not in page
+    response = client.post(
+        act_url(ours, "letter"),
+        {"number": "LS-2026-001", "firm": firm.pk, "sent_on": "2026-11-20", "reason": "No reply to notices"},
+    )
+
+    assert response.status_code == 302 and response["Location"] == case_url(ours)
+    ours.refresh_from_db()
+    assert ours.state == LegalState.LETTER_SENT and ours.firm == firm
+    assert ours.limitation_from == datetime.date(2026, 11, 20)
+    assert LimitationEvent.objects.get(legal_case=ours).kind == "demand"
+    page = client.get(case_url(ours)).content.decode()
+    assert "LS-2026-001" in page and "The lawyer&#x27;s letter is recorded." in page
+
+
+def test_a_form_with_errors_is_shown_again_with_them_and_nothing_changes(client, ours, legal_officer):
+    logged_in(client, legal_officer)
+
+    response = client.post(act_url(ours, "letter"), {"number": "", "sent_on": "2099-01-01"})
+
+    assert response.status_code == 422
+    assert "This field is required." in response.content.decode()
+    ours.refresh_from_db()
+    assert ours.state == LegalState.PREPARING
+
+
+def test_a_letter_dated_in_the_future_is_refused_in_words(client, ours, legal_officer):
+    logged_in(client, legal_officer)
+
+    response = client.post(
+        act_url(ours, "letter"), {"number": "LS-1", "firm": LawFirmFactory().pk, "sent_on": "2099-01-01"}
+    )
+
+    assert response.status_code == 422
+    assert "The day the letter was sent cannot be a day still to come." in response.content.decode()
+    ours.refresh_from_db()
+    assert ours.state == LegalState.PREPARING and not ours.letters.exists()
+
+
+def test_an_action_not_open_now_is_refused(client, ours, legal_officer):
+    logged_in(client, legal_officer)
+
+    assert client.post(act_url(ours, "judgment"), {}).status_code == 403
+    assert client.post(act_url(ours, "withdraw"), {"reason": "x"}).status_code == 403
+    assert client.post(act_url(ours, "no-such-action"), {}).status_code == 404
+    ours.refresh_from_db()
+    assert ours.state == LegalState.PREPARING
+
+
+def test_a_supervisor_withdraws_their_teams_case_with_a_reason(client, ours, supervisor):
+    logged_in(client, supervisor)
+
+    assert client.post(act_url(ours, "withdraw"), {"reason": ""}).status_code == 422
+    response = client.post(act_url(ours, "withdraw"), {"reason": "Borrower deceased"})
+
+    assert response.status_code == 302
+    ours.refresh_from_db()
+    assert (ours.state, ours.outcome) == (LegalState.CLOSED, "withdrawn")
+
+
+def test_a_collector_cannot_act_on_a_legal_case(client, ours, collector):
+    logged_in(client, collector)
+
+    assert client.post(act_url(ours, "letter"), {"number": "x"}).status_code == 404
+    ours.refresh_from_db()
+    assert ours.state == LegalState.PREPARING
+
+
+def test_a_decision_on_a_case_someone_else_moved_first_is_a_conflict(client, ours, legal_officer):
+    firm = LawFirmFactory()
+    logged_in(client, legal_officer)
+    client.get(case_url(ours))
+    # Someone else starts mediation meanwhile; this officer's page still offers the letter.
+    LegalCase.objects.filter(pk=ours.pk).update(state=LegalState.MEDIATION)
+
+    response = client.post(act_url(ours, "letter"), {"number": "LS-9", "firm": firm.pk, "sent_on": "2026-11-20"})
+
+    assert response.status_code == 403  # the letter is not open in mediation
+    ours.refresh_from_db()
+    assert ours.state == LegalState.MEDIATION and not ours.letters.exists()
+
+
+# --- the portfolio -------------------------------------------------------------------------------
+
+
+def test_the_portfolio_sums_claims_awards_recoveries_and_costs_per_state(
+    client, ours, theirs, desk_admin, legal_officer
+):
+    court = CourtFactory()
+    enforced = legal_case_in(LegalState.ENFORCEMENT)
+    enforcement = enforced.enforcements.create(
+        court=court, applied_on=datetime.date(2026, 11, 1), amount_applied=Decimal("900.00"), recorded_by=legal_officer
+    )
+    payment = payment_record(
+        loan=enforced.case.loan,
+        amount=Decimal("300.00"),
+        received_at=datetime.datetime(2026, 11, 20, 12, tzinfo=datetime.UTC),
+        reference="ENF-1",
+        channel="bank_transfer",
+        source="court_enforcement",
+    )
+    EnforcementReceipt.objects.create(
+        legal_case=enforced,
+        enforcement=enforcement,
+        received_on=datetime.date(2026, 11, 20),
+        amount=Decimal("300.00"),
+        payment=payment,
+        recorded_by=legal_officer,
+    )
+    for legal_case, amount, borne_by in (
+        (enforced, "50.00", "borrower"),
+        (enforced, "200.00", "desk"),
+        (ours, "80.00", "desk"),
+    ):
+        LegalCost.objects.create(
+            legal_case=legal_case,
+            kind="counsel",
+            amount=Decimal(amount),
+            incurred_on=datetime.date(2026, 11, 5),
+            borne_by=borne_by,
+            recorded_by=legal_officer,
+        )
+    enforced.judgments.create(
+        ruled_on=datetime.date(2026, 10, 1),
+        awarded_amount=Decimal("1100.00"),
+        costs_awarded=Decimal("50.00"),
+        recorded_by=legal_officer,
+    )
+
+    page = logged_in(client, desk_admin).get(PORTFOLIO).content.decode()
+
+    row = page.split('id="state-enforcement"')[1].split("</tr>")[0]
+    # cases, claimed, awarded, recovered, costs, the desk's costs, net (300 - 250)
+    assert [cell.split(">")[-1] for cell in row.split("</td>")[:-1]] == [
+        "1",
+        "¥0.00",
+        "¥1,100.00",
+        "¥300.00",
+        "¥250.00",
+        "¥200.00",
+        "¥50.00",
+    ]
+    total = page.split('id="state-total"')[1].split("</tr>")[0]
+    assert ">3<" in total and "¥330.00" in total  # three cases; costs 250 + 80
+
+
+# --- what a page costs ---------------------------------------------------------------------------
+
+QUEUE_READS = 11
+CASE_READS = 24
+
+
+def test_the_queue_reads_the_same_few_times_whatever_the_number_of_cases(
+    client, legal_officer, django_assert_max_num_queries
+):
+    for _ in range(6):
+        legal_case_in(LegalState.FILED, assigned_to=None)
+    logged_in(client, legal_officer)
+
+    with django_assert_max_num_queries(QUEUE_READS):
+        assert client.get(QUEUE).status_code == 200
+
+
+def test_the_case_page_reads_the_same_few_times_whatever_its_records(
+    client, legal_officer, django_assert_max_num_queries
+):
+    legal_case = legal_case_in(LegalState.ENFORCEMENT)
+    court = CourtFactory()
+    for number in range(3):
+        enforcement = legal_case.enforcements.create(
+            court=court,
+            applied_on=datetime.date(2026, 11, 1),
+            amount_applied=Decimal("10.00"),
+            recorded_by=legal_officer,
+        )
+        enforcement.frozen_assets.create(
+            legal_case=legal_case,
+            kind="bank_deposit",
+            description=f"account {number}",
+            frozen_on=datetime.date(2026, 11, 2),
+            recorded_by=legal_officer,
+        )
+        LegalCost.objects.create(
+            legal_case=legal_case,
+            kind="other",
+            amount=Decimal("1.00"),
+            incurred_on=datetime.date(2026, 11, 3),
+            recorded_by=legal_officer,
+        )
+    logged_in(client, legal_officer)
+
+    with django_assert_max_num_queries(CASE_READS):
+        assert client.get(case_url(legal_case)).status_code == 200
