@@ -415,10 +415,16 @@ def enforcement_receipt_record(
     legal_case = _locked(enforcement.legal_case, by)
     if legal_case.state not in (LegalState.ENFORCEMENT, LegalState.ENFORCEMENT_SUSPENDED):
         raise CollectionError(_("Money from enforcement is recorded while the case is in enforcement."))
+    # Recorded the day it came in: now; a day before: at noon of that day.
+    received_at = (
+        timezone.now()
+        if received_on == timezone.localdate()
+        else desk_day_start(received_on) + datetime.timedelta(hours=12)
+    )
     payment = payment_record(
         loan=legal_case.case.loan,
         amount=amount,
-        received_at=desk_day_start(received_on) + datetime.timedelta(hours=12),
+        received_at=received_at,
         reference=reference,
         channel=Payment.Channel.BANK_TRANSFER,
         source=ENFORCEMENT_SOURCE,
@@ -554,13 +560,15 @@ def legal_case_close(*, legal_case: LegalCase, by, outcome: str, reason: str) ->
 @transaction.atomic
 def legal_case_settle(*, legal_case: LegalCase, by, reason: str = "") -> LegalCase:
     """Close as settled, from any active state, once the settlement agreed on the collection case
-    (collection's settlement services) is approved and paid: the collection case is settled
-    through its own service in the same transaction."""
+    (a supervisor's, through collection's settlement services) is approved and paid. The
+    collection case is settled through its own service in the same transaction, by the desk's
+    system account: the decision was the supervisor's, closing once paid is bookkeeping."""
+    from collection.selectors import system_user
     from collection.services import case_settle
 
     _work_check(by)
     legal_case = _locked(legal_case, by)
-    case_settle(case=legal_case.case, by=by, reason=reason)
+    case_settle(case=legal_case.case, by=system_user(), reason=reason or _("The agreed settlement is paid."))
     return _move(legal_case, "settle", by=by, reason=reason)
 
 

@@ -1,6 +1,7 @@
 """The legal track's permissions for the desk's roles: legal officers work legal cases and keep
 their records and costs; supervisors read them and may withdraw a case; admins keep the lists of
-courts and law firms and may do everything."""
+courts and law firms and may do everything. The desk's system account may work legal cases: it
+closes one as settled when money from enforcement completes a settlement."""
 
 from django.db import migrations
 
@@ -33,11 +34,28 @@ GRANTS = {
 }
 
 
+SYSTEM_USERNAME = "system"
+
+
+def _system_grant(apps):
+    system = apps.get_model("accounts", "User").objects.filter(username=SYSTEM_USERNAME).first()
+    permission = apps.get_model("auth", "Permission").objects.get(
+        content_type__app_label="legal", codename="work_legal_case"
+    )
+    return system, permission
+
+
 def forwards(apps, schema_editor):
     grant_role_permissions(apps, "legal", GRANTS)
+    system, permission = _system_grant(apps)
+    if system is not None:
+        system.user_permissions.add(permission)
 
 
 def backwards(apps, schema_editor):
+    system, permission = _system_grant(apps)
+    if system is not None:
+        system.user_permissions.remove(permission)
     revoke_role_permissions(apps, "legal", GRANTS)
 
 
@@ -45,6 +63,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ("legal", "0001_legal_track"),
         ("accounts", "0002_roles"),
+        ("collection", "0002_defaults_and_roles"),
     ]
 
     operations = [migrations.RunPython(forwards, backwards)]
