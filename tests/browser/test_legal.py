@@ -1,0 +1,119 @@
+"""The legal track in a real browser: a legal officer walks a legal case from `preparing` to
+`closed` on its page, through a lawyer's letter, the suit (the claim and the filing fee computed),
+a hearing, the judgment, enforcement and one receipt that pays the loan off; axe on each step, the
+queue and the supervisor's legal portfolio included."""
+
+import datetime
+
+from django.urls import reverse
+from django.utils import timezone
+from playwright.sync_api import expect
+
+from legal.machine import LegalState
+from legal.models import LegalCase, LegalCost
+from loans.models import Loan
+from tests.browser.a11y import assert_no_blocking_violations
+from tests.legal.factories import CourtFactory, LawFirmFactory, legal_case_in
+
+
+def _act(page, action: str, fields: dict[str, str], *, selects: dict[str, str] | None = None) -> None:
+    """Open the action's panel, fill it in and submit it; htmx swaps the case in place."""
+    panel = page.locator(f"#action-{action}")
+    panel.locator("summary").click()
+    for name, value in fields.items():
+        panel.locator(f"[name={name}]").fill(value)
+    for name, value in (selects or {}).items():
+        panel.locator(f"select[name={name}]").select_option(value)
+    panel.locator("button[type=submit]").click()
+
+
+def test_a_legal_officer_walks_a_case_from_preparing_to_closed(log_in, legal_officer, supervisor, collector):
+    legal_case = legal_case_in(LegalState.PREPARING)
+    loan = legal_case.case.loan
+    firm = LawFirmFactory(name="上海明理律师事务所")
+    court = CourtFactory(name="上海市浦东新区人民法院")
+    today = timezone.localdate()
+    day = today - datetime.timedelta(days=40)
+
+    page = log_in(legal_officer)
+    page.goto(reverse("legal:queue"))
+    expect(page.locator(f"#legal-case-{legal_case.pk}")).to_contain_text(loan.borrower.name)
+    assert_no_blocking_violations(page)
+    page.locator(f"#legal-case-{legal_case.pk} a").click()
+    expect(page.locator("#legal-state")).to_have_text(str(LegalState.PREPARING.label))
+    assert_no_blocking_violations(page)
+
+    state = page.locator("#legal-state")
+    _act(
+        page, "letter", {"number": "明理律函〔2026〕88号", "sent_on": f"{day:%Y-%m-%d}"}, selects={"firm": str(firm.pk)}
+    )
+    expect(state).to_have_text(str(LegalState.LETTER_SENT.label))
+    expect(page.locator("#letters-title")).to_be_visible()
+
+    _act(
+        page,
+        "suit",
+        {"docket_number": "(2026)沪0115民初1234号", "filed_on": f"{day + datetime.timedelta(days=5):%Y-%m-%d}"},
+        selects={"court": str(court.pk), "procedure": "simplified"},
+    )
+    expect(state).to_have_text(str(LegalState.FILED.label))
+    expect(page.locator("table.claim")).to_contain_text("¥")
+    assert_no_blocking_violations(page)
+
+    _act(
+        page,
+        "hearing",
+        {"held_at": f"{day + datetime.timedelta(days=20):%Y-%m-%d}T09:30", "place": "第三法庭"},
+    )
+    expect(state).to_have_text(str(LegalState.IN_HEARING.label))
+
+    _act(
+        page,
+        "judgment",
+        {
+            "ruled_on": f"{day + datetime.timedelta(days=21):%Y-%m-%d}",
+            "awarded_amount": str(loan.total_outstanding),
+            "costs_awarded": "25.00",
+            "served_on": f"{day + datetime.timedelta(days=22):%Y-%m-%d}",
+            "effective_on": f"{day + datetime.timedelta(days=38):%Y-%m-%d}",
+        },
+    )
+    expect(state).to_have_text(str(LegalState.JUDGMENT.label))
+
+    _act(
+        page,
+        "enforcement",
+        {"applied_on": f"{today:%Y-%m-%d}", "amount_applied": str(loan.total_outstanding)},
+        selects={"court": str(court.pk)},
+    )
+    expect(state).to_have_text(str(LegalState.ENFORCEMENT.label))
+    assert_no_blocking_violations(page)
+
+    _act(
+        page,
+        "receipt",
+        {"received_on": f"{today:%Y-%m-%d}", "amount": str(loan.total_outstanding), "reference": "FY-2026-1"},
+    )
+    expect(page.locator("#enforcement-title").locator("..")).to_contain_text("FY-2026-1")
+
+    _act(page, "close", {"reason": "执行款已全额到账"}, selects={"outcome": "paid"})
+    expect(state).to_have_text(str(LegalState.CLOSED.label))
+    expect(page.locator("#timeline")).to_contain_text("执行款已全额到账")
+    assert_no_blocking_violations(page)
+    page.screenshot(path="/tmp/legal-case-closed.png", full_page=True)
+
+    legal_case = LegalCase.objects.get(pk=legal_case.pk)
+    assert (legal_case.state, legal_case.outcome) == (LegalState.CLOSED, "paid")
+    assert Loan.objects.get(pk=loan.pk).status == Loan.Status.PAID_OFF
+    assert set(LegalCost.objects.filter(legal_case=legal_case).values_list("kind", flat=True)) == {
+        "court_fee",
+        "enforcement_fee",
+    }
+
+    # The supervisor's legal portfolio counts it, closed, with what it recovered.
+    page.context.clear_cookies()
+    page = log_in(supervisor)
+    page.goto(reverse("legal:portfolio"))
+    expect(page.locator("#state-closed")).to_contain_text("1")
+    assert_no_blocking_violations(page)
+    page.screenshot(path="/tmp/legal-portfolio.png", full_page=True)
