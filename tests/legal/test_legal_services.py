@@ -241,3 +241,73 @@ def test_a_collector_may_not_use_the_legal_services(collector):
     legal_case = legal_case_in(LegalState.PREPARING)
     with pytest.raises(PermissionDenied):
         services.letter_send(legal_case=legal_case, by=collector, number="x", firm=LawFirmFactory(), sent_on=NOV)
+
+
+def test_filing_the_suit_claims_the_debt_as_of_that_day_and_enters_the_filing_fee(legal_officer):
+    from legal.claims import claim_as_of
+    from legal.fees import litigation_fee
+
+    legal_case = legal_case_in(LegalState.LETTER_SENT)
+    services.cost_record(
+        legal_case=legal_case,
+        by=legal_officer,
+        kind="notary",
+        amount=Decimal("120.00"),
+        incurred_on=datetime.date(2026, 10, 20),
+        borne_by="borrower",
+    )
+    services.cost_record(
+        legal_case=legal_case, by=legal_officer, kind="counsel", amount=Decimal("800.00"), incurred_on=NOV
+    )
+
+    filing = services.suit_file(
+        legal_case=legal_case,
+        by=legal_officer,
+        court=CourtFactory(),
+        docket_number="(2026)沪0115民初1号",
+        filed_on=NOV,
+        procedure="ordinary",
+    )
+
+    expected = claim_as_of(loan=legal_case.case.loan, day=NOV, costs=Decimal("120.00"))  # the borrower's costs only
+    assert (
+        filing.claimed_principal,
+        filing.claimed_interest,
+        filing.claimed_fees,
+        filing.claimed_penalty,
+        filing.claimed_costs,
+        filing.claimed_amount,
+    ) == (expected.principal, expected.interest, expected.fees, expected.penalty, Decimal("120.00"), expected.total)
+    fee = legal_case.costs.get(kind="court_fee")
+    assert (fee.amount, fee.borne_by, fee.incurred_on) == (litigation_fee(expected.total, "ordinary"), "borrower", NOV)
+    legal_case.refresh_from_db()
+    assert legal_case.state == LegalState.FILED and legal_case.limitation_from == NOV
+
+
+def test_a_payment_order_costs_a_third_of_the_filing_fee(legal_officer):
+    from legal.claims import claim_as_of
+    from legal.fees import litigation_fee
+
+    legal_case = legal_case_in(LegalState.PREPARING)
+
+    services.payment_order_apply(legal_case=legal_case, by=legal_officer, court=CourtFactory(), applied_on=NOV)
+
+    claim = claim_as_of(loan=legal_case.case.loan, day=NOV)
+    fee = legal_case.costs.get(kind="court_fee")
+    assert fee.amount == litigation_fee(claim.total, "payment_order") == (Decimal("50") / 3).quantize(Decimal("0.01"))
+
+
+def test_a_suit_in_payment_order_procedure_is_refused(legal_officer):
+    legal_case = legal_case_in(LegalState.PREPARING)
+
+    with pytest.raises(ValidationError, match="ordinary or simplified procedure"):
+        services.suit_file(
+            legal_case=legal_case,
+            by=legal_officer,
+            court=CourtFactory(),
+            docket_number="x",
+            filed_on=NOV,
+            procedure="payment_order",
+        )
+    legal_case.refresh_from_db()
+    assert legal_case.state == LegalState.PREPARING and not legal_case.costs.exists()
