@@ -13,22 +13,11 @@ What the schedule charges and what these functions leave out is in docs/legal-fe
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.db import models
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
 from loans.money import CENT, money_parse
 
-
-class Procedure(models.TextChoices):
-    """How the court hears a claim, which decides the share of the filing fee paid: all of it
-    in ordinary procedure, half in simplified procedure (Article 16), a third for a payment order
-    (督促程序, Article 14)."""
-
-    ORDINARY = "ordinary", gettext_lazy("Ordinary procedure")
-    SIMPLIFIED = "simplified", gettext_lazy("Simplified procedure")
-    PAYMENT_ORDER = "payment_order", gettext_lazy("Payment order")
-
+from .models import Procedure
 
 # The share of the filing fee each procedure pays, as a divisor.
 _FILING_FEE_DIVISOR = {Procedure.ORDINARY: 1, Procedure.SIMPLIFIED: 2, Procedure.PAYMENT_ORDER: 3}

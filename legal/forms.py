@@ -53,6 +53,14 @@ class LetterForm(LegalForm):
     reason = _reason()
 
 
+class LetterDeliveredForm(LegalForm):
+    delivered_on = _date(_("Delivered on"))
+
+
+class HearingResultForm(LegalForm):
+    result = forms.CharField(label=_("Result"), max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
+
+
 class MediationForm(LegalForm):
     mediator = forms.CharField(label=_("Mediator"), max_length=120)
     started_on = _date(_("Started on"))
@@ -213,6 +221,13 @@ ACTIONS: dict[str, Action] = {
         _("Send a lawyer's letter"),
         _("The lawyer's letter is recorded."),
     ),
+    "letter_delivered": Action(
+        LetterDeliveredForm,
+        lambda legal_case, by, data: services.letter_update(letter=_latest(legal_case, "letters"), by=by, **data),
+        (LegalState.LETTER_SENT,),
+        _("Record the letter's delivery"),
+        _("The letter's delivery is recorded."),
+    ),
     "mediation": Action(
         MediationForm,
         lambda legal_case, by, data: services.mediation_start(legal_case=legal_case, by=by, **data),
@@ -260,6 +275,13 @@ ACTIONS: dict[str, Action] = {
         (LegalState.FILED, LegalState.IN_HEARING),
         _("Record a hearing"),
         _("The hearing is recorded."),
+    ),
+    "hearing_result": Action(
+        HearingResultForm,
+        lambda legal_case, by, data: services.hearing_result(hearing=_latest(legal_case, "hearings"), by=by, **data),
+        (LegalState.IN_HEARING,),
+        _("Record what came of the last hearing"),
+        _("The hearing's result is recorded."),
     ),
     "judgment": Action(
         JudgmentForm,

@@ -15,7 +15,6 @@ from django.utils.translation import gettext_lazy as _
 from collection.models import CollectionCase
 from loans.models import MONEY, Payment
 
-from .fees import Procedure
 from .machine import LegalMachine, LegalState
 
 
@@ -25,6 +24,16 @@ def _years_later(day: datetime.date, years: int) -> datetime.date:
         return day.replace(year=day.year + years)
     except ValueError:
         return day.replace(year=day.year + years, day=28)
+
+
+class Procedure(models.TextChoices):
+    """How the court hears a claim, which decides the share of the filing fee paid: all of it
+    in ordinary procedure, half in simplified procedure (Article 16), a third for a payment order
+    (督促程序, Article 14)."""
+
+    ORDINARY = "ordinary", _("Ordinary procedure")
+    SIMPLIFIED = "simplified", _("Simplified procedure")
+    PAYMENT_ORDER = "payment_order", _("Payment order")
 
 
 class Court(models.Model):
@@ -391,6 +400,7 @@ class LimitationEvent(LegalRecord):
 
 __all__ = [
     "Court",
+    "Procedure",
     "Enforcement",
     "EnforcementReceipt",
     "Filing",

@@ -50,6 +50,7 @@ __all__ = [
     "enforcement_resume",
     "enforcement_suspend",
     "hearing_record",
+    "hearing_result",
     "judgment_record",
     "claim_of",
     "judgment_update",
@@ -59,6 +60,7 @@ __all__ = [
     "legal_case_settle",
     "legal_case_withdraw",
     "letter_send",
+    "letter_update",
     "limitation_event_record",
     "mediation_start",
     "mediation_update",
@@ -154,6 +156,22 @@ def letter_send(
         recorded_by=by,
     )
     _limitation_restart(legal_case, kind=LimitationEvent.Kind.DEMAND, on=sent_on, by=by, evidence=number)
+    return letter
+
+
+@transaction.atomic
+def letter_update(*, letter: LawyerLetter, by, delivered_on: datetime.date) -> LawyerLetter:
+    """The letter was delivered (the proof of delivery is kept with the case)."""
+    _work_check(by)
+    _not_after_today(delivered_on, _("The day of delivery"))
+    legal_case = _locked(letter.legal_case, by)
+    letter = LawyerLetter.objects.select_for_update().get(pk=letter.pk, legal_case=legal_case)
+    if delivered_on < letter.sent_on:
+        raise ValidationError(
+            _("A letter is delivered after it was sent, on %(day)s.") % {"day": letter.sent_on}, code="delivered_on"
+        )
+    letter.delivered_on = delivered_on
+    letter.save()
     return letter
 
 
@@ -312,6 +330,21 @@ def hearing_record(
             % {"state": LegalState(legal_case.state).label}
         )
     return Hearing.objects.create(legal_case=legal_case, held_at=held_at, place=place, result=result, recorded_by=by)
+
+
+@transaction.atomic
+def hearing_result(*, hearing: Hearing, by, result: str) -> Hearing:
+    """What came of a hearing, once held."""
+    _work_check(by)
+    if not result.strip():
+        raise ValidationError(_("Say what came of the hearing."), code="result")
+    legal_case = _locked(hearing.legal_case, by)
+    hearing = Hearing.objects.select_for_update().get(pk=hearing.pk, legal_case=legal_case)
+    if hearing.held_at > timezone.now():
+        raise ValidationError(_("The hearing has not been held yet."), code="held_at")
+    hearing.result = result
+    hearing.save()
+    return hearing
 
 
 @transaction.atomic

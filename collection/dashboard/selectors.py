@@ -290,8 +290,13 @@ _COLLECTED_SQL = """
 """
 # The filed measures of payments, as collected_rows names them.
 FILED_PAYMENTS = {DashboardFigure.Measure.COLLECTED: "amount", DashboardFigure.Measure.PAYMENTS: "payments"}
-# Grouped per day (in the desk's time zone) and team too, for the filing (collection.dashboard.filing).
-_BY_DAY = "(payment.received_at AT TIME ZONE %s)::date AS day, latest.team_id AS team,"
+
+
+def _by_day() -> tuple[str, list]:
+    """The columns grouping per day (in the desk's time zone, as the database dialect writes it)
+    and team, for the filing (collection.dashboard.filing)."""
+    day, params = connection.ops.datetime_cast_date_sql("payment.received_at", (), settings.TIME_ZONE)
+    return f"{day} AS day, latest.team_id AS team,", list(params)
 
 
 def collected_rows(*, scope: Scope, period: Period, by_day: bool = False) -> list[dict]:
@@ -302,7 +307,7 @@ def collected_rows(*, scope: Scope, period: Period, by_day: bool = False) -> lis
     the payments of loans without a case grouped under no stage; for teams the latest cases of
     theirs only (a case handed to another team counts for that team). `by_day`: per day and team
     of that case too (the rows carry "day" and "team")."""
-    params: list = [settings.TIME_ZONE] if by_day else []
+    by_day_sql, params = _by_day() if by_day else ("", [])
     teams = ""
     if not scope.whole_desk:
         teams = " AND latest.team_id = ANY(%s)"
@@ -312,12 +317,12 @@ def collected_rows(*, scope: Scope, period: Period, by_day: bool = False) -> lis
         case=CollectionCase._meta.db_table,
         join="LEFT JOIN" if scope.whole_desk else "JOIN",
         teams=teams,
-        by_day=_BY_DAY if by_day else "",
+        by_day=by_day_sql,
         group="1, 2, 3, 4" if by_day else "1, 2",
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, [*params, period.starts, period.ends])
-        columns = [column.name for column in cursor.description]
+        columns = [column[0] for column in cursor.description]
         return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
 
 

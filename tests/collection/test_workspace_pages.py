@@ -289,7 +289,7 @@ def test_the_case_page_carries_the_csrf_token_its_forms_post_with(collector):
         (["supervisor"], False, "supervision:escalations"),
         (["admin"], True, "admin:index"),
         (["admin"], False, "portfolio"),
-        (["legal_officer"], False, "portfolio"),
+        (["legal_officer"], False, "legal:queue"),
         ([], False, "portfolio"),
     ],
 )

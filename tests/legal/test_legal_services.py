@@ -311,3 +311,35 @@ def test_a_suit_in_payment_order_procedure_is_refused(legal_officer):
         )
     legal_case.refresh_from_db()
     assert legal_case.state == LegalState.PREPARING and not legal_case.costs.exists()
+
+
+def test_a_letters_delivery_comes_after_it_was_sent(legal_officer):
+    legal_case = legal_case_in(LegalState.PREPARING)
+    letter = services.letter_send(
+        legal_case=legal_case, by=legal_officer, number="LS-7", firm=LawFirmFactory(), sent_on=NOV
+    )
+
+    with pytest.raises(ValidationError, match="delivered after it was sent"):
+        services.letter_update(letter=letter, by=legal_officer, delivered_on=datetime.date(2026, 11, 1))
+    services.letter_update(letter=letter, by=legal_officer, delivered_on=datetime.date(2026, 11, 4))
+
+    letter.refresh_from_db()
+    assert letter.delivered_on == datetime.date(2026, 11, 4)
+
+
+def test_a_hearings_result_is_recorded_once_it_was_held(legal_officer):
+    legal_case = legal_case_in(LegalState.FILED)
+    coming = services.hearing_record(
+        legal_case=legal_case, by=legal_officer, held_at=timezone.now() + datetime.timedelta(days=3), place="第三法庭"
+    )
+
+    with pytest.raises(ValidationError, match="has not been held yet"):
+        services.hearing_result(hearing=coming, by=legal_officer, result="延期")
+    held = services.hearing_record(
+        legal_case=legal_case, by=legal_officer, held_at=timezone.now() - datetime.timedelta(days=1), place="第三法庭"
+    )
+    services.hearing_result(hearing=held, by=legal_officer, result="被告未到庭，缺席审理")
+
+    legal_case.refresh_from_db()
+    held.refresh_from_db()
+    assert legal_case.state == LegalState.IN_HEARING and held.result == "被告未到庭，缺席审理"

@@ -2,7 +2,6 @@
 as the nightly cycle does (collection.dashboard.filing): once after deploying, to file the desk's
 whole history with a progress bar rather than in the first night's cycle."""
 
-import argparse
 import datetime
 
 from django.core.management.base import BaseCommand, CommandError
@@ -10,14 +9,8 @@ from django.utils import timezone
 from tqdm import tqdm
 
 from collection.dashboard.filing import days_file, days_to_file
+from collection.management.arguments import day_argument
 from collection.models import DashboardDay
-
-
-def _day(value: str) -> datetime.date:
-    try:
-        return datetime.date.fromisoformat(value)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a day: write it as YYYY-MM-DD") from error
 
 
 class Command(BaseCommand):
@@ -29,7 +22,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument(
             "--through",
-            type=_day,
+            type=day_argument,
             default=None,
             help="The last day to file, YYYY-MM-DD, before today (default yesterday in Asia/Shanghai).",
         )

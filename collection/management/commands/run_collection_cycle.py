@@ -1,8 +1,5 @@
 """`manage.py run_collection_cycle [--as-of DATE] [--dry-run] [--on-workers]`: the nightly cycle."""
 
-import argparse
-import datetime
-
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -12,13 +9,7 @@ from accounts.audit import audit_actor
 from collection.cycle import CYCLE_STEPS, collection_cycle, cycle_plan
 from collection.exceptions import CollectionError
 from collection.jobs import JobAlreadyRan, JobRunning, counts_in_words
-
-
-def _day(value: str) -> datetime.date:
-    try:
-        return datetime.date.fromisoformat(value)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a day: write it as YYYY-MM-DD") from error
+from collection.management.arguments import day_argument
 
 
 class Command(BaseCommand):
@@ -30,7 +21,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument(
             "--as-of",
-            type=_day,
+            type=day_argument,
             default=None,
             help="The day to run for, YYYY-MM-DD: past days back-fill, days to come are what-if runs "
             "(default today in Asia/Shanghai).",
