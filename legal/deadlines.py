@@ -54,6 +54,7 @@ __all__ = [
     "Deadline",
     "DeadlineKind",
     "legal_case_deadlines",
+    "legal_cases_with_deadline_days",
     "legal_cases_with_next_deadline",
     "next_asset_check",
     "next_deadline",
@@ -267,7 +268,7 @@ class AddDays(Func):
 
 _DATE = models.DateField()
 _INTEGER = models.IntegerField()
-# LEAST over deadlines that may be missing: each missing one counts as this day, which then means none.
+# The far day a missing deadline counts as within LEAST (_least).
 _NO_DEADLINE = datetime.date(9999, 12, 31)
 
 
@@ -304,7 +305,10 @@ def _asset_check_sql(today: datetime.date) -> Subquery:
     return Subquery(ended, output_field=_DATE)
 
 
-def _next_deadline_sql(today: datetime.date):
+def _deadline_days_sql(today: datetime.date) -> dict[str, list]:
+    """For each kind, the SQL of the earliest open deadline of the outer legal case, by the same
+    rules as legal_case_deadlines (None where it has none); a kind read from several records has
+    one expression for each."""
     enforceable_years = Value(12 * ENFORCEMENT_APPLICATION_YEARS)
     order_running = PaymentOrder.objects.filter(objection_deadline__isnull=False, objected_on__isnull=True)
     renewed = FrozenAsset.objects.filter(
@@ -315,59 +319,91 @@ def _next_deadline_sql(today: datetime.date):
     )
     objected = Exists(PaymentOrder.objects.filter(legal_case=OuterRef("pk"), objected_on__isnull=False))
     hearings = Hearing.objects.filter(held_at__gte=desk_day_start(today))
-    deadlines = [
-        _when(
-            Q(state=LegalState.IN_HEARING),
-            _earliest(hearings, TruncDate("held_at", tzinfo=timezone.get_default_timezone())),
-        ),
-        _when(Q(state=LegalState.PAYMENT_ORDER), _earliest(order_running, F("objection_deadline"))),
-        _when(
-            Q(state=LegalState.PAYMENT_ORDER),
-            _earliest(order_running, AddMonths("objection_deadline", enforceable_years)),
-        ),
-        _when(
-            Q(state=LegalState.MEDIATION),
-            _earliest(
-                Mediation.objects.filter(agreed_on__isnull=False, confirmed_on__isnull=True),
-                AddDays("agreed_on", Value(CONFIRMATION_DAYS)),
+    return {
+        DeadlineKind.HEARING: [
+            _when(
+                Q(state=LegalState.IN_HEARING),
+                _earliest(hearings, TruncDate("held_at", tzinfo=timezone.get_default_timezone())),
+            )
+        ],
+        DeadlineKind.OBJECTION: [
+            _when(Q(state=LegalState.PAYMENT_ORDER), _earliest(order_running, F("objection_deadline")))
+        ],
+        DeadlineKind.CONFIRMATION: [
+            _when(
+                Q(state=LegalState.MEDIATION),
+                _earliest(
+                    Mediation.objects.filter(agreed_on__isnull=False, confirmed_on__isnull=True),
+                    AddDays("agreed_on", Value(CONFIRMATION_DAYS)),
+                ),
+            )
+        ],
+        DeadlineKind.APPEAL: [
+            _when(
+                Q(state=LegalState.JUDGMENT),
+                _earliest(
+                    Judgment.objects.filter(appeal_deadline__isnull=False, effective_on__isnull=True),
+                    F("appeal_deadline"),
+                ),
+            )
+        ],
+        DeadlineKind.ENFORCEMENT_APPLICATION: [
+            _when(
+                Q(state=LegalState.PAYMENT_ORDER),
+                _earliest(order_running, AddMonths("objection_deadline", enforceable_years)),
             ),
-        ),
-        _when(
-            Q(state=LegalState.MEDIATION),
-            _earliest(
-                Mediation.objects.filter(confirmed_on__isnull=False), AddMonths("confirmed_on", enforceable_years)
+            _when(
+                Q(state=LegalState.MEDIATION),
+                _earliest(
+                    Mediation.objects.filter(confirmed_on__isnull=False), AddMonths("confirmed_on", enforceable_years)
+                ),
             ),
-        ),
-        _when(
-            Q(state=LegalState.JUDGMENT),
-            _earliest(
-                Judgment.objects.filter(appeal_deadline__isnull=False, effective_on__isnull=True), F("appeal_deadline")
+            _when(
+                Q(state=LegalState.JUDGMENT),
+                _earliest(
+                    Judgment.objects.filter(effective_on__isnull=False), AddMonths("effective_on", enforceable_years)
+                ),
             ),
-        ),
-        _when(
-            Q(state=LegalState.JUDGMENT),
-            _earliest(
-                Judgment.objects.filter(effective_on__isnull=False), AddMonths("effective_on", enforceable_years)
-            ),
-        ),
-        _when(
-            Q(state__in=ACTIVE_STATES),
-            _earliest(FrozenAsset.objects.filter(released_on__isnull=True).exclude(Exists(renewed)), F("expires_on")),
-        ),
-        _when(Q(state=LegalState.ENFORCEMENT_SUSPENDED), _asset_check_sql(today)),
-        _when(
-            Q(state__in=BEFORE_COURT) | Q(objected, state=LegalState.PAYMENT_ORDER),
-            AddMonths("limitation_from", Value(12 * LIMITATION_YEARS)),
-        ),
-    ]
-    # PostgreSQL's LEAST skips NULLs, SQLite's MIN does not: every missing deadline is the far day.
+        ],
+        DeadlineKind.FREEZE_RENEWAL: [
+            _when(
+                Q(state__in=ACTIVE_STATES),
+                _earliest(
+                    FrozenAsset.objects.filter(released_on__isnull=True).exclude(Exists(renewed)), F("expires_on")
+                ),
+            )
+        ],
+        DeadlineKind.ASSET_CHECK: [_when(Q(state=LegalState.ENFORCEMENT_SUSPENDED), _asset_check_sql(today))],
+        DeadlineKind.LIMITATION: [
+            _when(
+                Q(state__in=BEFORE_COURT) | Q(objected, state=LegalState.PAYMENT_ORDER),
+                AddMonths("limitation_from", Value(12 * LIMITATION_YEARS)),
+            )
+        ],
+    }
+
+
+def _least(expressions: list):
+    """The earliest of `expressions`, None when all are. PostgreSQL's LEAST skips NULLs, SQLite's
+    MIN does not: every missing deadline counts as the far day, which then means none."""
+    if len(expressions) == 1:
+        return expressions[0]
     no_deadline = Value(_NO_DEADLINE, output_field=_DATE)
-    earliest = Least(*(Coalesce(deadline, no_deadline, output_field=_DATE) for deadline in deadlines))
+    earliest = Least(*(Coalesce(expression, no_deadline, output_field=_DATE) for expression in expressions))
     return NullIf(earliest, no_deadline, output_field=_DATE)
+
+
+def legal_cases_with_deadline_days(legal_cases: QuerySet[LegalCase], *, today: datetime.date) -> QuerySet[LegalCase]:
+    """`legal_cases` annotated with `<kind>_due_on` for each DeadlineKind (`hearing_due_on`,
+    `appeal_due_on`, ...): the day of each one's earliest open deadline of that kind, or None."""
+    return legal_cases.annotate(
+        **{f"{kind}_due_on": _least(expressions) for kind, expressions in _deadline_days_sql(today).items()}
+    )
 
 
 def legal_cases_with_next_deadline(legal_cases: QuerySet[LegalCase], *, today: datetime.date) -> QuerySet[LegalCase]:
     """`legal_cases` annotated with `next_deadline_on`: the day of each one's next deadline (None
     for a case without any), the same as next_deadline's, computed by the database so that a list
     orders by it (`order_by(F("next_deadline_on").asc(nulls_last=True))`) or filters on it."""
-    return legal_cases.annotate(next_deadline_on=_next_deadline_sql(today))
+    every = [expression for expressions in _deadline_days_sql(today).values() for expression in expressions]
+    return legal_cases.annotate(next_deadline_on=_least(every))

@@ -16,6 +16,7 @@ from django_celery_beat.models import PeriodicTask
 
 from legal.deadlines import (
     legal_case_deadlines,
+    legal_cases_with_deadline_days,
     legal_cases_with_next_deadline,
     next_asset_check,
     next_deadline,
@@ -305,11 +306,11 @@ def _random_case(rng: random.Random, by) -> LegalCase:
     state = rng.choice(LegalState.values)
     legal_case = legal_case_in(state)
     LegalCase.objects.filter(pk=legal_case.pk).update(limitation_from=_random_day(rng, TODAY, 1500))
-    for _ in range(rng.randint(0, 2)):
+    for _ in range(rng.randint(1, 2)):
         served = rng.choice([None, _random_day(rng, TODAY)])
         objected = served + datetime.timedelta(days=rng.randint(1, 15)) if served and rng.random() < 0.4 else None
         payment_order(legal_case, by, served_on=served, objected_on=objected)
-    for _ in range(rng.randint(0, 2)):
+    for _ in range(rng.randint(1, 2)):
         agreed = rng.choice([None, _random_day(rng, TODAY)])
         confirmed = agreed + datetime.timedelta(days=rng.randint(0, 30)) if agreed and rng.random() < 0.5 else None
         Mediation.objects.create(
@@ -320,7 +321,7 @@ def _random_case(rng: random.Random, by) -> LegalCase:
             confirmed_on=confirmed,
             recorded_by=by,
         )
-    for _ in range(rng.randint(0, 2)):
+    for _ in range(rng.randint(1, 2)):
         served = rng.choice([None, _random_day(rng, TODAY)])
         effective = served + datetime.timedelta(days=16) if served and rng.random() < 0.5 else None
         judgment(legal_case, by, served_on=served, effective_on=effective)
@@ -331,7 +332,7 @@ def _random_case(rng: random.Random, by) -> LegalCase:
             place="法庭",
             recorded_by=by,
         )
-    for _ in range(rng.randint(0, 2)):
+    for _ in range(rng.randint(1, 2)):
         enforced = enforcement(legal_case, by, suspended_on=rng.choice([None, _random_day(rng, TODAY, 1200)]))
         for _ in range(rng.randint(0, 3)):
             freeze(
@@ -346,13 +347,16 @@ def _random_case(rng: random.Random, by) -> LegalCase:
     return legal_case
 
 
+DAYS_TO_COMPARE = (TODAY, day("2027-02-28"), day("2027-03-01"), day("2028-02-29"), day("2025-06-15"))
+
+
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_the_sql_next_deadline_agrees_with_the_python_one_on_random_cases(seed, legal_officer):
     rng = random.Random(seed)
     for _ in range(40):
         _random_case(rng, legal_officer)
 
-    for today in (TODAY, day("2027-02-28"), day("2027-03-01"), day("2028-02-29"), day("2025-06-15")):
+    for today in DAYS_TO_COMPARE:
         in_sql = dict(
             legal_cases_with_next_deadline(LegalCase.objects.all(), today=today).values_list("pk", "next_deadline_on")
         )
@@ -363,6 +367,33 @@ def test_the_sql_next_deadline_agrees_with_the_python_one_on_random_cases(seed, 
 
         assert in_sql == in_python
         assert any(in_python.values()) and None in in_python.values()
+
+
+@pytest.mark.parametrize("seed", [4, 5])
+def test_each_kind_of_deadline_in_sql_agrees_with_the_python_one_on_random_cases(seed, legal_officer):
+    rng = random.Random(seed)
+    for _ in range(60):
+        _random_case(rng, legal_officer)
+    fields = [f"{kind}_due_on" for kind in Kind.values]
+
+    kinds_seen = set()
+    for today in DAYS_TO_COMPARE:
+        in_sql = {
+            row[0]: dict(zip(Kind.values, row[1:], strict=True))
+            for row in legal_cases_with_deadline_days(LegalCase.objects.all(), today=today).values_list("pk", *fields)
+        }
+        in_python = {}
+        for legal_case in with_deadline_records(LegalCase.objects.all()):
+            earliest = dict.fromkeys(Kind.values)
+            for deadline in legal_case_deadlines(legal_case, today=today):
+                if earliest[deadline.kind] is None:
+                    earliest[deadline.kind] = deadline.due_on
+                    kinds_seen.add(deadline.kind)
+            in_python[legal_case.pk] = earliest
+
+        assert in_sql == in_python
+    # Every rule was compared on some case.
+    assert kinds_seen == set(Kind.values)
 
 
 # --- reminders -----------------------------------------------------------------------------------
