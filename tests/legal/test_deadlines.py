@@ -521,6 +521,19 @@ def test_an_officer_without_an_email_has_their_cases_reminded_to_the_other_legal
     assert [email.to for email in mail.outbox] == [[other.email]]
 
 
+@pytest.mark.django_db(transaction=True)
+def test_two_runs_at_once_send_each_reminder_once(officer, at_once):
+    other = UserFactory(roles=["legal_officer"], email="other@example.com")
+    judgment_case(officer, appeal_deadline=day("2026-12-11"))
+    judgment_case(other, appeal_deadline=day("2026-12-05"))
+
+    results = at_once(lambda _run: deadline_reminders_send(today=TODAY), [1, 2, 3])
+
+    assert sorted(email.to[0] for email in mail.outbox) == ["officer@example.com", "other@example.com"]
+    assert sum(result["emails"] for result in results) == 2
+    assert DeadlineReminder.objects.filter(sent_at__isnull=False).count() == 2
+
+
 def test_an_email_that_fails_is_sent_by_the_next_run_and_keeps_no_other_from_going_out(officer, monkeypatch):
     other = UserFactory(roles=["legal_officer"], email="other@example.com")
     mine = judgment_case(officer, appeal_deadline=day("2026-12-11"))
