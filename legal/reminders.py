@@ -169,7 +169,7 @@ def _email(recipient: User, lines: list[tuple[Deadline, LegalCase]], *, today: d
                     "loan": legal_case.case.loan.account_number,
                 }
             )
-        body += ["", _("Each deadline is reminded once per lead time. The collection desk")]
+        body += ["", _("Each deadline is reminded once at each lead time."), _("The collection desk")]
     return EmailMessage(subject=subject, body="\n".join(body) + "\n", to=[recipient.email])
 
 
