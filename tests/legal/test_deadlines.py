@@ -521,6 +521,7 @@ def test_an_officer_without_an_email_has_their_cases_reminded_to_the_other_legal
     assert [email.to for email in mail.outbox] == [[other.email]]
 
 
+@pytest.mark.postgres  # its row locks settle the race
 @pytest.mark.django_db(transaction=True)
 def test_two_runs_at_once_send_each_reminder_once(officer, at_once):
     other = UserFactory(roles=["legal_officer"], email="other@example.com")
