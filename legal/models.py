@@ -400,7 +400,8 @@ class LimitationEvent(LegalRecord):
 
 __all__ = [
     "Court",
-    "Procedure",
+    "DeadlineKind",
+    "DeadlineReminder",
     "Enforcement",
     "EnforcementReceipt",
     "Filing",
@@ -415,4 +416,59 @@ __all__ = [
     "LimitationEvent",
     "Mediation",
     "PaymentOrder",
+    "Procedure",
 ]
+
+
+# --- deadlines and their reminders (legal.deadlines, legal.reminders) ----------------------------
+
+
+class DeadlineKind(models.TextChoices):
+    """The kinds of deadline a legal case keeps (legal.deadlines says when each is open)."""
+
+    HEARING = "hearing", _("Hearing")
+    OBJECTION = "objection", _("Objection period of the payment order")
+    CONFIRMATION = "confirmation", _("Judicial confirmation of the mediated agreement")
+    APPEAL = "appeal", _("Appeal period of the judgment")
+    ENFORCEMENT_APPLICATION = "enforcement_application", _("Application for enforcement")
+    FREEZE_RENEWAL = "freeze_renewal", _("Renewal of a freeze")
+    ASSET_CHECK = "asset_check", _("Six-monthly check for assets")
+    LIMITATION = "limitation", _("Limitation period of the debt")
+
+
+class DeadlineReminder(models.Model):
+    """A reminder of one deadline, at one lead time, to one legal officer: planned, then sent
+    (sent_at). The row is the once-only guard: a deadline is reminded once per lead time and
+    recipient however often the job runs. days_before 0 is the reminder of a deadline that
+    passed without any reminder before it."""
+
+    legal_case = models.ForeignKey(
+        LegalCase, verbose_name=_("legal case"), on_delete=models.CASCADE, related_name="deadline_reminders"
+    )
+    kind = models.CharField(_("kind"), max_length=24, choices=DeadlineKind.choices)
+    # The record the deadline comes from (its kind says which: a hearing, a payment order, a
+    # mediation, a judgment, an enforcement, a frozen asset, or the legal case for limitation).
+    record_id = models.PositiveBigIntegerField(_("record"))
+    due_on = models.DateField(_("due on"))
+    days_before = models.PositiveSmallIntegerField(_("days before"))
+    to = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("sent to"), on_delete=models.PROTECT, related_name="+"
+    )
+    planned_at = models.DateTimeField(_("planned at"), auto_now_add=True)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("deadline reminder")
+        verbose_name_plural = _("deadline reminders")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["legal_case", "kind", "record_id", "due_on", "days_before", "to"],
+                name="deadline_reminder_once",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["to"], condition=Q(sent_at__isnull=True), name="deadline_reminder_unsent_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.due_on} -{self.days_before}"

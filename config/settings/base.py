@@ -7,6 +7,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -380,3 +381,14 @@ DESK_SETTLEMENT_APPROVAL_BELOW_SHARE = Decimal(env("DESK_SETTLEMENT_APPROVAL_BEL
 DESK_WORKING_HOURS = tuple(
     datetime.time.fromisoformat(moment) for moment in env.list("DESK_WORKING_HOURS", default=["09:00", "18:00"])
 )
+
+# --- The legal track's deadlines (legal.deadlines, legal.reminders; docs/legal-deadlines.md) -----
+# The responsible legal officer is e-mailed this many days before each deadline of a legal case
+# (a comma-separated list of whole days, at least 1), and once when a deadline passed without any
+# reminder; the limitation period of a debt is also warned of LEGAL_LIMITATION_WARNING_DAYS before.
+LEGAL_DEADLINE_REMINDER_DAYS = tuple(
+    sorted({int(days) for days in env.list("LEGAL_DEADLINE_REMINDER_DAYS", default=["7", "1"])}, reverse=True)
+)
+if not LEGAL_DEADLINE_REMINDER_DAYS or min(LEGAL_DEADLINE_REMINDER_DAYS) < 1:
+    raise ImproperlyConfigured("LEGAL_DEADLINE_REMINDER_DAYS lists whole days before a deadline, each at least 1.")
+LEGAL_LIMITATION_WARNING_DAYS = env.int("LEGAL_LIMITATION_WARNING_DAYS", default=90)
