@@ -33,6 +33,7 @@ from accounts import roles
 from accounts.models import User
 from collection.machine import Stage
 from collection.models import Callback, CaseNote, CaseRouting, CollectionCase
+from legal.models import Court, LawFirm
 from loans.models import ImportRun, Payment
 from loans.services import payment_record, payment_reverse
 
@@ -144,6 +145,9 @@ class Desk:
         ImportRun.objects.create(
             kind="loans", ran_by=self.users["admin"], via=ImportRun.Via.COMMAND, started_at=timezone.now()
         )
+        # The legal track's lists (the letter templates come with their migration).
+        Court.objects.get_or_create(name="矩阵测试人民法院")
+        LawFirm.objects.get_or_create(name="矩阵测试律师事务所")
         for case in (self.own_case, self.other_case):
             payment = Payment.objects.filter(loan=case.loan).order_by("pk").first() or payment_record(
                 loan=case.loan,
@@ -289,6 +293,7 @@ EXPECTED: dict[str, str] = {
     "admin:app_list[axes]": "login login missing login ok ok",
     "admin:app_list[collection]": "login login ok login ok ok",
     "admin:app_list[django_celery_beat]": "login login missing login missing ok",
+    "admin:app_list[legal]": "login login ok login ok ok",
     "admin:app_list[loans]": "login login ok login ok ok",
     "admin:auditlog_logentry_add": "login login denied login denied denied",
     "admin:auditlog_logentry_change": "login login denied login ok ok",
@@ -472,6 +477,21 @@ EXPECTED: dict[str, str] = {
     "admin:django_celery_beat_solarschedule_history": "login login denied login denied ok",
     "admin:index": "login login ok login ok ok",
     "admin:jsi18n": "login login ok login ok ok",
+    "admin:legal_court_add": "login login denied login ok ok",
+    "admin:legal_court_change": "login login ok login ok ok",
+    "admin:legal_court_changelist": "login login ok login ok ok",
+    "admin:legal_court_delete": "login login denied login ok ok",
+    "admin:legal_court_history": "login login ok login ok ok",
+    "admin:legal_lawfirm_add": "login login denied login ok ok",
+    "admin:legal_lawfirm_change": "login login ok login ok ok",
+    "admin:legal_lawfirm_changelist": "login login ok login ok ok",
+    "admin:legal_lawfirm_delete": "login login denied login ok ok",
+    "admin:legal_lawfirm_history": "login login ok login ok ok",
+    "admin:legal_lettertemplate_add": "login login denied login ok ok",
+    "admin:legal_lettertemplate_change": "login login denied login ok ok",
+    "admin:legal_lettertemplate_changelist": "login login denied login ok ok",
+    "admin:legal_lettertemplate_delete": "login login denied login ok ok",
+    "admin:legal_lettertemplate_history": "login login denied login ok ok",
     "admin:loans_borrower_add": "login login denied login ok ok",
     "admin:loans_borrower_change[other]": "login login away login ok ok",
     "admin:loans_borrower_change[own]": "login login ok login ok ok",
