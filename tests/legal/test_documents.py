@@ -473,3 +473,46 @@ def test_an_upload_and_a_letter_through_the_pages_go_back_where_they_came_from(
     assert response.status_code == 302
     assert response["Location"] == f"/legal/{legal_case.pk}/documents/"
     assert sorted(LegalDocument.objects.values_list("kind", flat=True)) == ["letter", "receipt"]
+
+
+@pytest.mark.usefixtures("in_english")
+def test_the_admin_refuses_a_template_naming_an_unknown_name_on_its_field(client, desk_admin):
+    desk_admin.is_staff = True
+    desk_admin.save(update_fields=["is_staff"])
+    client.force_login(desk_admin)
+    with translation.override("en"):
+        response = client.post(
+            "/admin/legal/lettertemplate/add/",
+            {
+                "kind": "demand_notice",
+                "name": "With an ID",
+                "body_zh_hans": "{{ borrower_name }}，身份证 {{ national_id }}",
+                "body_en": "",
+                "active": "on",
+            },
+            HTTP_ACCEPT_LANGUAGE="en",
+        )
+
+    assert response.status_code == 200
+    assert "{{ national_id }}" in response.context["adminform"].form.errors["body_zh_hans"][0]
+    assert not LetterTemplate.objects.filter(name="With an ID").exists()
+
+
+def test_a_form_posted_without_its_csrf_token_is_refused(document, legal_officer):
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(legal_officer)
+    response = client.post(
+        f"/legal/{document.legal_case_id}/documents/upload/",
+        {"upload-kind": "receipt", "upload-file": SimpleUploadedFile("收据.png", _image_bytes("PNG"))},
+    )
+    assert response.status_code == 403
+    assert LegalDocument.objects.count() == 1
+
+
+def test_a_document_whose_file_is_gone_is_not_found(client, document, legal_officer):
+    Path(document.file.path).unlink()
+    client.force_login(legal_officer)
+    assert client.get(f"/legal/documents/{document.pk}/download/").status_code == 404
+    assert _downloads(document) == 0
