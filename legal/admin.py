@@ -1,6 +1,6 @@
 """The admin of the legal track: the lists admins keep (courts, law firms) and the letter templates
 legal officers render letters from. A letter template's text is checked when saved
-(legal.letters.letter_template_validate: an unknown name is refused, named, on its field); the
+(legal.validators.letter_template_validate: an unknown name is refused, named, on its field); the
 names it may use are listed beside it. Documents are not edited here: they are added through the
 services (legal.document_services), which check their content and record letters as contact
 attempts."""
@@ -9,8 +9,8 @@ from django.contrib import admin
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
-from .letters import LETTER_VARIABLES
 from .models import Court, LawFirm, LetterTemplate
+from .validators import LETTER_VARIABLES
 
 
 @admin.register(Court)

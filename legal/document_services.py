@@ -9,7 +9,7 @@ would learn of the debt).
 
 An upload is kept only when its content is a PDF, a JPEG or a PNG (read from its bytes, whatever
 its name says) and within LEGAL_DOCUMENT_MAX_BYTES; it is stored under a generated name outside
-anything the web server serves (legal.storage), with its size and SHA-256."""
+anything the web server serves (legal.models.LegalDocumentStorage), with its size and SHA-256."""
 
 import datetime
 import hashlib
@@ -30,9 +30,10 @@ from collection.models import Outcome
 from collection.services.attempts import attempt_log
 
 from .access import legal_case_access_check
-from .letters import LetterContent, letter_context, letter_pdf, letter_text
+from .letters import LetterContent, letter_pdf
 from .machine import LegalState
 from .models import LegalCase, LegalCost, LegalDocument, LetterTemplate
+from .validators import letter_context, letter_text
 
 __all__ = [
     "DEFAULT_MAX_BYTES",

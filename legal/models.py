@@ -6,12 +6,16 @@ collection case stays the single view of the debt: money received in enforcement
 the loan as a payment (legal.services). Courts and law firms are lists the admin keeps."""
 
 import datetime
+import os
 import uuid
+from pathlib import Path
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import ImproperlyConfigured, ValidationError
+from django.core.files.storage import FileSystemStorage
 from django.db import models
 from django.db.models import Q
+from django.utils.deconstruct import deconstructible
 from django.utils.translation import gettext_lazy as _
 
 from collection.models import CollectionCase, ContactAttempt, ContactChannel
@@ -19,7 +23,6 @@ from loans.models import MONEY, Payment
 
 from .fees import Procedure
 from .machine import LegalMachine, LegalState
-from .storage import LegalDocumentStorage
 
 
 def _years_later(day: datetime.date, years: int) -> datetime.date:
@@ -398,7 +401,7 @@ class LimitationEvent(LegalRecord):
 class LetterTemplate(models.Model):
     """A letter the desk writes to a borrower in litigation (a lawyer's letter, a demand notice),
     in the desk's two languages. Its text is written for the restricted engine of the reminder
-    templates, with the names of legal.letters (LETTER_VARIABLES): a text that names anything
+    templates, with the names of legal.validators (LETTER_VARIABLES): a text that names anything
     else, or does not render, is refused when it is saved."""
 
     class Kind(models.TextChoices):
@@ -431,7 +434,7 @@ class LetterTemplate(models.Model):
         return self.body_en if language == "en" else self.body_zh_hans
 
     def clean(self) -> None:
-        from .letters import letter_template_validate
+        from .validators import letter_template_validate
 
         errors = {}
         for field in ("body_zh_hans", "body_en"):
@@ -446,6 +449,53 @@ class LetterTemplate(models.Model):
             raise ValidationError(errors)
 
 
+# Where the legal track keeps its documents: a folder of their own (LEGAL_DOCUMENTS_ROOT, by default
+# var/legal-documents), never under the static or media roots that the web server or whitenoise
+# serve. A document has no URL: it leaves the desk only through the download view, which checks who
+# asks and writes an audit entry (legal.document_views).
+
+
+def legal_documents_root() -> Path:
+    """The documents' folder, refused when the web server would serve it (under STATIC_ROOT,
+    MEDIA_ROOT or a folder of STATICFILES_DIRS)."""
+    root = Path(getattr(settings, "LEGAL_DOCUMENTS_ROOT", None) or Path(settings.VAR_DIR) / "legal-documents")
+    root = root.resolve()
+    served = [settings.STATIC_ROOT, settings.MEDIA_ROOT, *getattr(settings, "STATICFILES_DIRS", [])]
+    for folder in served:
+        if not folder:
+            continue
+        folder = Path(folder if isinstance(folder, str | os.PathLike) else folder[1]).resolve()
+        if root == folder or folder in root.parents:
+            raise ImproperlyConfigured(
+                f"LEGAL_DOCUMENTS_ROOT ({root}) is inside {folder}, which is served to anyone: keep it apart."
+            )
+    return root
+
+
+@deconstructible(path="legal.models.LegalDocumentStorage")
+class LegalDocumentStorage(FileSystemStorage):
+    """The file system under legal_documents_root(), read from the settings at each use (so that a
+    test or a deployment may move it), readable by the desk's own user only, with no URL."""
+
+    def __init__(self):
+        super().__init__(file_permissions_mode=0o600, directory_permissions_mode=0o700)
+
+    @property
+    def base_location(self):
+        return legal_documents_root()
+
+    @property
+    def location(self):
+        return os.path.abspath(self.base_location)
+
+    @property
+    def base_url(self):
+        return None
+
+    def url(self, name):
+        raise ValueError("A legal document has no URL: it is served by the download view only.")
+
+
 def _document_path(document: "LegalDocument", _filename: str) -> str:
     """Where a document is stored: under its legal case, by a generated name with the extension of
     what its content is. The name it was uploaded under is never part of the path."""
@@ -455,7 +505,7 @@ def _document_path(document: "LegalDocument", _filename: str) -> str:
 class LegalDocument(models.Model):
     """A document of a legal case: uploaded (a filing, a ruling, a receipt: PDF, JPEG or PNG, by
     their content) or a letter the desk rendered from a LetterTemplate. Kept outside anything the
-    web server serves (legal.storage); downloaded only through its view, each download audited."""
+    web server serves (LegalDocumentStorage); downloaded only through its view, each download audited."""
 
     class Kind(models.TextChoices):
         FILING = "filing", _("Filing")
@@ -535,8 +585,10 @@ __all__ = [
     "LegalCase",
     "LegalCost",
     "LegalDocument",
+    "LegalDocumentStorage",
     "LegalState",
     "LimitationEvent",
     "Mediation",
     "PaymentOrder",
+    "legal_documents_root",
 ]

@@ -4,7 +4,6 @@ of the case's team too), and a lawyer's letter and a demand notice to start from
 
 import django.db.models.deletion
 import legal.models
-import legal.storage
 from django.conf import settings
 from django.db import migrations, models
 
@@ -105,7 +104,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('kind', models.CharField(choices=[('filing', 'Filing'), ('ruling', 'Ruling'), ('judgment', 'Judgment'), ('receipt', 'Receipt'), ('letter', 'Letter'), ('other', 'Other')], max_length=16, verbose_name='kind')),
-                ('file', models.FileField(max_length=200, storage=legal.storage.LegalDocumentStorage(), upload_to=legal.models._document_path, verbose_name='file')),
+                ('file', models.FileField(max_length=200, storage=legal.models.LegalDocumentStorage(), upload_to=legal.models._document_path, verbose_name='file')),
                 ('original_name', models.CharField(max_length=255, verbose_name='original name')),
                 ('content_type', models.CharField(choices=[('application/pdf', 'PDF'), ('image/jpeg', 'JPEG'), ('image/png', 'PNG')], max_length=32, verbose_name='content type')),
                 ('size', models.PositiveBigIntegerField(verbose_name='size (bytes)')),

@@ -22,9 +22,8 @@ from collection.exceptions import ConductViolation
 from collection.machine import Stage
 from collection.models import CollectionCase, ConductRefusal, ContactAttempt, ContactChannel, Outcome
 from legal.document_services import document_upload, letter_render
-from legal.letters import letter_template_validate
-from legal.models import LegalDocument, LetterTemplate
-from legal.storage import legal_documents_root
+from legal.models import LegalDocument, LetterTemplate, legal_documents_root
+from legal.validators import letter_template_validate
 from loans.models import Borrower, Loan
 from tests.accounts.factories import TeamFactory, UserFactory
 from tests.legal.factories import LawFirmFactory, legal_case_in
