@@ -39,12 +39,14 @@ def _legal_case_or_404(request, pk: int) -> LegalCase:
     return legal_case
 
 
-def documents_context(*, legal_case: LegalCase, user, upload_form=None, letter_form=None) -> dict:
+def documents_context(*, legal_case: LegalCase, user, upload_form=None, letter_form=None, next_url: str = "") -> dict:
     """What templates/legal/_documents.html reads: the case's documents and, for those who may add
-    them, the upload and letter forms."""
+    them, the upload and letter forms; `next_url` is where a form goes back to once done (the page
+    that includes them when empty)."""
     may_add = user.has_perm("legal.add_legaldocument")
     return {
         "legal_case": legal_case,
+        "documents_next": next_url,
         "legal_documents": documents_of(legal_case=legal_case, user=user),
         "may_add_documents": may_add,
         "may_render_letters": may_add and user.has_perm("legal.work_legal_case"),
@@ -53,19 +55,27 @@ def documents_context(*, legal_case: LegalCase, user, upload_form=None, letter_f
     }
 
 
-def _page(request, legal_case: LegalCase, *, status: int = 200, **forms):
-    context = documents_context(legal_case=legal_case, user=request.user, **forms)
-    return render(request, "legal/documents_page.html", context, status=status)
-
-
-def _back(request, legal_case: LegalCase):
-    """Back where the form was posted from (the legal case page), or to the documents page."""
+def _next_url(request, legal_case: LegalCase) -> str:
+    """Where the form was posted from (the legal case page) when that is on this site; the
+    documents page otherwise."""
     target = request.POST.get("next", "")
     if not url_has_allowed_host_and_scheme(
         target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
         target = reverse("legal_documents:list", kwargs={"legal_case_pk": legal_case.pk})
-    return redirect(target)
+    return target
+
+
+def _page(request, legal_case: LegalCase, *, status: int = 200, **forms):
+    """The documents page; after a refused form, with its errors, and still going back where the
+    form came from once it succeeds."""
+    next_url = _next_url(request, legal_case) if request.method == "POST" else ""
+    context = documents_context(legal_case=legal_case, user=request.user, next_url=next_url, **forms)
+    return render(request, "legal/documents_page.html", context, status=status)
+
+
+def _back(request, legal_case: LegalCase):
+    return redirect(_next_url(request, legal_case))
 
 
 def _put_on_form(form, error: Exception, fields: dict[str, str]) -> None:

@@ -515,3 +515,17 @@ def test_a_document_whose_file_is_gone_is_not_found(client, document, legal_offi
     client.force_login(legal_officer)
     assert client.get(f"/legal/documents/{document.pk}/download/").status_code == 404
     assert _downloads(document) == 0
+
+
+def test_a_refused_form_still_goes_back_to_the_page_it_came_from(client, legal_case, legal_officer):
+    client.force_login(legal_officer)
+    back = f"/legal/{legal_case.pk}/"
+
+    refused = client.post(
+        f"/legal/{legal_case.pk}/documents/upload/",
+        {"upload-kind": "receipt", "upload-file": SimpleUploadedFile("x.pdf", b"not a pdf"), "next": back},
+    )
+
+    assert refused.status_code == 422
+    page = refused.content.decode()
+    assert f'name="next" value="{back}"' in page
