@@ -24,6 +24,7 @@ from django.template.defaultfilters import filesizeformat
 from django.utils import timezone, translation
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from collection.exceptions import ConductViolation
 from collection.models import Outcome
@@ -63,15 +64,15 @@ _NAMED_AS = {
 }
 # What else a file may turn out to be, to say so when it is refused.
 _OTHER_SIGNATURES = (
-    (b"PK\x03\x04", "ZIP (or an Office document)"),
-    (b"GIF8", "GIF"),
-    (b"\xd0\xcf\x11\xe0", "an old Office document"),
-    (b"MZ", "a Windows program"),
-    (b"\x7fELF", "a Linux program"),
-    (b"II*\x00", "TIFF"),
-    (b"MM\x00*", "TIFF"),
-    (b"RIFF", "RIFF (WebP, WAV, AVI)"),
-    (b"<", "HTML or XML"),
+    (b"PK\x03\x04", gettext_lazy("a ZIP archive (or an Office document)")),
+    (b"GIF8", gettext_lazy("a GIF image")),
+    (b"\xd0\xcf\x11\xe0", gettext_lazy("an old Office document")),
+    (b"MZ", gettext_lazy("a Windows program")),
+    (b"\x7fELF", gettext_lazy("a Linux program")),
+    (b"II*\x00", gettext_lazy("a TIFF image")),
+    (b"MM\x00*", gettext_lazy("a TIFF image")),
+    (b"RIFF", gettext_lazy("a RIFF file (WebP, WAV, AVI)")),
+    (b"<", gettext_lazy("HTML or XML")),
 )
 
 

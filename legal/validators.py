@@ -130,7 +130,12 @@ def letter_template_validate(source: str) -> None:
     if single:
         raise ValidationError(
             _("Write a letter's names in double braces: %(examples)s.")
-            % {"examples": ", ".join(f"{{{{ {name} }}}} (not {{{name}}})" for name in single)},
+            % {
+                "examples": ", ".join(
+                    _("%(right)s (not %(wrong)s)") % {"right": f"{{{{ {name} }}}}", "wrong": f"{{{name}}}"}
+                    for name in single
+                )
+            },
             code="single_braces",
         )
     try:

@@ -296,7 +296,11 @@ def test_real_pdf_png_and_jpeg_files_are_kept_under_a_generated_name(
     [
         ("判决书.pdf", lambda: _image_bytes("PNG"), "“判决书.pdf” is named as a PDF but its content is a PNG image"),
         ("判决书.pdf", lambda: b"\x13\x37" + bytes(range(256)) * 4, "“判决书.pdf” is none of PDF, JPEG or PNG"),
-        ("判决书.pdf", lambda: b"PK\x03\x04" + b"\x00" * 100, "is ZIP (or an Office document) by its content"),
+        (
+            "判决书.pdf",
+            lambda: b"PK\x03\x04" + b"\x00" * 100,
+            "is a ZIP archive (or an Office document) by its content",
+        ),
         ("scan.png", lambda: b"\x89PNG\r\n\x1a\n" + b"not an image", "starts as a PNG image but is not a readable one"),
     ],
 )
