@@ -18,5 +18,7 @@ urlpatterns = [
     path("", include("collection.urls")),
     path("", include("collection.supervision.urls")),
     path("", include("collection.dashboard.urls")),
+    # the documents before legal.urls, whose legal/<pk>/<action>/ would take legal/<pk>/documents/
+    path("legal/", include("legal.document_urls")),
     path("", include("legal.urls")),
 ]

@@ -6,13 +6,19 @@ collection case stays the single view of the debt: money received in enforcement
 the loan as a payment (legal.services). Courts and law firms are lists the admin keeps."""
 
 import datetime
+import os
+import uuid
+from pathlib import Path
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured, ValidationError
+from django.core.files.storage import FileSystemStorage
 from django.db import models
 from django.db.models import Q
+from django.utils.deconstruct import deconstructible
 from django.utils.translation import gettext_lazy as _
 
-from collection.models import CollectionCase
+from collection.models import CollectionCase, ContactAttempt, ContactChannel
 from loans.models import MONEY, Payment
 
 from .machine import LegalMachine, LegalState
@@ -398,26 +404,179 @@ class LimitationEvent(LegalRecord):
         return f"{self.get_kind_display()} {self.occurred_on}"
 
 
-__all__ = [
-    "Court",
-    "DeadlineKind",
-    "DeadlineReminder",
-    "Enforcement",
-    "EnforcementReceipt",
-    "Filing",
-    "FrozenAsset",
-    "Hearing",
-    "Judgment",
-    "LawFirm",
-    "LawyerLetter",
-    "LegalCase",
-    "LegalCost",
-    "LegalState",
-    "LimitationEvent",
-    "Mediation",
-    "PaymentOrder",
-    "Procedure",
-]
+# --- letters and documents -----------------------------------------------------------------------
+
+
+class LetterTemplate(models.Model):
+    """A letter the desk writes to a borrower in litigation (a lawyer's letter, a demand notice),
+    in the desk's two languages. Its text is written for the restricted engine of the reminder
+    templates, with the names of legal.validators (LETTER_VARIABLES): a text that names anything
+    else, or does not render, is refused when it is saved."""
+
+    class Kind(models.TextChoices):
+        LAWYER_LETTER = "lawyer_letter", _("Lawyer's letter")
+        DEMAND_NOTICE = "demand_notice", _("Demand notice")
+
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
+    name = models.CharField(_("name"), max_length=120, unique=True)
+    body_zh_hans = models.TextField(_("text (Chinese)"))
+    body_en = models.TextField(
+        _("text (English)"), blank=True, help_text=_("Empty: the letter is sent in Chinese only.")
+    )
+    active = models.BooleanField(_("in use"), default=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        ordering = ["kind", "name"]
+        verbose_name = _("letter template")
+        verbose_name_plural = _("letter templates")
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def channel(self) -> str:
+        """The contact channel the letter is recorded under on the collection case."""
+        return ContactChannel.LAWYER_LETTER if self.kind == self.Kind.LAWYER_LETTER else ContactChannel.LETTER
+
+    def body_for(self, language: str) -> str:
+        return self.body_en if language == "en" else self.body_zh_hans
+
+    def clean(self) -> None:
+        from .validators import letter_template_validate
+
+        errors = {}
+        for field in ("body_zh_hans", "body_en"):
+            source = getattr(self, field)
+            if not source.strip():
+                continue  # a blank Chinese text is the field's own error
+            try:
+                letter_template_validate(source)
+            except ValidationError as error:
+                errors[field] = error.messages
+        if errors:
+            raise ValidationError(errors)
+
+
+# Where the legal track keeps its documents: a folder of their own (LEGAL_DOCUMENTS_ROOT, by default
+# var/legal-documents), never under the static or media roots that the web server or whitenoise
+# serve. A document has no URL: it leaves the desk only through the download view, which checks who
+# asks and writes an audit entry (legal.document_views).
+
+
+def legal_documents_root() -> Path:
+    """The documents' folder, refused when the web server would serve it (under STATIC_ROOT,
+    MEDIA_ROOT or a folder of STATICFILES_DIRS)."""
+    root = Path(getattr(settings, "LEGAL_DOCUMENTS_ROOT", None) or Path(settings.VAR_DIR) / "legal-documents")
+    root = root.resolve()
+    served = [settings.STATIC_ROOT, settings.MEDIA_ROOT, *getattr(settings, "STATICFILES_DIRS", [])]
+    for folder in served:
+        if not folder:
+            continue
+        folder = Path(folder if isinstance(folder, str | os.PathLike) else folder[1]).resolve()
+        if root == folder or folder in root.parents:
+            raise ImproperlyConfigured(
+                f"LEGAL_DOCUMENTS_ROOT ({root}) is inside {folder}, which is served to anyone: keep it apart."
+            )
+    return root
+
+
+@deconstructible(path="legal.models.LegalDocumentStorage")
+class LegalDocumentStorage(FileSystemStorage):
+    """The file system under legal_documents_root(), read from the settings at each use (so that a
+    test or a deployment may move it), readable by the desk's own user only, with no URL."""
+
+    def __init__(self):
+        super().__init__(file_permissions_mode=0o600, directory_permissions_mode=0o700)
+
+    @property
+    def base_location(self):
+        return legal_documents_root()
+
+    @property
+    def location(self):
+        return os.path.abspath(self.base_location)
+
+    @property
+    def base_url(self):
+        return None
+
+    def url(self, name):
+        raise ValueError("A legal document has no URL: it is served by the download view only.")
+
+
+def _document_path(document: "LegalDocument", _filename: str) -> str:
+    """Where a document is stored: under its legal case, by a generated name with the extension of
+    what its content is. The name it was uploaded under is never part of the path."""
+    return f"{document.legal_case_id}/{uuid.uuid4().hex}{LegalDocument.EXTENSIONS[document.content_type]}"
+
+
+class LegalDocument(models.Model):
+    """A document of a legal case: uploaded (a filing, a ruling, a receipt: PDF, JPEG or PNG, by
+    their content) or a letter the desk rendered from a LetterTemplate. Kept outside anything the
+    web server serves (LegalDocumentStorage); downloaded only through its view, each download audited."""
+
+    class Kind(models.TextChoices):
+        FILING = "filing", _("Filing")
+        RULING = "ruling", _("Ruling")
+        JUDGMENT = "judgment", _("Judgment")
+        RECEIPT = "receipt", _("Receipt")
+        LETTER = "letter", _("Letter")
+        OTHER = "other", _("Other")
+
+    PDF = "application/pdf"
+    JPEG = "image/jpeg"
+    PNG = "image/png"
+    EXTENSIONS = {PDF: ".pdf", JPEG: ".jpg", PNG: ".png"}
+
+    legal_case = models.ForeignKey(
+        LegalCase, verbose_name=_("legal case"), on_delete=models.PROTECT, related_name="documents"
+    )
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
+    file = models.FileField(_("file"), storage=LegalDocumentStorage(), upload_to=_document_path, max_length=200)
+    original_name = models.CharField(_("original name"), max_length=255)
+    content_type = models.CharField(
+        _("content type"), max_length=32, choices=[(PDF, "PDF"), (JPEG, "JPEG"), (PNG, "PNG")]
+    )
+    size = models.PositiveBigIntegerField(_("size (bytes)"))
+    sha256 = models.CharField(_("SHA-256"), max_length=64)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("uploaded by"), on_delete=models.PROTECT, related_name="+"
+    )
+    uploaded_at = models.DateTimeField(_("uploaded at"), auto_now_add=True)
+    # A rendered letter: its template, its language, and the contact attempt it was recorded as.
+    template = models.ForeignKey(
+        LetterTemplate,
+        verbose_name=_("letter template"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="documents",
+    )
+    language = models.CharField(_("language"), max_length=8, blank=True)
+    attempt = models.OneToOneField(
+        ContactAttempt,
+        verbose_name=_("contact attempt"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="legal_document",
+    )
+
+    class Meta:
+        ordering = ["-uploaded_at", "-pk"]
+        verbose_name = _("legal document")
+        verbose_name_plural = _("legal documents")
+        indexes = [models.Index(fields=["legal_case", "uploaded_at"], name="legal_document_case_idx")]
+        constraints = [
+            models.CheckConstraint(condition=Q(size__gt=0), name="legal_document_not_empty"),
+            models.CheckConstraint(
+                condition=Q(kind="letter") | Q(template__isnull=True), name="legal_document_template_is_letter"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.original_name}"
 
 
 # --- deadlines and their reminders (legal.deadlines, legal.reminders) ----------------------------
@@ -472,3 +631,29 @@ class DeadlineReminder(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.due_on} -{self.days_before}"
+
+
+__all__ = [
+    "Court",
+    "DeadlineKind",
+    "DeadlineReminder",
+    "Enforcement",
+    "EnforcementReceipt",
+    "Filing",
+    "FrozenAsset",
+    "Hearing",
+    "Judgment",
+    "LawFirm",
+    "LawyerLetter",
+    "LegalCase",
+    "LegalCost",
+    "LegalDocument",
+    "LegalDocumentStorage",
+    "LegalState",
+    "LetterTemplate",
+    "LimitationEvent",
+    "Mediation",
+    "PaymentOrder",
+    "Procedure",
+    "legal_documents_root",
+]

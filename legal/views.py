@@ -8,6 +8,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
@@ -16,6 +17,7 @@ from accounts.decorators import role_required
 from collection.exceptions import StaleCase
 from collection.web import form_run, query_without
 
+from .document_views import documents_context
 from .filters import LegalCaseFilter
 from .forms import ACTIONS, actions_offered
 from .machine import LegalState
@@ -54,10 +56,14 @@ def _case_page(request, legal_case: LegalCase, *, bound: dict | None = None, sta
     offered = actions_offered(legal_case, request.user)
     forms = {name: ACTIONS[name].form(legal_case=legal_case) for name in offered}
     forms.update(bound or {})
+    documents = documents_context(
+        legal_case=legal_case, user=request.user, next_url=reverse("legal:case", args=[legal_case.pk])
+    )
     return render(
         request,
         "legal/case.html",
         {
+            **documents,
             "legal_case": legal_case,
             "case": legal_case.case,
             "loan": legal_case.case.loan,

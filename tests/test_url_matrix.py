@@ -13,6 +13,7 @@ The workspace's actions take POST only: each is also posted empty, by every role
 out of reach ("... POST")."""
 
 import datetime
+import io
 import re
 from decimal import Decimal
 from io import StringIO
@@ -22,6 +23,7 @@ from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.apps import apps
 from django.conf import settings
 from django.contrib import admin
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.db import transaction
 from django.test import Client
@@ -33,7 +35,8 @@ from accounts import roles
 from accounts.models import User
 from collection.machine import Stage
 from collection.models import Callback, CaseNote, CaseRouting, CollectionCase
-from legal.models import LegalCase
+from legal.document_services import document_upload
+from legal.models import Court, LawFirm, LegalCase
 from loans.models import ImportRun, Payment
 from loans.services import payment_record, payment_reverse
 
@@ -94,6 +97,14 @@ def _patterns(resolvers=None, namespace=""):
             yield f"{namespace}{entry.name}", entry, parameters
 
 
+def _one_pixel_png() -> bytes:
+    from PIL import Image
+
+    image = io.BytesIO()
+    Image.new("RGB", (1, 1)).save(image, "PNG")
+    return image.getvalue()
+
+
 class Desk:
     """The seeded desk: one user per role and, per admin model, its objects in and out of reach."""
 
@@ -137,6 +148,15 @@ class Desk:
             )[0]
             for reach, case in (("own", self.own_case), ("other", self.other_case))
         }
+        self.legal_documents = {
+            reach: document_upload(
+                legal_case=legal_case,
+                by=self.users["superuser"],
+                uploaded_file=SimpleUploadedFile("receipt.png", _one_pixel_png(), content_type="image/png"),
+                kind="receipt",
+            )
+            for reach, legal_case in self.legal_cases.items()
+        }
 
     def _seed_records_the_demo_does_not_make(self):
         """Logins, an import run, and a payment reversal, a note and a callback on a case in and out
@@ -153,6 +173,9 @@ class Desk:
         ImportRun.objects.create(
             kind="loans", ran_by=self.users["admin"], via=ImportRun.Via.COMMAND, started_at=timezone.now()
         )
+        # The legal track's lists (the letter templates come with their migration).
+        Court.objects.get_or_create(name="矩阵测试人民法院")
+        LawFirm.objects.get_or_create(name="矩阵测试律师事务所")
         for case in (self.own_case, self.other_case):
             payment = Payment.objects.filter(loan=case.loan).order_by("pk").first() or payment_record(
                 loan=case.loan,
@@ -227,6 +250,16 @@ def _requests(desk: Desk):
                     arguments["contact_pk"] = case.loan.borrower.contacts.order_by("pk").first().pk
                 yield f"{name}[{reach}]", reverse(name, kwargs=arguments)
                 if name not in WORKSPACE_PAGES:
+                    yield f"{name}[{reach}] POST", reverse(name, kwargs=arguments)
+            continue
+        if name.startswith("legal_documents:"):  # a legal case's documents, and one to download
+            for reach in ("own", "other"):
+                if "legal_case_pk" in parameters:
+                    arguments = {"legal_case_pk": desk.legal_cases[reach].pk}
+                else:
+                    arguments = {"pk": desk.legal_documents[reach].pk}
+                yield f"{name}[{reach}]", reverse(name, kwargs=arguments)
+                if name in ("legal_documents:upload", "legal_documents:letter"):
                     yield f"{name}[{reach}] POST", reverse(name, kwargs=arguments)
             continue
         if name.startswith("legal:"):  # a legal case's page, and its actions (the lawyer's letter)
@@ -307,6 +340,7 @@ EXPECTED: dict[str, str] = {
     "admin:app_list[axes]": "login login missing login ok ok",
     "admin:app_list[collection]": "login login ok login ok ok",
     "admin:app_list[django_celery_beat]": "login login missing login missing ok",
+    "admin:app_list[legal]": "login login ok login ok ok",
     "admin:app_list[loans]": "login login ok login ok ok",
     "admin:auditlog_logentry_add": "login login denied login denied denied",
     "admin:auditlog_logentry_change": "login login denied login ok ok",
@@ -490,6 +524,21 @@ EXPECTED: dict[str, str] = {
     "admin:django_celery_beat_solarschedule_history": "login login denied login denied ok",
     "admin:index": "login login ok login ok ok",
     "admin:jsi18n": "login login ok login ok ok",
+    "admin:legal_court_add": "login login denied login ok ok",
+    "admin:legal_court_change": "login login ok login ok ok",
+    "admin:legal_court_changelist": "login login ok login ok ok",
+    "admin:legal_court_delete": "login login denied login ok ok",
+    "admin:legal_court_history": "login login ok login ok ok",
+    "admin:legal_lawfirm_add": "login login denied login ok ok",
+    "admin:legal_lawfirm_change": "login login ok login ok ok",
+    "admin:legal_lawfirm_changelist": "login login ok login ok ok",
+    "admin:legal_lawfirm_delete": "login login denied login ok ok",
+    "admin:legal_lawfirm_history": "login login ok login ok ok",
+    "admin:legal_lettertemplate_add": "login login denied login ok ok",
+    "admin:legal_lettertemplate_change": "login login denied login ok ok",
+    "admin:legal_lettertemplate_changelist": "login login denied login ok ok",
+    "admin:legal_lettertemplate_delete": "login login denied login ok ok",
+    "admin:legal_lettertemplate_history": "login login denied login ok ok",
     "admin:loans_borrower_add": "login login denied login ok ok",
     "admin:loans_borrower_change[other]": "login login away login ok ok",
     "admin:loans_borrower_change[own]": "login login ok login ok ok",
@@ -635,6 +684,18 @@ EXPECTED: dict[str, str] = {
     "healthz": "ok ok ok ok ok ok",
     "home": "login away away away away away",
     "legal:act[other]": "method method method method method method",
+    "legal_documents:download[other]": "login missing missing ok ok ok",
+    "legal_documents:download[own]": "login missing ok ok ok ok",
+    "legal_documents:letter[other]": "login method method method method method",
+    "legal_documents:letter[other] POST": "login missing missing invalid invalid invalid",
+    "legal_documents:letter[own]": "login method method method method method",
+    "legal_documents:letter[own] POST": "login missing invalid invalid invalid invalid",
+    "legal_documents:list[other]": "login missing missing ok ok ok",
+    "legal_documents:list[own]": "login missing ok ok ok ok",
+    "legal_documents:upload[other]": "login method method method method method",
+    "legal_documents:upload[other] POST": "login missing missing invalid invalid invalid",
+    "legal_documents:upload[own]": "login method method method method method",
+    "legal_documents:upload[own] POST": "login missing invalid invalid invalid invalid",
     "legal:act[other] POST": "login missing missing invalid invalid invalid",
     "legal:act[own]": "method method method method method method",
     "legal:act[own] POST": "login missing denied invalid invalid invalid",

@@ -325,6 +325,8 @@ AUDITLOG_INCLUDE_TRACKING_MODELS = (
             "LimitationEvent",
             "Court",
             "LawFirm",
+            "LetterTemplate",
+            "LegalDocument",
         )
     ),
 )
@@ -392,3 +394,8 @@ LEGAL_DEADLINE_REMINDER_DAYS = tuple(
 if not LEGAL_DEADLINE_REMINDER_DAYS or min(LEGAL_DEADLINE_REMINDER_DAYS) < 1:
     raise ImproperlyConfigured("LEGAL_DEADLINE_REMINDER_DAYS lists whole days before a deadline, each at least 1.")
 LEGAL_LIMITATION_WARNING_DAYS = env.int("LEGAL_LIMITATION_WARNING_DAYS", default=90)
+
+# The legal track's documents: stored apart from the static and media roots, served only by the
+# download view to those allowed (docs/legal-documents.md).
+LEGAL_DOCUMENTS_ROOT = Path(env("LEGAL_DOCUMENTS_ROOT", default=str(VAR_DIR / "legal-documents")))
+LEGAL_DOCUMENT_MAX_BYTES = env.int("LEGAL_DOCUMENT_MAX_BYTES", default=10 * 1024 * 1024)

@@ -27,6 +27,7 @@ EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 _OUTBOX = Path(tempfile.gettempdir()) / "collection-desk-tests" / (_XDIST_WORKER or "main")
 COLLECTION_SMS_FILE = str(_OUTBOX / "sms.jsonl")
 COLLECTION_LETTER_DIR = str(_OUTBOX / "letters")
+LEGAL_DOCUMENTS_ROOT = _OUTBOX / "legal-documents"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},

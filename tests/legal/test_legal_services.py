@@ -335,6 +335,7 @@ def test_a_hearings_result_is_recorded_once_it_was_held(legal_officer):
 
     with pytest.raises(ValidationError, match="has not been held yet"):
         services.hearing_result(hearing=coming, by=legal_officer, result="延期")
+    legal_case.refresh_from_db()  # in hearing now
     held = services.hearing_record(
         legal_case=legal_case, by=legal_officer, held_at=timezone.now() - datetime.timedelta(days=1), place="第三法庭"
     )
