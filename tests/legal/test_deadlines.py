@@ -522,7 +522,7 @@ def test_an_officer_without_an_email_has_their_cases_reminded_to_the_other_legal
 
 
 @pytest.mark.postgres  # its row locks settle the race
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_two_runs_at_once_send_each_reminder_once(officer, at_once):
     other = UserFactory(roles=["legal_officer"], email="other@example.com")
     judgment_case(officer, appeal_deadline=day("2026-12-11"))
