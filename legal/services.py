@@ -475,20 +475,28 @@ def enforcement_receipt_record(
     return receipt
 
 
-def _settle_if_paid(legal_case: LegalCase) -> None:
-    """A settlement agreed and approved on the collection case, now paid: the collection case is
-    settled through its service and the legal case closes as settled, both by the desk's system
-    account."""
-    from collection.machine import CASE_MACHINE
+def _settle_both(legal_case: LegalCase, *, by, reason: str) -> LegalCase:
+    """The collection case settled through its own service, by the desk's system account (the
+    settlement was a supervisor's decision; closing once paid is bookkeeping), then the legal case
+    closed as settled by `by`. The collection service refuses, in words, a settlement not yet
+    approved or paid."""
     from collection.selectors import system_user
     from collection.services import case_settle
 
+    reason = reason or _("The agreed settlement is paid.")
+    case_settle(case=legal_case.case, by=system_user(), reason=reason)
+    return _move(legal_case, "settle", by=by, reason=reason)
+
+
+def _settle_if_paid(legal_case: LegalCase) -> None:
+    """A settlement agreed and approved on the collection case, now paid: both cases settle, by
+    the desk's system account."""
+    from collection.machine import CASE_MACHINE
+    from collection.selectors import system_user
+
     case = CollectionCase.objects.get(pk=legal_case.case_id)
-    if not case.is_open or not CASE_MACHINE.conditions_met(case, "settle"):
-        return
-    system = system_user()
-    case_settle(case=case, by=system, reason=_("The agreed settlement is paid."))
-    _move(legal_case, "settle", by=system, reason=_("The agreed settlement is paid."))
+    if case.is_open and CASE_MACHINE.conditions_met(case, "settle"):
+        _settle_both(legal_case, by=system_user(), reason="")
 
 
 @transaction.atomic
@@ -596,13 +604,8 @@ def legal_case_settle(*, legal_case: LegalCase, by, reason: str = "") -> LegalCa
     (a supervisor's, through collection's settlement services) is approved and paid. The
     collection case is settled through its own service in the same transaction, by the desk's
     system account: the decision was the supervisor's, closing once paid is bookkeeping."""
-    from collection.selectors import system_user
-    from collection.services import case_settle
-
     _work_check(by)
-    legal_case = _locked(legal_case, by)
-    case_settle(case=legal_case.case, by=system_user(), reason=reason or _("The agreed settlement is paid."))
-    return _move(legal_case, "settle", by=by, reason=reason)
+    return _settle_both(_locked(legal_case, by), by=by, reason=reason)
 
 
 @transaction.atomic
