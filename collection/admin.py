@@ -71,7 +71,7 @@ from .services import (
 )
 from .services.reassignment import no_contact_reassignment_cases
 from .stage_rules import stage_rule_preview, stage_rule_validate, stage_rules_in_force, stage_rules_problems
-from .tasks import JOB_STEPS
+from .tasks import job_steps
 from .validators import VARIABLE_MEANINGS, reminder_preview
 
 
@@ -918,7 +918,7 @@ class JobRunAdmin(ReadOnlyAdmin):
 
     @admin.display(description=_("counts per step"))
     def counts_table(self, run):
-        rows = counts_in_words(run.counts or {}, JOB_STEPS.get(run.job, ()))
+        rows = counts_in_words(run.counts or {}, job_steps(run.job))
         return format_html("<table>{}</table>", format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", rows))
 
 

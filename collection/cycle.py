@@ -1,9 +1,11 @@
-"""The nightly collection cycle: `collection_cycle(*, as_of)` runs the steps of CYCLE_STEPS in
-order, each a set-based pass; what each step does is in the README ("The nightly collection
-cycle"). A step that works per id range of loans runs its ranges as batches, each one transaction
-and idempotent, so that a batch can run on any worker, twice, or again after a worker died in the
-middle of it. The same plan runs in-process here or fanned out to Celery workers (collection.tasks);
-a run holds the day's lock (collection.jobs). collection.cycle_reference does the same work one
+"""The nightly collection cycle: `collection_cycle(*, as_of)` runs the steps of `cycle_steps()` in
+order, each a set-based pass: the desk's own (CYCLE_STEPS), then those other apps added with
+`cycle_step_add` (the legal track's limitation flag; collection never imports them). What each
+step does is in the README ("The nightly collection cycle"). A step that works per id range of
+loans runs its ranges as batches, each one transaction and idempotent, so that a batch can run on
+any worker, twice, or again after a worker died in the middle of it. The same plan runs
+in-process here or fanned out to Celery workers (collection.tasks); a run holds the day's lock
+(collection.jobs). collection.cycle_reference does the same work one
 case at a time, through the services, as the definition the batch path must match."""
 
 import dataclasses
@@ -49,6 +51,8 @@ from .stage_rules import reminder_entry_dpd, rule_actions, stage_rules_in_force
 __all__ = [
     "CYCLE_STEPS",
     "CycleStep",
+    "cycle_step_add",
+    "cycle_steps",
     "allocation_groups",
     "collection_cycle",
     "cycle_plan",
@@ -68,10 +72,12 @@ FINAL_ENDINGS = (Stage.SETTLED, Stage.WRITTEN_OFF, Stage.CLOSED)
 class CycleStep(Step):
     """A step of the cycle: `run(as_of, at, actor, batch_size)` does it over the whole portfolio,
     set-based, and returns its counts; in one transaction, unless it `commits_itself` (a chunk at
-    a time)."""
+    a time). A step another app adds brings its `reference` as well: the same work one case at a
+    time, `reference(as_of, loan_ids, actor, counts)` (collection.cycle_reference)."""
 
     run: Callable[..., dict[str, int]]
     commits_itself: bool = False
+    reference: Callable[..., None] | None = None
 
 
 # --- the steps -------------------------------------------------------------------------------
@@ -407,7 +413,27 @@ CYCLE_STEPS: tuple[CycleStep, ...] = (
         commits_itself=True,  # a stretch of days at a time
     ),
 )
-_BY_NAME = {step.name: step for step in CYCLE_STEPS}
+
+# The steps other apps added, in the order they were added (their AppConfig.ready()).
+_ADDED_STEPS: dict[str, CycleStep] = {}
+
+
+def cycle_step_add(step: CycleStep) -> None:
+    """Add another app's step to the cycle, after the desk's own: an app that depends on
+    collection calls it from its AppConfig.ready(), so that collection never imports it. Adding
+    the same step again (ready() run twice) changes nothing; another step under a name taken is
+    an error."""
+    taken = {own.name for own in CYCLE_STEPS} | set(_ADDED_STEPS)
+    if step.name in taken and _ADDED_STEPS.get(step.name) != step:
+        raise ValueError(f"The cycle already has a step named {step.name!r}.")
+    if step.reference is None:
+        raise ValueError(f"The cycle step {step.name!r} needs its case-by-case reference.")
+    _ADDED_STEPS[step.name] = step
+
+
+def cycle_steps() -> tuple[CycleStep, ...]:
+    """Every step of the cycle, in the order they run: the desk's own, then those added."""
+    return CYCLE_STEPS + tuple(_ADDED_STEPS.values())
 
 
 # --- the plan and its run -----------------------------------------------------------------------
@@ -415,7 +441,7 @@ _BY_NAME = {step.name: step for step in CYCLE_STEPS}
 
 def cycle_plan() -> list[str]:
     """The cycle's steps, in order: what the workers run one after the other."""
-    return [step.name for step in CYCLE_STEPS]
+    return [step.name for step in cycle_steps()]
 
 
 def cycle_step_run(
@@ -429,7 +455,7 @@ def cycle_step_run(
     """Run one step, in its own transaction (unless the step commits itself). What a Celery step
     task runs. `batch_size` (default COLLECTION_CYCLE_BATCH_SIZE) is the loans a transaction of a
     pass over every loan holds."""
-    declared = _BY_NAME[step]
+    declared = {known.name: known for known in cycle_steps()}[step]
     run = functools.partial(
         declared.run,
         as_of=as_of,

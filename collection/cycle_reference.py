@@ -1,6 +1,7 @@
 """The nightly cycle done one loan and one case at a time, through the one-case services: the
 definition the batch path (collection.cycle) must match, and the naive path the benchmark times.
-Each step of CYCLE_STEPS has its counterpart here; a test runs both on the same portfolio and
+Each step of the desk's own CYCLE_STEPS has its counterpart here, and a step another app added
+brings its own (CycleStep.reference); a test runs both on the same portfolio and
 requires identical results."""
 
 import datetime
@@ -15,8 +16,8 @@ from loans.selectors import buckets_in_order
 from loans.services import ageing_run, loan_refresh_delinquency, portfolio_snapshot_take
 
 from .cycle import (
-    CYCLE_STEPS,
     allocation_groups,
+    cycle_steps,
     loans_needing_case,
     promises_step,
     reassignment_rules,
@@ -58,11 +59,13 @@ def collection_cycle_case_by_case(
     records no run. `snapshot=False` leaves out the snapshot and the dashboard's filing,
     whole-portfolio passes (the benchmark times the snapshot once, not per loan)."""
     loan_ids, actor = sorted(loan_ids), system_user()
-    counts: dict[str, Counter] = {step.name: Counter() for step in CYCLE_STEPS}
-    for step in CYCLE_STEPS:
+    steps = cycle_steps()
+    counts: dict[str, Counter] = {step.name: Counter() for step in steps}
+    for step in steps:
         if step.name in WHOLE_DESK_STEPS and not snapshot:
             continue
-        _ONE_CASE_AT_A_TIME[step.name](as_of=as_of, loan_ids=loan_ids, actor=actor, counts=counts[step.name])
+        one_at_a_time = step.reference or _ONE_CASE_AT_A_TIME[step.name]
+        one_at_a_time(as_of=as_of, loan_ids=loan_ids, actor=actor, counts=counts[step.name])
     return {step: dict(values) for step, values in counts.items()}
 
 
@@ -186,7 +189,7 @@ def _dashboard(*, as_of: datetime.date, counts: Counter, **_context) -> None:
 WHOLE_DESK_STEPS = ("snapshot", "dashboard")
 
 
-# Each step of the cycle, one case at a time (a test checks every step of CYCLE_STEPS is here).
+# Each of the desk's own steps, one case at a time (a step another app added brings its own).
 _ONE_CASE_AT_A_TIME: dict[str, Callable[..., None]] = {
     "refresh": _refresh,
     "open": _open,

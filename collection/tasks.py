@@ -25,12 +25,14 @@ from .services.promise_evaluation import PROMISES_STEP, promises_evaluate
 
 logger = logging.getLogger(__name__)
 
-# The steps of each job, as its runs keep their counts (the admin's job runs show them).
-JOB_STEPS = {
-    JobRun.Job.COLLECTION_CYCLE: cycle.CYCLE_STEPS,
-    JobRun.Job.REMINDER_DISPATCH: DISPATCH_STEPS,
-    JobRun.Job.PROMISE_EVALUATION: (PROMISES_STEP,),
-}
+
+def job_steps(job: str) -> tuple:
+    """The steps of a job, as its runs keep their counts (the admin's job runs show them)."""
+    return {
+        JobRun.Job.COLLECTION_CYCLE: cycle.cycle_steps(),
+        JobRun.Job.REMINDER_DISPATCH: DISPATCH_STEPS,
+        JobRun.Job.PROMISE_EVALUATION: (PROMISES_STEP,),
+    }.get(job, ())
 
 
 def _day(as_of: str | None) -> datetime.date:

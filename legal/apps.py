@@ -10,8 +10,12 @@ class LegalConfig(AppConfig):
     def ready(self):
         # A collection case sent to litigation opens its legal case, in the same transaction:
         # collection announces the move and never imports legal.
+        from collection.cycle import cycle_step_add
         from collection.signals import case_entered_litigation
 
+        from .limitation import LIMITATION_STEP
         from .receivers import open_legal_case
 
         case_entered_litigation.connect(open_legal_case, dispatch_uid="legal.open_legal_case")
+        # The nightly cycle flags the debts close to the end of their limitation period.
+        cycle_step_add(LIMITATION_STEP)

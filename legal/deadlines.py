@@ -56,7 +56,10 @@ __all__ = [
     "legal_case_deadlines",
     "legal_cases_with_deadline_days",
     "legal_cases_with_next_deadline",
+    "limitation_ends_sql",
+    "limitation_running",
     "next_asset_check",
+    "next_deadline_kind",
     "next_deadline",
     "with_deadline_records",
 ]
@@ -305,6 +308,18 @@ def _asset_check_sql(today: datetime.date) -> Subquery:
     return Subquery(ended, output_field=_DATE)
 
 
+def limitation_running() -> Q:
+    """The legal cases whose debt's limitation period runs, no court having the claim: before a
+    payment order or a suit, or a payment order was objected to (as legal_case_deadlines)."""
+    objected = Exists(PaymentOrder.objects.filter(legal_case=OuterRef("pk"), objected_on__isnull=False))
+    return Q(state__in=BEFORE_COURT) | Q(objected, state=LegalState.PAYMENT_ORDER)
+
+
+def limitation_ends_sql() -> AddMonths:
+    """LegalCase.limitation_ends in SQL."""
+    return AddMonths("limitation_from", Value(12 * LIMITATION_YEARS))
+
+
 def _deadline_days_sql(today: datetime.date) -> dict[str, list]:
     """For each kind, the SQL of the earliest open deadline of the outer legal case, by the same
     rules as legal_case_deadlines (None where it has none); a kind read from several records has
@@ -317,7 +332,6 @@ def _deadline_days_sql(today: datetime.date) -> dict[str, list]:
         description=OuterRef("description"),
         frozen_on__gt=OuterRef("frozen_on"),
     )
-    objected = Exists(PaymentOrder.objects.filter(legal_case=OuterRef("pk"), objected_on__isnull=False))
     hearings = Hearing.objects.filter(held_at__gte=desk_day_start(today))
     return {
         DeadlineKind.HEARING: [
@@ -374,12 +388,7 @@ def _deadline_days_sql(today: datetime.date) -> dict[str, list]:
             )
         ],
         DeadlineKind.ASSET_CHECK: [_when(Q(state=LegalState.ENFORCEMENT_SUSPENDED), _asset_check_sql(today))],
-        DeadlineKind.LIMITATION: [
-            _when(
-                Q(state__in=BEFORE_COURT) | Q(objected, state=LegalState.PAYMENT_ORDER),
-                AddMonths("limitation_from", Value(12 * LIMITATION_YEARS)),
-            )
-        ],
+        DeadlineKind.LIMITATION: [_when(limitation_running(), limitation_ends_sql())],
     }
 
 
@@ -401,9 +410,27 @@ def legal_cases_with_deadline_days(legal_cases: QuerySet[LegalCase], *, today: d
     )
 
 
-def legal_cases_with_next_deadline(legal_cases: QuerySet[LegalCase], *, today: datetime.date) -> QuerySet[LegalCase]:
+def legal_cases_with_next_deadline(
+    legal_cases: QuerySet[LegalCase], *, today: datetime.date, by_kind: bool = False
+) -> QuerySet[LegalCase]:
     """`legal_cases` annotated with `next_deadline_on`: the day of each one's next deadline (None
     for a case without any), the same as next_deadline's, computed by the database so that a list
-    orders by it (`order_by(F("next_deadline_on").asc(nulls_last=True))`) or filters on it."""
-    every = [expression for expressions in _deadline_days_sql(today).values() for expression in expressions]
+    orders by it (`order_by(F("next_deadline_on").asc(nulls_last=True))`) or filters on it.
+    `by_kind` annotates each kind's day as well (legal_cases_with_deadline_days), for a list that
+    says which deadline is next (next_deadline_kind)."""
+    if by_kind:
+        legal_cases = legal_cases_with_deadline_days(legal_cases, today=today)
+        every = [F(f"{kind}_due_on") for kind in DeadlineKind.values]
+    else:
+        every = [expression for expressions in _deadline_days_sql(today).values() for expression in expressions]
     return legal_cases.annotate(next_deadline_on=_least(every))
+
+
+def next_deadline_kind(legal_case: LegalCase) -> str | None:
+    """The kind of the next deadline of a case read with legal_cases_with_next_deadline(by_kind=
+    True): of the kinds falling on its day, the first in DeadlineKind's order (as next_deadline);
+    None for a case without any."""
+    if legal_case.next_deadline_on is None:
+        return None
+    day = legal_case.next_deadline_on
+    return next(kind for kind in DeadlineKind.values if getattr(legal_case, f"{kind}_due_on") == day)

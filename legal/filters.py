@@ -17,5 +17,12 @@ class LegalCaseFilter(django_filters.FilterSet):
         label=_("Law firm"), queryset=LawFirm.objects.all(), empty_label=_("Any firm")
     )
 
+    limitation_flagged = django_filters.BooleanFilter(
+        label=_("Limitation near its end"),
+        field_name="limitation_flagged_on",
+        lookup_expr="isnull",
+        exclude=True,
+    )
+
     def before_court(self, queryset, _name, court):
         return with_court(queryset, court.pk) if court else queryset

@@ -103,6 +103,15 @@ class LegalCase(LegalMachine):
     # Where the debt's limitation period starts from: the day the desk knew it was unpaid, or the
     # last demand, acknowledgement or suit after it (LimitationEvent); kept by the services.
     limitation_from = models.DateField(_("limitation runs from"))
+    # Set by the nightly cycle when the limitation period ends within LEGAL_LIMITATION_WARNING_DAYS
+    # (or has ended) while no court has the claim; cleared when it starts again (legal.limitation).
+    limitation_flagged_on = models.DateField(
+        _("limitation flagged on"),
+        null=True,
+        blank=True,
+        editable=False,
+        help_text=_("The night the debt was first found close to the end of its limitation period."),
+    )
 
     class Meta:
         verbose_name = _("legal case")

@@ -6,27 +6,50 @@ import datetime
 from decimal import Decimal
 
 from django.contrib.contenttypes.models import ContentType
-from django.db.models import Count, DecimalField, Exists, OuterRef, Q, QuerySet, Subquery, Sum, Value
+from django.db.models import (
+    Count,
+    DecimalField,
+    Exists,
+    F,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+    prefetch_related_objects,
+)
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 from django_fsm_log.models import StateLog
 
 from loans.models import MONEY, ZERO
 
 from .access import legal_case_access_check, legal_cases_visible_to
+from .deadlines import legal_case_deadlines, legal_cases_with_next_deadline, next_deadline_kind
 from .machine import LegalState
 from .models import (
+    DeadlineKind,
+    Enforcement,
     EnforcementReceipt,
     Filing,
     Judgment,
+    LawyerLetter,
     LegalCase,
     LegalCost,
+    PaymentOrder,
 )
 
 __all__ = [
+    "DeadlineDue",
+    "legal_case_deadlines_due",
     "legal_case_for_user",
+    "legal_case_records_read",
     "legal_portfolio",
     "legal_queue",
     "legal_timeline",
+    "queue_next_deadlines",
     "with_court",
 ]
 
@@ -56,11 +79,14 @@ def with_court(legal_cases: QuerySet, court_id: int) -> QuerySet:
     ).distinct()
 
 
-def legal_queue(*, user) -> QuerySet[LegalCase]:
+def legal_queue(*, user, today: datetime.date | None = None) -> QuerySet[LegalCase]:
     """The legal cases `user` may see, with what a row shows: the borrower, the officer and firm,
-    the claim as filed and what enforcement has brought in. Active first, then by when they
-    entered their state (oldest first)."""
-    return (
+    the claim as filed, what enforcement has brought in, and the next deadline on `today`
+    (default the desk's today) with each kind's day (legal.deadlines.next_deadline_kind says
+    which). The active cases first, by their next deadline (an overdue one first, those without
+    any after), then by when they entered their state; the closed ones last."""
+    today = today or timezone.localdate()
+    cases = (
         legal_cases_visible_to(user)
         .select_related("case__loan__borrower", "case__team", "officer", "firm")
         .annotate(
@@ -68,8 +94,48 @@ def legal_queue(*, user) -> QuerySet[LegalCase]:
             docket_number=_latest_filing("docket_number"),
             recovered=_sum_of(EnforcementReceipt, "amount"),
         )
-        .order_by("closed_at", "state_entered_at", "pk")
     )
+    return legal_cases_with_next_deadline(cases, today=today, by_kind=True).order_by(
+        F("closed_at").asc(nulls_first=True),
+        F("next_deadline_on").asc(nulls_last=True),
+        "state_entered_at",
+        "pk",
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class DeadlineDue:
+    """A deadline as a page shows it: its kind's label, its day, the days left (below 0 once it
+    passed) and what it is about."""
+
+    label: str
+    due_on: datetime.date
+    days_left: int
+    what: str = ""
+
+    @property
+    def days_overdue(self) -> int:
+        return -self.days_left
+
+
+def legal_case_deadlines_due(legal_case: LegalCase, *, today: datetime.date) -> list[DeadlineDue]:
+    """The open deadlines of `legal_case` on `today`, the earliest first (legal.deadlines), for its
+    page: read from its records, prefetched by legal_case_for_user."""
+    return [
+        DeadlineDue(deadline.label, deadline.due_on, deadline.days_left(today), deadline.what)
+        for deadline in legal_case_deadlines(legal_case, today=today)
+    ]
+
+
+def queue_next_deadlines(legal_cases, *, today: datetime.date) -> list[tuple[LegalCase, DeadlineDue | None]]:
+    """Each of `legal_cases` read by legal_queue with its next deadline (None without any)."""
+    rows = []
+    for legal_case in legal_cases:
+        kind = next_deadline_kind(legal_case)
+        due_on = legal_case.next_deadline_on
+        next_one = None if kind is None else DeadlineDue(str(DeadlineKind(kind).label), due_on, (due_on - today).days)
+        rows.append((legal_case, next_one))
+    return rows
 
 
 def legal_case_for_user(*, user, pk: int) -> LegalCase:
@@ -79,6 +145,26 @@ def legal_case_for_user(*, user, pk: int) -> LegalCase:
         "case__loan__borrower", "case__loan__product", "case__team", "case__assigned_to", "officer", "firm"
     ).get(pk=pk)
     legal_case_access_check(legal_case=legal_case, by=user)
+    return legal_case
+
+
+def legal_case_records_read(legal_case: LegalCase) -> LegalCase:
+    """Read the records of `legal_case` its page shows and its deadlines come from, once each
+    (`legal_case.hearings.all()` and the like then read no more)."""
+    prefetch_related_objects(
+        [legal_case],
+        Prefetch("letters", queryset=LawyerLetter.objects.select_related("firm")),
+        "mediations",
+        Prefetch("payment_orders", queryset=PaymentOrder.objects.select_related("court")),
+        Prefetch("filings", queryset=Filing.objects.select_related("court")),
+        "hearings",
+        "judgments",
+        Prefetch(
+            "enforcements",
+            queryset=Enforcement.objects.select_related("court").prefetch_related("receipts__payment", "frozen_assets"),
+        ),
+        "frozen_assets",
+    )
     return legal_case
 
 

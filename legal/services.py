@@ -95,8 +95,10 @@ def _move(legal_case: LegalCase, name: str, *, by, reason: str = "", **kwargs) -
 def _limitation_restart(legal_case: LegalCase, *, kind: str, on: datetime.date, by, evidence: str = "") -> None:
     LimitationEvent.objects.create(legal_case=legal_case, kind=kind, occurred_on=on, evidence=evidence, recorded_by=by)
     if on > legal_case.limitation_from:
+        # Three years from `on`: no longer close to its end, so no longer flagged (legal.limitation).
         legal_case.limitation_from = on
-        legal_case.save(update_fields=["limitation_from"])
+        legal_case.limitation_flagged_on = None
+        legal_case.save(update_fields=["limitation_from", "limitation_flagged_on"])
 
 
 def _not_after_today(day: datetime.date, what: str) -> None:

@@ -9,6 +9,7 @@ from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
@@ -22,7 +23,15 @@ from .filters import LegalCaseFilter
 from .forms import ACTIONS, actions_offered
 from .machine import LegalState
 from .models import LegalCase
-from .selectors import legal_case_for_user, legal_portfolio, legal_queue, legal_timeline
+from .selectors import (
+    legal_case_deadlines_due,
+    legal_case_for_user,
+    legal_case_records_read,
+    legal_portfolio,
+    legal_queue,
+    legal_timeline,
+    queue_next_deadlines,
+)
 
 LEGAL_ROLES = (roles.LEGAL_OFFICER, roles.SUPERVISOR, roles.ADMIN)
 PORTFOLIO_ROLES = (roles.SUPERVISOR, roles.ADMIN)
@@ -47,12 +56,18 @@ def queue_view(request):
     return render(
         request,
         "legal/queue.html",
-        {"filter": cases_filter, "page": page, "listing": query_without(request.GET, "page")},
+        {
+            "filter": cases_filter,
+            "page": page,
+            "rows": queue_next_deadlines(page.object_list, today=timezone.localdate()),
+            "listing": query_without(request.GET, "page"),
+        },
     )
 
 
 def _case_page(request, legal_case: LegalCase, *, bound: dict | None = None, status: int = 200):
     """The legal case page; `bound` is an action's form just refused, shown with its errors."""
+    legal_case_records_read(legal_case)
     offered = actions_offered(legal_case, request.user)
     forms = {name: ACTIONS[name].form(legal_case=legal_case) for name in offered}
     forms.update(bound or {})
@@ -68,15 +83,14 @@ def _case_page(request, legal_case: LegalCase, *, bound: dict | None = None, sta
             "case": legal_case.case,
             "loan": legal_case.case.loan,
             "actions": [(name, ACTIONS[name], forms[name]) for name in offered],
-            "letters": legal_case.letters.select_related("firm"),
+            "letters": legal_case.letters.all(),
             "mediations": legal_case.mediations.all(),
-            "payment_orders": legal_case.payment_orders.select_related("court"),
-            "filings": legal_case.filings.select_related("court"),
+            "payment_orders": legal_case.payment_orders.all(),
+            "filings": legal_case.filings.all(),
             "hearings": legal_case.hearings.all(),
             "judgments": legal_case.judgments.all(),
-            "enforcements": legal_case.enforcements.select_related("court").prefetch_related(
-                "receipts__payment", "frozen_assets"
-            ),
+            "enforcements": legal_case.enforcements.all(),
+            "deadlines": legal_case_deadlines_due(legal_case, today=timezone.localdate()),
             "costs": legal_case.costs.all(),
             "limitation_events": legal_case.limitation_events.all(),
             "timeline": legal_timeline(legal_case),

@@ -20,6 +20,7 @@ from legal.deadlines import (
     legal_cases_with_next_deadline,
     next_asset_check,
     next_deadline,
+    next_deadline_kind,
     with_deadline_records,
 )
 from legal.machine import LegalState
@@ -360,12 +361,17 @@ def test_the_sql_next_deadline_agrees_with_the_python_one_on_random_cases(seed, 
         in_sql = dict(
             legal_cases_with_next_deadline(LegalCase.objects.all(), today=today).values_list("pk", "next_deadline_on")
         )
-        in_python = {}
+        by_kind = legal_cases_with_next_deadline(LegalCase.objects.all(), today=today, by_kind=True)
+        kinds_in_sql = {legal_case.pk: next_deadline_kind(legal_case) for legal_case in by_kind}
+        in_python, kinds_in_python = {}, {}
         for legal_case in with_deadline_records(LegalCase.objects.all()):
             deadline = next_deadline(legal_case, today=today)
             in_python[legal_case.pk] = deadline.due_on if deadline else None
+            kinds_in_python[legal_case.pk] = deadline.kind if deadline else None
 
         assert in_sql == in_python
+        assert kinds_in_sql == kinds_in_python
+        assert {legal_case.pk: legal_case.next_deadline_on for legal_case in by_kind} == in_python
         assert any(in_python.values()) and None in in_python.values()
 
 

@@ -8,11 +8,13 @@ from decimal import Decimal
 
 import pytest
 from django.conf import settings as django_settings
+from django.utils import timezone
 
 from legal.machine import LegalState
-from legal.models import EnforcementReceipt, LegalCase, LegalCost, LimitationEvent
+from legal.models import EnforcementReceipt, Hearing, Judgment, LegalCase, LegalCost, LimitationEvent
 from loans.services import payment_record
 from tests.accounts.factories import TeamFactory, UserFactory
+from tests.collection.factories import at
 from tests.legal.factories import CourtFactory, LawFirmFactory, legal_case_in
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("in_english")]
@@ -268,7 +270,7 @@ def test_the_portfolio_sums_claims_awards_recoveries_and_costs_per_state(
 # --- what a page costs ---------------------------------------------------------------------------
 
 QUEUE_READS = 11
-CASE_READS = 27
+CASE_READS = 28  # the deadlines read the frozen assets of the case once more
 
 
 def test_the_queue_reads_the_same_few_times_whatever_the_number_of_cases(
@@ -312,3 +314,48 @@ def test_the_case_page_reads_the_same_few_times_whatever_its_records(
 
     with django_assert_max_num_queries(CASE_READS):
         assert client.get(case_url(legal_case)).status_code == 200
+
+
+# --- the queue by next deadline ------------------------------------------------------------------
+
+
+def test_the_queue_puts_the_nearest_deadline_first_an_overdue_one_before_all(client, legal_officer):
+    today = timezone.localdate()
+    later = legal_case_in(LegalState.PREPARING)  # the limitation period, years off
+    hearing = legal_case_in(LegalState.IN_HEARING)
+    Hearing.objects.create(
+        legal_case=hearing,
+        held_at=at(today + datetime.timedelta(days=3), 9, 30),
+        place="第1法庭",
+        recorded_by=legal_officer,
+    )
+    overdue = legal_case_in(LegalState.JUDGMENT)
+    Judgment.objects.create(
+        legal_case=overdue,
+        ruled_on=today - datetime.timedelta(days=20),
+        served_on=today - datetime.timedelta(days=17),
+        awarded_amount=Decimal("1000.00"),
+        costs_awarded=Decimal("0.00"),
+        recorded_by=legal_officer,
+    )
+    without = legal_case_in(LegalState.ENFORCEMENT)  # nothing to watch
+    closed = legal_case_in(LegalState.CLOSED)
+    LegalCase.objects.filter(pk=closed.pk).update(closed_at=timezone.now())
+    logged_in(client, legal_officer)
+
+    page = client.get(QUEUE).content.decode()
+
+    order = [
+        page.index(f'id="legal-case-{legal_case.pk}"') for legal_case in (overdue, hearing, later, without, closed)
+    ]
+    assert order == sorted(order)
+    row = page.split(f'id="legal-case-{overdue.pk}"')[1].split("</tr>")[0]
+    assert "2 days overdue" in row and "Appeal period of the judgment" in row
+    row = page.split(f'id="legal-case-{hearing.pk}"')[1].split("</tr>")[0]
+    assert "in 3 days" in row and "Hearing" in row
+
+    case_page = client.get(case_url(hearing)).content.decode()
+    next_one = case_page.split('id="next-deadline"')[1].split("</span></span>")[0]
+    assert "Hearing" in next_one and "in 3 days" in next_one
+    deadlines = case_page.split('id="deadlines"')[1].split("</table>")[0]
+    assert "09:30 第1法庭" in deadlines and "Limitation period" not in deadlines

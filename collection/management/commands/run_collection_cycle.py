@@ -6,7 +6,7 @@ from django.utils.translation import gettext as _
 from tqdm import tqdm
 
 from accounts.audit import audit_actor
-from collection.cycle import CYCLE_STEPS, collection_cycle, cycle_plan
+from collection.cycle import collection_cycle, cycle_plan, cycle_steps
 from collection.exceptions import CollectionError
 from collection.jobs import JobAlreadyRan, JobRunning, counts_in_words
 from collection.management.arguments import day_argument
@@ -78,5 +78,5 @@ class Command(BaseCommand):
             else _("Collection cycle for %(day)s done:")
         )
         self.stdout.write(title % {"day": as_of})
-        for step, summary in counts_in_words(counts, CYCLE_STEPS):
+        for step, summary in counts_in_words(counts, cycle_steps()):
             self.stdout.write(f"  {step}: {summary}")
