@@ -1,6 +1,7 @@
 """The legal queue's filters (django-filter), over selectors.legal_queue."""
 
 import django_filters
+from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from .machine import LegalState
@@ -22,6 +23,7 @@ class LegalCaseFilter(django_filters.FilterSet):
         field_name="limitation_flagged_on",
         lookup_expr="isnull",
         exclude=True,
+        widget=forms.Select(choices=[("", _("Either")), ("true", _("Flagged")), ("false", _("Not flagged"))]),
     )
 
     def before_court(self, queryset, _name, court):

@@ -9,10 +9,12 @@ from django.urls import reverse
 from django.utils import timezone
 from playwright.sync_api import expect
 
+from legal.limitation import limitation_flags_set
 from legal.machine import LegalState
-from legal.models import LegalCase, LegalCost
+from legal.models import Hearing, LegalCase, LegalCost
 from loans.models import Loan
 from tests.browser.a11y import assert_no_blocking_violations
+from tests.collection.factories import at
 from tests.legal.factories import CourtFactory, LawFirmFactory, legal_case_in
 
 
@@ -117,3 +119,32 @@ def test_a_legal_officer_walks_a_case_from_preparing_to_closed(log_in, legal_off
     expect(page.locator("#state-closed")).to_contain_text("1")
     assert_no_blocking_violations(page)
     page.screenshot(path="/tmp/legal-portfolio.png", full_page=True)
+
+
+def test_the_queue_shows_the_next_deadlines_and_the_limitation_flag(log_in, legal_officer):
+    today = timezone.localdate()
+    soon = legal_case_in(LegalState.IN_HEARING)
+    Hearing.objects.create(
+        legal_case=soon,
+        held_at=at(today + datetime.timedelta(days=2), 9, 30),
+        place="第三法庭",
+        recorded_by=legal_officer,
+    )
+    flagged = legal_case_in(LegalState.LETTER_SENT)
+    LegalCase.objects.filter(pk=flagged.pk).update(limitation_from=today - datetime.timedelta(days=3 * 365 - 30))
+    limitation_flags_set(as_of=today)
+
+    page = log_in(legal_officer)
+    page.goto(reverse("legal:queue"))
+    rows = page.locator("table.legal-list tbody tr")
+    expect(rows.nth(0)).to_have_id(f"legal-case-{soon.pk}")
+    expect(rows.nth(1)).to_have_id(f"legal-case-{flagged.pk}")
+    expect(rows.nth(1).locator(".badge.bad")).to_be_visible()
+    assert_no_blocking_violations(page)
+    page.screenshot(path="/tmp/legal-queue.png", full_page=True)
+
+    rows.nth(0).locator("a").click()
+    expect(page.locator("#next-deadline")).to_be_visible()
+    expect(page.locator("#deadlines")).to_contain_text("09:30 第三法庭")
+    assert_no_blocking_violations(page)
+    page.screenshot(path="/tmp/legal-case-deadlines.png", full_page=True)
