@@ -8,6 +8,9 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 RUN useradd --create-home --uid 1000 desk
+# The Song typeface the legal letters' PDFs embed (LEGAL_LETTER_FONT_FILE).
+RUN apt-get update && apt-get install -y --no-install-recommends fonts-arphic-uming \
+    && rm -rf /var/lib/apt/lists/*
 
 COPY pyproject.toml README.md ./
 RUN pip install --upgrade pip && pip install .

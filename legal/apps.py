@@ -13,6 +13,7 @@ class LegalConfig(AppConfig):
         from collection.cycle import cycle_step_add
         from collection.signals import case_entered_litigation
 
+        from . import letters  # noqa: F401 (registers the check of the letters' font)
         from .limitation import LIMITATION_STEP
         from .receivers import open_legal_case
 

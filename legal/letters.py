@@ -1,18 +1,69 @@
 """The PDF a letter to a borrower is printed as (its text: legal.validators).
 
-The PDF is drawn by reportlab in its built-in CID font STSong-Light (Adobe's Song typeface for
-Simplified Chinese, which covers Latin too): no font file or system package is needed, the text
-layer is Unicode (it can be searched and copied), and every PDF reader shows it with its own Song
-typeface."""
+The PDF is drawn by reportlab with a Song typeface embedded in it, the subset of its glyphs the
+letter uses: the TrueType font LEGAL_LETTER_FONT_FILE (Debian's AR PL UMing, which covers Chinese,
+Latin and ¥), so that the letter looks the same in every reader and on every printer, as a
+document sent to a borrower or filed with a court must. The text layer is Unicode (it can be
+searched and copied). Without the font file (a machine that did not install it) the letter falls
+back to reportlab's built-in CID font STSong-Light, which is referenced, not embedded, and the
+check legal.W001 says so (docs/legal-documents.md)."""
 
+import functools
 import io
+import logging
 from xml.sax.saxutils import escape
 
 from django.conf import settings
+from django.core import checks
 
-__all__ = ["LETTER_FONT", "LetterContent", "letter_pdf"]
+__all__ = ["EMBEDDED_FONT", "REFERENCED_FONT", "LetterContent", "letter_font", "letter_pdf"]
 
-LETTER_FONT = "STSong-Light"
+logger = logging.getLogger(__name__)
+
+# The names the letters' fonts are registered under in reportlab.
+EMBEDDED_FONT = "DeskLetterSong"
+REFERENCED_FONT = "STSong-Light"
+
+
+@functools.cache
+def _registered(path: str, index: int) -> str:
+    """Register the letters' font once per process: the embedded one from `path` (`index`: the
+    face of a .ttc), or the referenced one when there is no such file."""
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+    from reportlab.pdfbase.ttfonts import TTFError, TTFont
+
+    try:
+        pdfmetrics.registerFont(TTFont(EMBEDDED_FONT, path, subfontIndex=index))
+        return EMBEDDED_FONT
+    except (OSError, TTFError):  # no such file, or not a font reportlab can embed
+        logger.warning("The letters' font %s cannot be read: the letters reference %s instead", path, REFERENCED_FONT)
+    pdfmetrics.registerFont(UnicodeCIDFont(REFERENCED_FONT))
+    return REFERENCED_FONT
+
+
+def letter_font() -> str:
+    """The reportlab name of the font the letters are drawn in: EMBEDDED_FONT, or REFERENCED_FONT
+    without the font file."""
+    return _registered(str(settings.LEGAL_LETTER_FONT_FILE), settings.LEGAL_LETTER_FONT_INDEX)
+
+
+@checks.register(checks.Tags.compatibility)
+def letter_font_check(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """legal.W001: the letters' font file is missing, so the letters will reference a font rather
+    than embed one."""
+    if settings.LEGAL_LETTER_FONT_FILE.is_file():
+        return []
+    return [
+        checks.Warning(
+            f"The letters' font file {settings.LEGAL_LETTER_FONT_FILE} does not exist: the letters' PDFs will "
+            f"reference the font {REFERENCED_FONT} instead of embedding one, and readers without it substitute "
+            "their own.",
+            hint="Install Debian's fonts-arphic-uming, or set LEGAL_LETTER_FONT_FILE to a TrueType font with "
+            "Chinese glyphs.",
+            id="legal.W001",
+        )
+    ]
 
 
 class LetterContent:
@@ -36,15 +87,11 @@ def letter_pdf(content: LetterContent) -> bytes:
     from reportlab.lib.pagesizes import A4
     from reportlab.lib.styles import ParagraphStyle
     from reportlab.lib.units import mm
-    from reportlab.pdfbase import pdfmetrics
-    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
     from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer
 
-    if LETTER_FONT not in pdfmetrics.getRegisteredFontNames():
-        pdfmetrics.registerFont(UnicodeCIDFont(LETTER_FONT))
     # Chinese breaks between any two characters; English at spaces.
     wrap = "CJK" if content.language != "en" else None
-    body = ParagraphStyle("body", fontName=LETTER_FONT, fontSize=11, leading=18, wordWrap=wrap, spaceAfter=2)
+    body = ParagraphStyle("body", fontName=letter_font(), fontSize=11, leading=18, wordWrap=wrap, spaceAfter=2)
     title = ParagraphStyle("title", parent=body, fontSize=18, leading=26, alignment=TA_CENTER, spaceAfter=10)
     right = ParagraphStyle("right", parent=body, alignment=TA_RIGHT)
 

@@ -399,3 +399,9 @@ LEGAL_LIMITATION_WARNING_DAYS = env.int("LEGAL_LIMITATION_WARNING_DAYS", default
 # download view to those allowed (docs/legal-documents.md).
 LEGAL_DOCUMENTS_ROOT = Path(env("LEGAL_DOCUMENTS_ROOT", default=str(VAR_DIR / "legal-documents")))
 LEGAL_DOCUMENT_MAX_BYTES = env.int("LEGAL_DOCUMENT_MAX_BYTES", default=10 * 1024 * 1024)
+# The TrueType font embedded in the letters' PDFs (a Song typeface; its subset of the glyphs used):
+# Debian's fonts-arphic-uming, which the Dockerfile and .ci/run install. A .ttc file takes the
+# index of its face (0: AR PL UMing CN). Without the file the letters reference a font instead
+# (legal.letters; the check legal.W001 says so).
+LEGAL_LETTER_FONT_FILE = Path(env("LEGAL_LETTER_FONT_FILE", default="/usr/share/fonts/truetype/arphic/uming.ttc"))
+LEGAL_LETTER_FONT_INDEX = env.int("LEGAL_LETTER_FONT_INDEX", default=0)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from django.conf import settings
 from django.core.management import get_commands
 
 BASE_DIR = Path(__file__).resolve().parents[2]
@@ -69,6 +70,12 @@ def test_migrate_runs_a_management_command_that_exists():
 
     assert command[:2] == ["python", "manage.py"]
     assert command[2] in get_commands()
+
+
+def test_the_image_and_ci_install_the_font_the_legal_letters_embed():
+    assert "fonts-arphic-uming" in (BASE_DIR / "Dockerfile").read_text()
+    assert "fonts-arphic-uming" in (BASE_DIR / ".ci" / "run").read_text()
+    assert str(settings.LEGAL_LETTER_FONT_FILE).startswith("/usr/share/fonts/truetype/arphic/")
 
 
 def test_the_dockerfile_default_command_matches_the_web_service():

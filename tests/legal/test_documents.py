@@ -23,6 +23,7 @@ from collection.exceptions import ConductViolation
 from collection.machine import Stage
 from collection.models import CollectionCase, ConductRefusal, ContactAttempt, ContactChannel, Outcome
 from legal.document_services import document_upload, letter_render
+from legal.letters import letter_font_check
 from legal.models import LegalDocument, LetterTemplate, legal_documents_root
 from legal.validators import letter_template_validate
 from loans.models import Borrower, Loan
@@ -127,6 +128,53 @@ def test_a_lawyers_letter_renders_to_a_pdf_whose_chinese_text_reads_back(legal_c
     assert document.original_name.endswith(".pdf")
     assert Path(document.file.path).parent == Path(legal_documents_root()) / str(legal_case.pk)
     assert document.original_name not in document.file.name
+
+
+def _fonts(document: LegalDocument) -> list[dict]:
+    """The fonts of the PDF's pages (a composite font's descendant in its place), but reportlab's
+    Helvetica, a standard font that every reader has and that draws none of the letter."""
+    with document.file.open("rb") as handle:
+        reader = PdfReader(io.BytesIO(handle.read()))
+    fonts = []
+    for page in reader.pages:
+        for font in page["/Resources"]["/Font"].values():
+            font = font.get_object()
+            descendants = font.get("/DescendantFonts")
+            if font["/BaseFont"] != "/Helvetica":
+                fonts.append(descendants[0].get_object() if descendants else font)
+    return fonts
+
+
+def test_the_letter_embeds_its_song_typeface_so_it_prints_the_same_everywhere(legal_case, lawyer_letter, legal_officer):
+    document = letter_render(
+        legal_case=legal_case, template=lawyer_letter, language="zh-hans", by=legal_officer, deadline=DEADLINE
+    )
+
+    fonts = _fonts(document)
+    assert fonts
+    for font in fonts:
+        descriptor = font["/FontDescriptor"].get_object()
+        # A subset of AR PL UMing's glyphs, in the file (a TrueType font program).
+        assert "/FontFile2" in descriptor, font["/BaseFont"]
+        assert str(font["/BaseFont"]).endswith("+UMingCN-0"), font["/BaseFont"]
+    assert letter_font_check() == []
+
+
+def test_without_the_font_file_the_letter_references_its_font_and_the_check_says_so(
+    legal_case, lawyer_letter, legal_officer, settings
+):
+    settings.LEGAL_LETTER_FONT_FILE = Path("/nonexistent/uming.ttc")
+
+    document = letter_render(
+        legal_case=legal_case, template=lawyer_letter, language="zh-hans", by=legal_officer, deadline=DEADLINE
+    )
+
+    assert "律师函" in _pdf_text(document)
+    (font,) = _fonts(document)
+    assert font["/BaseFont"] == "/STSong-Light"
+    assert "/FontFile2" not in font["/FontDescriptor"].get_object()
+    (warning,) = letter_font_check()
+    assert warning.id == "legal.W001" and "/nonexistent/uming.ttc" in warning.msg
 
 
 def test_a_letter_in_english_is_written_in_english(legal_case, lawyer_letter, legal_officer):
