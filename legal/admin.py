@@ -3,13 +3,40 @@ legal officers render letters from. A letter template's text is checked when sav
 (legal.validators.letter_template_validate: an unknown name is refused, named, on its field); the
 names it may use are listed beside it. Documents are not edited here: they are added through the
 services (legal.document_services), which check their content and record letters as contact
-attempts."""
+attempts.
+
+The legal cases themselves are shown here, never added, changed or deleted: a case opens when its
+collection case enters litigation, moves by its transitions and keeps its records through the
+services (legal.services), which check the state, write the audit rows and the money's payments.
+Each user sees the cases within their reach (legal.access), as on the legal pages; the list is
+searched by account number, borrower's name or docket number."""
 
 from django.contrib import admin
+from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
-from .models import Court, LawFirm, LetterTemplate
+from accounts.admin_base import ViewOnlyAdmin
+from loans.admin import PortfolioSearchMixin
+
+from .access import legal_case_scope, may_act_on_legal_case
+from .models import (
+    Court,
+    Enforcement,
+    EnforcementReceipt,
+    Filing,
+    FrozenAsset,
+    Hearing,
+    Judgment,
+    LawFirm,
+    LawyerLetter,
+    LegalCase,
+    LegalCost,
+    LetterTemplate,
+    LimitationEvent,
+    Mediation,
+    PaymentOrder,
+)
 from .validators import LETTER_VARIABLES
 
 
@@ -51,3 +78,111 @@ class LetterTemplateAdmin(admin.ModelAdmin):
                 ((name, meaning) for name, meaning in LETTER_VARIABLES.items()),
             ),
         )
+
+
+# --- legal cases, shown ------------------------------------------------------------------------
+
+
+class RecordInline(ViewOnlyAdmin, admin.TabularInline):
+    """A stage's records on the legal case's admin page, shown as the services wrote them."""
+
+    extra = 0
+    can_delete = False
+    show_change_link = False
+    exclude = ("legal_case",)
+
+
+class LawyerLetterInline(RecordInline):
+    model = LawyerLetter
+
+
+class MediationInline(RecordInline):
+    model = Mediation
+
+
+class PaymentOrderInline(RecordInline):
+    model = PaymentOrder
+
+
+class FilingInline(RecordInline):
+    model = Filing
+
+
+class HearingInline(RecordInline):
+    model = Hearing
+
+
+class JudgmentInline(RecordInline):
+    model = Judgment
+
+
+class EnforcementInline(RecordInline):
+    model = Enforcement
+
+
+class EnforcementReceiptInline(RecordInline):
+    model = EnforcementReceipt
+    exclude = ("legal_case", "payment")
+
+
+class FrozenAssetInline(RecordInline):
+    model = FrozenAsset
+
+
+class LegalCostInline(RecordInline):
+    model = LegalCost
+
+
+class LimitationEventInline(RecordInline):
+    model = LimitationEvent
+
+
+@admin.register(LegalCase)
+class LegalCaseAdmin(ViewOnlyAdmin, PortfolioSearchMixin, admin.ModelAdmin):
+    list_display = ("__str__", "case", "state", "officer", "firm", "opened_at", "limitation_flagged_on")
+    list_filter = ("state", "firm", ("officer", admin.RelatedOnlyFieldListFilter), "limitation_flagged_on")
+    list_select_related = ("case__loan", "officer", "firm")
+    search_loan, search_borrower = "case__loan", "case__loan__borrower"
+    search_own_fields = ("filings__docket_number", "enforcements__docket_number")
+    search_help_text = _("An account number, whole or its start; a borrower's name or its start; or a docket number.")
+    show_full_result_count = False
+    date_hierarchy = "opened_at"
+    fields = (
+        "case_page",
+        "case",
+        "state",
+        "state_entered_at",
+        "outcome",
+        "officer",
+        "firm",
+        "opened_at",
+        "closed_at",
+        "limitation_from",
+        "limitation_flagged_on",
+    )
+    readonly_fields = fields
+    inlines = (
+        LawyerLetterInline,
+        MediationInline,
+        PaymentOrderInline,
+        FilingInline,
+        HearingInline,
+        JudgmentInline,
+        EnforcementInline,
+        EnforcementReceiptInline,
+        FrozenAssetInline,
+        LegalCostInline,
+        LimitationEventInline,
+    )
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        scope = legal_case_scope(request.user)
+        return queryset if scope is None else queryset.filter(scope)
+
+    def has_view_permission(self, request, obj=None):
+        return super().has_view_permission(request, obj) and (obj is None or may_act_on_legal_case(request.user, obj))
+
+    @admin.display(description=_("case page"))
+    def case_page(self, obj):
+        return format_html('<a href="{}">{}</a>', reverse("legal:case", args=[obj.pk]), _("Open the legal case's page"))

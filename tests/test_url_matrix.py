@@ -214,6 +214,8 @@ class Desk:
 
     def object_of(self, model, reach: str):
         label = model._meta.label_lower
+        if label == "legal.legalcase":
+            return self.legal_cases[reach]
         if label == "accounts.user":  # someone else's account: the collector's
             return self.users["collector"]
         if (label, reach) in self.picked:
@@ -276,7 +278,7 @@ def _requests(desk: Desk):
         )
         if model is None or parameters not in (["object_id"], ["id"]):
             raise AssertionError(f"{name}: the URL matrix does not know how to fill {parameters}; teach _requests")
-        reaches = ("own", "other") if model._meta.label_lower in CASE_PATH else ("any",)
+        reaches = ("own", "other") if model._meta.label_lower in (*CASE_PATH, "legal.legalcase") else ("any",)
         for reach in reaches:
             obj = desk.object_of(model, reach)
             if obj is None:
@@ -534,6 +536,14 @@ EXPECTED: dict[str, str] = {
     "admin:legal_lawfirm_changelist": "login login ok login ok ok",
     "admin:legal_lawfirm_delete": "login login denied login ok ok",
     "admin:legal_lawfirm_history": "login login ok login ok ok",
+    "admin:legal_legalcase_add": "login login denied login denied denied",
+    "admin:legal_legalcase_change[other]": "login login away login ok ok",
+    "admin:legal_legalcase_change[own]": "login login ok login ok ok",
+    "admin:legal_legalcase_changelist": "login login ok login ok ok",
+    "admin:legal_legalcase_delete[other]": "login login denied login denied denied",
+    "admin:legal_legalcase_delete[own]": "login login denied login denied denied",
+    "admin:legal_legalcase_history[other]": "login login away login ok ok",
+    "admin:legal_legalcase_history[own]": "login login ok login ok ok",
     "admin:legal_lettertemplate_add": "login login denied login ok ok",
     "admin:legal_lettertemplate_change": "login login denied login ok ok",
     "admin:legal_lettertemplate_changelist": "login login denied login ok ok",
