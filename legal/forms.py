@@ -149,10 +149,9 @@ class FreezeForm(LegalForm):
 
 
 def _freeze_label(frozen_asset: FrozenAsset) -> str:
-    return _("%(kind)s: %(description)s, frozen on %(frozen_on)s, lapses on %(expires_on)s") % {
+    return _("%(kind)s: %(description)s, lapses on %(expires_on)s") % {
         "kind": frozen_asset.get_kind_display(),
         "description": frozen_asset.description,
-        "frozen_on": frozen_asset.frozen_on,
         "expires_on": frozen_asset.expires_on,
     }
 
