@@ -51,13 +51,21 @@ def case_or_404(request, pk: int) -> CollectionCase:
 def form_run(request, form, action: Callable[[dict], object], *, done: str | Callable[[object], str]):
     """Validate `form` and hand its data to `action` (a service call). On success, say `done` (or
     what `done(result)` says) and return the result; on a refusal, put the service's words on the
-    form and return None. A refused conduct check is kept by the service itself."""
+    form (beside the fields a ValidationError names, when the form has them) and return None. A
+    refused conduct check is kept by the service itself."""
     if not form.is_valid():
         return None
     try:
         result = action(form.cleaned_data)
     except SERVICE_REFUSALS as error:
-        form.add_error(None, refusal_message(error))
+        if (
+            isinstance(error, ValidationError)
+            and hasattr(error, "error_dict")
+            and set(error.error_dict) <= set(form.fields)
+        ):
+            form.add_error(None, error)  # the service named the fields at fault: its words go beside them
+        else:
+            form.add_error(None, refusal_message(error))
         return None
     messages.success(request, done(result) if callable(done) else done)
     return result if result is not None else True

@@ -53,6 +53,8 @@ __all__ = [
     "ENFORCEMENT_APPLICATION_YEARS",
     "Deadline",
     "DeadlineKind",
+    "frozen_assets_in_force",
+    "freezes_in_force",
     "legal_case_deadlines",
     "legal_cases_with_deadline_days",
     "legal_cases_with_next_deadline",
@@ -123,9 +125,10 @@ def next_asset_check(suspended_on: datetime.date, *, today: datetime.date) -> da
     return check
 
 
-def _freezes_in_force(freezes: list[FrozenAsset]) -> list[FrozenAsset]:
-    """Frozen assets neither released nor renewed (a renewal: a later freeze of the same
-    enforcement, kind and description)."""
+def freezes_in_force(freezes: list[FrozenAsset]) -> list[FrozenAsset]:
+    """Of `freezes` (a case's frozen assets, read once), those in force: neither released nor
+    renewed (a renewal: a later freeze of the same enforcement, kind and description). The same
+    rule as frozen_assets_in_force, on records already read."""
     return [
         freeze
         for freeze in freezes
@@ -138,6 +141,20 @@ def _freezes_in_force(freezes: list[FrozenAsset]) -> list[FrozenAsset]:
             for other in freezes
         )
     ]
+
+
+def frozen_assets_in_force(frozen_assets: QuerySet[FrozenAsset] | None = None) -> QuerySet[FrozenAsset]:
+    """Of `frozen_assets` (default: all), those in force, in SQL: the rule of freezes_in_force,
+    which the deadlines, the services releasing and renewing a freeze and the case page's
+    choices share."""
+    frozen_assets = FrozenAsset.objects.all() if frozen_assets is None else frozen_assets
+    renewal = FrozenAsset.objects.filter(
+        enforcement=OuterRef("enforcement"),
+        kind=OuterRef("kind"),
+        description=OuterRef("description"),
+        frozen_on__gt=OuterRef("frozen_on"),
+    )
+    return frozen_assets.filter(released_on__isnull=True).exclude(Exists(renewal))
 
 
 def legal_case_deadlines(legal_case: LegalCase, *, today: datetime.date) -> list[Deadline]:
@@ -193,7 +210,7 @@ def legal_case_deadlines(legal_case: LegalCase, *, today: datetime.date) -> list
                     judgment,
                 )
 
-    for freeze in _freezes_in_force(list(legal_case.frozen_assets.all())):
+    for freeze in freezes_in_force(list(legal_case.frozen_assets.all())):
         add(DeadlineKind.FREEZE_RENEWAL, freeze.expires_on, freeze.description, freeze)
 
     if state == LegalState.ENFORCEMENT_SUSPENDED:
@@ -326,12 +343,6 @@ def _deadline_days_sql(today: datetime.date) -> dict[str, list]:
     one expression for each."""
     enforceable_years = Value(12 * ENFORCEMENT_APPLICATION_YEARS)
     order_running = PaymentOrder.objects.filter(objection_deadline__isnull=False, objected_on__isnull=True)
-    renewed = FrozenAsset.objects.filter(
-        enforcement=OuterRef("enforcement"),
-        kind=OuterRef("kind"),
-        description=OuterRef("description"),
-        frozen_on__gt=OuterRef("frozen_on"),
-    )
     hearings = Hearing.objects.filter(held_at__gte=desk_day_start(today))
     return {
         DeadlineKind.HEARING: [
@@ -382,9 +393,7 @@ def _deadline_days_sql(today: datetime.date) -> dict[str, list]:
         DeadlineKind.FREEZE_RENEWAL: [
             _when(
                 Q(state__in=ACTIVE_STATES),
-                _earliest(
-                    FrozenAsset.objects.filter(released_on__isnull=True).exclude(Exists(renewed)), F("expires_on")
-                ),
+                _earliest(frozen_assets_in_force(), F("expires_on")),
             )
         ],
         DeadlineKind.ASSET_CHECK: [_when(Q(state=LegalState.ENFORCEMENT_SUSPENDED), _asset_check_sql(today))],

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from decimal import Decimal
 
 from django import forms
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts import roles
@@ -14,9 +15,10 @@ from accounts.models import User
 from collection.forms import DATETIME_FORMATS, DateInput, DateTimeInput
 
 from . import services
+from .deadlines import freezes_in_force, frozen_assets_in_force
 from .fees import Procedure
 from .machine import ACTIVE_STATES, LegalState, Outcome
-from .models import Court, FrozenAsset, LawFirm, LegalCase, LegalCost, LimitationEvent
+from .models import Court, FrozenAsset, Hearing, LawFirm, LegalCase, LegalCost, LimitationEvent
 
 
 def _money(label) -> forms.DecimalField:
@@ -146,6 +148,72 @@ class FreezeForm(LegalForm):
     frozen_on = _date(_("Frozen (or renewed) on"))
 
 
+def _freeze_label(frozen_asset: FrozenAsset) -> str:
+    return _("%(kind)s: %(description)s, lapses on %(expires_on)s") % {
+        "kind": frozen_asset.get_kind_display(),
+        "description": frozen_asset.description,
+        "expires_on": frozen_asset.expires_on,
+    }
+
+
+def _hearing_label(hearing: Hearing) -> str:
+    return f"{timezone.localtime(hearing.held_at):%Y-%m-%d %H:%M} {hearing.place}"
+
+
+class FreezeInForceForm(LegalForm):
+    """Chooses one of the case's freezes in force (legal.deadlines.frozen_assets_in_force); one
+    released or renewed since the page was read is refused on the field, the rest kept. Both
+    such forms are on the page at once: each names its fields' ids (`auto_id`) its own way."""
+
+    field_ids = "id_%s"
+
+    frozen_asset = forms.ModelChoiceField(
+        label=_("Frozen asset"),
+        queryset=FrozenAsset.objects.none(),
+        error_messages={"invalid_choice": _("This freeze is no longer in force: it was released or renewed.")},
+    )
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("auto_id", self.field_ids)
+        super().__init__(*args, **kwargs)
+        field = self.fields["frozen_asset"]
+        field.queryset = frozen_assets_in_force(FrozenAsset.objects.filter(legal_case=self.legal_case)).order_by(
+            "expires_on", "pk"
+        )
+        field.label_from_instance = _freeze_label
+
+
+class FreezeReleaseForm(FreezeInForceForm):
+    field_ids = "id_release_%s"
+    released_on = _date(_("Released on"))
+
+
+class FreezeRenewForm(FreezeInForceForm):
+    field_ids = "id_renew_%s"
+    renewed_on = _date(_("Renewed on"))
+
+
+class HearingRescheduleForm(LegalForm):
+    """Chooses one of the case's hearings without a result and its new time and place."""
+
+    hearing = forms.ModelChoiceField(
+        label=_("Hearing"),
+        queryset=Hearing.objects.none(),
+        error_messages={"invalid_choice": _("This hearing has its result recorded: it can no longer be moved.")},
+    )
+    held_at = forms.DateTimeField(label=_("New time"), widget=DateTimeInput(), input_formats=DATETIME_FORMATS)
+    place = forms.CharField(
+        label=_("Place"), max_length=120, required=False, help_text=_("Left blank, the place stays the same.")
+    )
+    reason = _reason()
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        field = self.fields["hearing"]
+        field.queryset = Hearing.objects.filter(legal_case=self.legal_case, result="").order_by("held_at", "pk")
+        field.label_from_instance = _hearing_label
+
+
 class SuspendForm(LegalForm):
     on = _date(_("Round ended on"))
     reason = _reason(required=True)
@@ -199,6 +267,9 @@ class Action:
     label: str
     done: str
     permission: str = "legal.work_legal_case"
+    # Whether the case has what the action acts on (a freeze in force, a hearing to come), read
+    # from its records already read for the page; None: always.
+    shown: Callable[[LegalCase], bool] | None = None
 
 
 def _latest(legal_case: LegalCase, records: str):
@@ -207,6 +278,14 @@ def _latest(legal_case: LegalCase, records: str):
     if record is None:
         raise forms.ValidationError(_("There is no such record on this case yet."))
     return record
+
+
+def _has_freeze_in_force(legal_case: LegalCase) -> bool:
+    return bool(freezes_in_force(list(legal_case.frozen_assets.all())))
+
+
+def _has_hearing_without_result(legal_case: LegalCase) -> bool:
+    return any(not hearing.result for hearing in legal_case.hearings.all())
 
 
 BEFORE_SUIT = (LegalState.PREPARING, LegalState.LETTER_SENT, LegalState.MEDIATION)
@@ -283,6 +362,14 @@ ACTIONS: dict[str, Action] = {
         _("Record what came of the last hearing"),
         _("The hearing's result is recorded."),
     ),
+    "hearing_reschedule": Action(
+        HearingRescheduleForm,
+        lambda legal_case, by, data: services.hearing_reschedule(by=by, **data),
+        (LegalState.IN_HEARING,),
+        _("Move a hearing"),
+        _("The hearing is moved; its deadline follows the new day."),
+        shown=_has_hearing_without_result,
+    ),
     "judgment": Action(
         JudgmentForm,
         lambda legal_case, by, data: services.judgment_record(legal_case=legal_case, by=by, **data),
@@ -321,6 +408,22 @@ ACTIONS: dict[str, Action] = {
         IN_ENFORCEMENT,
         _("Record a frozen asset"),
         _("The frozen asset is recorded."),
+    ),
+    "freeze_renew": Action(
+        FreezeRenewForm,
+        lambda legal_case, by, data: services.frozen_asset_renew(by=by, **data),
+        IN_ENFORCEMENT,
+        _("Renew a freeze"),
+        _("The renewal is recorded; the freeze now lapses a term after it."),
+        shown=_has_freeze_in_force,
+    ),
+    "freeze_release": Action(
+        FreezeReleaseForm,
+        lambda legal_case, by, data: services.frozen_asset_release(by=by, **data),
+        IN_ENFORCEMENT,
+        _("Record a freeze released"),
+        _("The release is recorded; the freeze no longer needs renewing."),
+        shown=_has_freeze_in_force,
     ),
     "suspend": Action(
         SuspendForm,
@@ -383,10 +486,21 @@ ACTIONS: dict[str, Action] = {
 
 
 def actions_offered(legal_case: LegalCase, user) -> list[str]:
-    """The actions the page offers `user` on the case now: its state allows them and the user
-    holds their permission (the services check again)."""
+    """The actions open to `user` on the case now: its state allows them and the user holds
+    their permission (the services check again)."""
     return [
         name
         for name, action in ACTIONS.items()
         if legal_case.state in action.states and user.has_perm(action.permission)
+    ]
+
+
+def actions_shown(legal_case: LegalCase, user, *, keep: tuple[str, ...] = ()) -> list[str]:
+    """The actions the page shows `user`: those open, less those with nothing on the case to act
+    on now (no freeze in force, no hearing without a result), read from the records the page
+    read; an action in `keep` (a form just refused, with its errors) is shown whatever."""
+    return [
+        name
+        for name in actions_offered(legal_case, user)
+        if name in keep or ACTIONS[name].shown is None or ACTIONS[name].shown(legal_case)
     ]

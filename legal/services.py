@@ -15,6 +15,7 @@ from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from accounts.audit import audit_actor, audit_change
 from collection.exceptions import CollectionError, StaleCase
 from collection.models import CollectionCase
 from config.desk import desk_day_start
@@ -22,6 +23,7 @@ from loans.models import ZERO, Loan, Payment
 from loans.services import payment_record
 
 from .access import legal_case_access_check
+from .deadlines import frozen_assets_in_force
 from .fees import Procedure, enforcement_fee, litigation_fee
 from .machine import LEGAL_MACHINE, LegalState, Outcome
 from .models import (
@@ -49,7 +51,10 @@ __all__ = [
     "enforcement_receipt_record",
     "enforcement_resume",
     "enforcement_suspend",
+    "frozen_asset_release",
+    "frozen_asset_renew",
     "hearing_record",
+    "hearing_reschedule",
     "hearing_result",
     "judgment_record",
     "claim_of",
@@ -101,9 +106,16 @@ def _limitation_restart(legal_case: LegalCase, *, kind: str, on: datetime.date, 
         legal_case.save(update_fields=["limitation_from", "limitation_flagged_on"])
 
 
-def _not_after_today(day: datetime.date, what: str) -> None:
+def _not_after_today(day: datetime.date, what: str, *, field: str = "") -> None:
     if day > timezone.localdate():
-        raise ValidationError(_("%(what)s cannot be a day still to come.") % {"what": what}, code="future")
+        raise _refusal(_("%(what)s cannot be a day still to come.") % {"what": what}, code="future", field=field)
+
+
+def _refusal(message: str, *, code: str, field: str = "") -> ValidationError:
+    """A refusal in words, on `field` when the page's form has one of that name (the service's
+    keyword), so that it is shown beside what was typed."""
+    error = ValidationError(message, code=code)
+    return ValidationError({field: error}) if field else error
 
 
 # --- opening ---------------------------------------------------------------------------------------
@@ -350,6 +362,48 @@ def hearing_result(*, hearing: Hearing, by, result: str) -> Hearing:
 
 
 @transaction.atomic
+def hearing_reschedule(
+    *, hearing: Hearing, by, held_at: datetime.datetime, place: str = "", reason: str = ""
+) -> Hearing:
+    """The court moved a hearing (postponed it, or to another room): a hearing without a result,
+    while the case is in hearing, to a time still to come (one already held has its result
+    recorded instead); a blank place keeps the one it had. Its deadline follows the new day
+    (legal.deadlines). Recorded in the audit trail, before and after, with the reason."""
+    _work_check(by)
+    legal_case = _locked(hearing.legal_case, by)
+    if legal_case.state != LegalState.IN_HEARING:
+        raise CollectionError(
+            _("Hearings are moved while the case is in hearing, not in state %(state)s.")
+            % {"state": LegalState(legal_case.state).label}
+        )
+    hearing = Hearing.objects.select_for_update().get(pk=hearing.pk, legal_case=legal_case)
+    if hearing.result:
+        raise _refusal(_("This hearing was held: its result is recorded."), code="held", field="hearing")
+    if held_at <= timezone.now():
+        raise _refusal(
+            _("A hearing is moved to a time still to come; record what came of one already held."),
+            code="past",
+            field="held_at",
+        )
+    place = place.strip() or hearing.place
+    if held_at == hearing.held_at and place == hearing.place:
+        raise _refusal(_("The hearing is already at that time and place."), code="unchanged", field="held_at")
+    Hearing.objects.filter(pk=hearing.pk).update(held_at=held_at, place=place)
+    # An UPDATE, not save(): the audit entry is written here, once, with the reason.
+    audit_change(
+        hearing,
+        {
+            "held_at": (timezone.localtime(hearing.held_at), timezone.localtime(held_at)),
+            "place": (hearing.place, place),
+        },
+        by=by,
+        reason=reason.strip(),
+    )
+    hearing.held_at, hearing.place = held_at, place
+    return hearing
+
+
+@transaction.atomic
 def judgment_record(
     *,
     legal_case: LegalCase,
@@ -503,7 +557,7 @@ def _settle_if_paid(legal_case: LegalCase) -> None:
 
 @transaction.atomic
 def asset_freeze(*, enforcement: Enforcement, by, kind: str, description: str, frozen_on: datetime.date) -> FrozenAsset:
-    """An asset frozen (or a freeze renewed: a new record from the renewal day)."""
+    """An asset frozen (a freeze in force is renewed by frozen_asset_renew)."""
     _work_check(by)
     _not_after_today(frozen_on, _("The day of the freeze"))
     legal_case = _locked(enforcement.legal_case, by)
@@ -517,6 +571,80 @@ def asset_freeze(*, enforcement: Enforcement, by, kind: str, description: str, f
         frozen_on=frozen_on,
         recorded_by=by,
     )
+
+
+def _freeze_in_force(frozen_asset: FrozenAsset, legal_case: LegalCase) -> FrozenAsset:
+    """The frozen asset read again under its row lock, once it is of `legal_case` and in force
+    (legal.deadlines.frozen_assets_in_force): a released or renewed freeze is past acting on."""
+    locked = FrozenAsset.objects.select_for_update().get(pk=frozen_asset.pk, legal_case=legal_case)
+    if locked.released_on is not None:
+        raise _refusal(
+            _("This freeze was released on %(day)s.") % {"day": locked.released_on},
+            code="released",
+            field="frozen_asset",
+        )
+    if not frozen_assets_in_force(FrozenAsset.objects.filter(pk=locked.pk)).exists():
+        raise _refusal(_("This freeze was renewed: act on its renewal."), code="renewed", field="frozen_asset")
+    return locked
+
+
+@transaction.atomic
+def frozen_asset_release(*, frozen_asset: FrozenAsset, by, released_on: datetime.date) -> FrozenAsset:
+    """The court released a frozen asset (解除冻结): a freeze in force, on a day from the one it
+    was frozen up to today. Its renewal deadline closes (legal.deadlines). Recorded in the audit
+    trail, before and after."""
+    _work_check(by)
+    _not_after_today(released_on, _("The day of the release"), field="released_on")
+    legal_case = _locked(frozen_asset.legal_case, by)
+    frozen_asset = _freeze_in_force(frozen_asset, legal_case)
+    if released_on < frozen_asset.frozen_on:
+        raise _refusal(
+            _("A freeze is released on or after the day it was frozen, %(day)s.") % {"day": frozen_asset.frozen_on},
+            code="before_frozen",
+            field="released_on",
+        )
+    FrozenAsset.objects.filter(pk=frozen_asset.pk).update(released_on=released_on)
+    # An UPDATE, not save(): the audit entry is written here, once, by `by`.
+    audit_change(frozen_asset, {"released_on": (frozen_asset.released_on, released_on)}, by=by)
+    frozen_asset.released_on = released_on
+    return frozen_asset
+
+
+@transaction.atomic
+def frozen_asset_renew(*, frozen_asset: FrozenAsset, by, renewed_on: datetime.date) -> FrozenAsset:
+    """The court renewed a freeze (续行冻结) from `renewed_on`: kept as a new freeze of the same
+    asset (enforcement, kind and description) from that day, so the one before counts as
+    renewed (legal.deadlines) and the renewal deadline moves to the new freeze's lapse. Only a
+    freeze in force, on an active case, after the day it was frozen and by the day it lapses: a
+    freeze that lapsed is gone, and the asset must be frozen anew (asset_freeze). The new freeze
+    is in the audit trail as created by `by`."""
+    _work_check(by)
+    _not_after_today(renewed_on, _("The day of the renewal"), field="renewed_on")
+    legal_case = _locked(frozen_asset.legal_case, by)
+    if not legal_case.is_active:
+        raise CollectionError(_("A freeze is renewed on an active legal case."))
+    frozen_asset = _freeze_in_force(frozen_asset, legal_case)
+    if renewed_on <= frozen_asset.frozen_on:
+        raise _refusal(
+            _("A freeze is renewed after the day it was frozen, %(day)s.") % {"day": frozen_asset.frozen_on},
+            code="before_frozen",
+            field="renewed_on",
+        )
+    if renewed_on > frozen_asset.expires_on:
+        raise _refusal(
+            _("This freeze lapsed on %(day)s: record the asset as frozen anew.") % {"day": frozen_asset.expires_on},
+            code="lapsed",
+            field="renewed_on",
+        )
+    with audit_actor(by):
+        return FrozenAsset.objects.create(
+            legal_case=legal_case,
+            enforcement_id=frozen_asset.enforcement_id,
+            kind=frozen_asset.kind,
+            description=frozen_asset.description,
+            frozen_on=renewed_on,
+            recorded_by=by,
+        )
 
 
 @transaction.atomic

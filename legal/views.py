@@ -18,9 +18,10 @@ from accounts.decorators import role_required
 from collection.exceptions import StaleCase
 from collection.web import form_run, query_without
 
+from .deadlines import freezes_in_force
 from .document_views import documents_context
 from .filters import LegalCaseFilter
-from .forms import ACTIONS, actions_offered
+from .forms import ACTIONS, actions_offered, actions_shown
 from .machine import LegalState
 from .models import LegalCase
 from .selectors import (
@@ -68,7 +69,7 @@ def queue_view(request):
 def _case_page(request, legal_case: LegalCase, *, bound: dict | None = None, status: int = 200):
     """The legal case page; `bound` is an action's form just refused, shown with its errors."""
     legal_case_records_read(legal_case)
-    offered = actions_offered(legal_case, request.user)
+    offered = actions_shown(legal_case, request.user, keep=tuple(bound or ()))
     forms = {name: ACTIONS[name].form(legal_case=legal_case) for name in offered}
     forms.update(bound or {})
     documents = documents_context(
@@ -90,6 +91,7 @@ def _case_page(request, legal_case: LegalCase, *, bound: dict | None = None, sta
             "hearings": legal_case.hearings.all(),
             "judgments": legal_case.judgments.all(),
             "enforcements": legal_case.enforcements.all(),
+            "freezes_in_force": {freeze.pk for freeze in freezes_in_force(list(legal_case.frozen_assets.all()))},
             "deadlines": legal_case_deadlines_due(legal_case, today=timezone.localdate()),
             "costs": legal_case.costs.all(),
             "limitation_events": legal_case.limitation_events.all(),

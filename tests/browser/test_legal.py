@@ -1,9 +1,11 @@
 """The legal track in a real browser: a legal officer walks a legal case from `preparing` to
 `closed` on its page, through a lawyer's letter, the suit (the claim and the filing fee computed),
 a hearing, the judgment, enforcement and one receipt that pays the loan off; axe on each step, the
-queue and the supervisor's legal portfolio included."""
+queue and the supervisor's legal portfolio included; and a freeze released (a refused day shown
+beside it first) and a hearing the court moved."""
 
 import datetime
+from decimal import Decimal
 
 from django.urls import reverse
 from django.utils import timezone
@@ -11,7 +13,7 @@ from playwright.sync_api import expect
 
 from legal.limitation import limitation_flags_set
 from legal.machine import LegalState
-from legal.models import Hearing, LegalCase, LegalCost
+from legal.models import Enforcement, FrozenAsset, Hearing, LegalCase, LegalCost
 from loans.models import Loan
 from tests.browser.a11y import assert_no_blocking_violations
 from tests.collection.factories import at
@@ -148,3 +150,70 @@ def test_the_queue_shows_the_next_deadlines_and_the_limitation_flag(log_in, lega
     expect(page.locator("#deadlines")).to_contain_text("09:30 第三法庭")
     assert_no_blocking_violations(page)
     page.screenshot(path="/tmp/legal-case-deadlines.png", full_page=True)
+
+
+def test_a_legal_officer_releases_a_freeze_and_moves_a_hearing(log_in, legal_officer):
+    today = timezone.localdate()
+    enforced = legal_case_in(LegalState.ENFORCEMENT)
+    enforcement = Enforcement.objects.create(
+        legal_case=enforced,
+        court=CourtFactory(),
+        applied_on=today - datetime.timedelta(days=120),
+        amount_applied=Decimal("10000.00"),
+        recorded_by=legal_officer,
+    )
+    account = FrozenAsset.objects.create(
+        legal_case=enforced,
+        enforcement=enforcement,
+        kind=FrozenAsset.Kind.BANK_DEPOSIT,
+        description="工商银行账户 6222****1234",
+        frozen_on=today - datetime.timedelta(days=100),
+        recorded_by=legal_officer,
+    )
+    heard = legal_case_in(LegalState.IN_HEARING)
+    hearing = Hearing.objects.create(
+        legal_case=heard,
+        held_at=at(today + datetime.timedelta(days=2), 9, 30),
+        place="第三法庭",
+        recorded_by=legal_officer,
+    )
+
+    page = log_in(legal_officer)
+    page.goto(reverse("legal:case", args=[enforced.pk]))
+    expect(page.locator("#deadlines")).to_contain_text(account.description)
+    # A day before the freeze is refused beside the day, the choice kept.
+    _act(
+        page,
+        "freeze_release",
+        {"released_on": f"{today - datetime.timedelta(days=101):%Y-%m-%d}"},
+        selects={"frozen_asset": str(account.pk)},
+    )
+    expect(page.locator("#id_release_released_on_error")).to_contain_text(f"{account.frozen_on:%Y-%m-%d}")
+    expect(page.locator("#action-freeze_release select[name=frozen_asset]")).to_have_value(str(account.pk))
+    assert_no_blocking_violations(page)
+    # caret="initial": hiding the caret of the focused field takes an inline style, which the CSP refuses.
+    page.screenshot(path="/tmp/legal-freeze-release-refused.png", full_page=True, caret="initial")
+    page.locator("#action-freeze_release [name=released_on]").fill(f"{today:%Y-%m-%d}")
+    page.locator("#action-freeze_release button[type=submit]").click()
+    expect(page.locator(f"#frozen-asset-{account.pk} td").nth(3)).to_contain_text(f"{today:%Y-%m-%d}")
+    expect(page.locator("#deadlines")).to_have_count(0)
+    expect(page.locator("#action-freeze_release")).to_have_count(0)
+    expect(page.locator("#action-freeze_renew")).to_have_count(0)
+    assert_no_blocking_violations(page)
+    page.screenshot(path="/tmp/legal-freeze-released.png", full_page=True)
+
+    page.goto(reverse("legal:case", args=[heard.pk]))
+    later = today + datetime.timedelta(days=30)
+    _act(
+        page,
+        "hearing_reschedule",
+        {"held_at": f"{later:%Y-%m-%d}T14:00", "place": "第五法庭", "reason": "法院通知延期"},
+        selects={"hearing": str(hearing.pk)},
+    )
+    expect(page.locator("#deadlines")).to_contain_text("14:00 第五法庭")
+    expect(page.locator("#hearings-title").locator("..")).to_contain_text(f"{later:%Y-%m-%d} 14:00")
+    assert_no_blocking_violations(page)
+    page.screenshot(path="/tmp/legal-hearing-moved.png", full_page=True)
+
+    hearing.refresh_from_db()
+    assert (hearing.held_at, hearing.place) == (at(later, 14, 0), "第五法庭")

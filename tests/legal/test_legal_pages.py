@@ -11,7 +11,7 @@ from django.conf import settings as django_settings
 from django.utils import timezone
 
 from legal.machine import LegalState
-from legal.models import EnforcementReceipt, Hearing, Judgment, LegalCase, LegalCost, LimitationEvent
+from legal.models import EnforcementReceipt, FrozenAsset, Hearing, Judgment, LegalCase, LegalCost, LimitationEvent
 from loans.services import payment_record
 from tests.accounts.factories import TeamFactory, UserFactory
 from tests.collection.factories import at
@@ -270,7 +270,9 @@ def test_the_portfolio_sums_claims_awards_recoveries_and_costs_per_state(
 # --- what a page costs ---------------------------------------------------------------------------
 
 QUEUE_READS = 11
-CASE_READS = 28  # the deadlines read the frozen assets of the case once more
+# The deadlines read the frozen assets of the case once more; the forms releasing and renewing a
+# freeze each list the freezes in force (one query each: a choice field reads its own queryset).
+CASE_READS = 30
 
 
 def test_the_queue_reads_the_same_few_times_whatever_the_number_of_cases(
@@ -359,3 +361,218 @@ def test_the_queue_puts_the_nearest_deadline_first_an_overdue_one_before_all(cli
     assert "Hearing" in next_one and "in 3 days" in next_one
     deadlines = case_page.split('id="deadlines"')[1].split("</table>")[0]
     assert "09:30 第1法庭" in deadlines and "Limitation period" not in deadlines
+
+
+# --- a freeze released or renewed, a hearing moved -------------------------------------------------
+
+
+def enforced_with_a_freeze(officer, *, frozen_on: datetime.date) -> tuple[LegalCase, FrozenAsset]:
+    """A legal case in enforcement, `officer`'s, on the desk's team, with a bank deposit frozen."""
+    legal_case = legal_case_in(LegalState.ENFORCEMENT)
+    LegalCase.objects.filter(pk=legal_case.pk).update(officer=officer)
+    enforcement = legal_case.enforcements.create(
+        court=CourtFactory(), applied_on=frozen_on, amount_applied=Decimal("1000.00"), recorded_by=officer
+    )
+    freeze = enforcement.frozen_assets.create(
+        legal_case=legal_case,
+        kind="bank_deposit",
+        description="工商银行账户 6222****1234",
+        frozen_on=frozen_on,
+        recorded_by=officer,
+    )
+    return legal_case, freeze
+
+
+def in_hearing_with(officer, *, held_at: datetime.datetime) -> tuple[LegalCase, Hearing]:
+    legal_case = legal_case_in(LegalState.IN_HEARING)
+    LegalCase.objects.filter(pk=legal_case.pk).update(officer=officer)
+    hearing = Hearing.objects.create(legal_case=legal_case, held_at=held_at, place="第三法庭", recorded_by=officer)
+    return legal_case, hearing
+
+
+def days_from_today(days: int) -> datetime.date:
+    return timezone.localdate() + datetime.timedelta(days=days)
+
+
+# The legal officer of the case and a legal officer of another case act (the legal department
+# works the whole legal portfolio: legal/access.py); the supervisor of the case's team sees the
+# case but does not work it (legal.work_legal_case is the legal officers' and admins'), so is not
+# offered the action and is refused it; a collector is told the case does not exist.
+ROLES = [("its legal officer", 302), ("another legal officer", 302), ("supervisor", 403), ("collector", 404)]
+
+
+def refused(status: int, page, response) -> bool:
+    """For a role that may not act: the page and the post refused as `status` says."""
+    if status == 404:
+        assert page.status_code == response.status_code == 404
+    else:
+        assert page.status_code == 200 and response.status_code == 403
+        assert 'id="action-freeze_' not in page.content.decode()
+        assert 'id="action-hearing_reschedule"' not in page.content.decode()
+    return True
+
+
+def user_in(role, legal_officer, supervisor, collector):
+    return {
+        "its legal officer": legal_officer,
+        "another legal officer": UserFactory(roles=["legal_officer"]),
+        "supervisor": supervisor,
+        "collector": collector,
+    }[role]
+
+
+@pytest.mark.parametrize(("role", "status"), ROLES)
+def test_who_may_work_the_case_releases_a_freeze_from_its_page(
+    client, legal_officer, supervisor, collector, role, status
+):
+    legal_case, freeze = enforced_with_a_freeze(legal_officer, frozen_on=days_from_today(-100))
+    logged_in(client, user_in(role, legal_officer, supervisor, collector))
+
+    page = client.get(case_url(legal_case))
+    response = client.post(
+        act_url(legal_case, "freeze_release"), {"frozen_asset": freeze.pk, "released_on": days_from_today(-1)}
+    )
+
+    freeze.refresh_from_db()
+    if status != 302 and refused(status, page, response):
+        assert freeze.released_on is None
+        return
+    content = page.content.decode()
+    assert 'id="action-freeze_release"' in content and 'id="action-freeze_renew"' in content
+    assert response.status_code == 302 and response["Location"] == case_url(legal_case)
+    assert freeze.released_on == days_from_today(-1)
+    content = client.get(case_url(legal_case)).content.decode()
+    assert "The release is recorded; the freeze no longer needs renewing." in content
+    assert f"Released on {days_from_today(-1):%Y-%m-%d}" in content.split(f'id="frozen-asset-{freeze.pk}"')[1]
+    # A released freeze offers neither release nor renewal, nor is a deadline any more.
+    assert 'id="action-freeze_release"' not in content and 'id="action-freeze_renew"' not in content
+    assert 'id="deadlines"' not in content
+
+
+@pytest.mark.parametrize(("role", "status"), ROLES)
+def test_who_may_work_the_case_renews_a_freeze_from_its_page(
+    client, legal_officer, supervisor, collector, role, status
+):
+    legal_case, freeze = enforced_with_a_freeze(legal_officer, frozen_on=days_from_today(-360))
+    logged_in(client, user_in(role, legal_officer, supervisor, collector))
+
+    page = client.get(case_url(legal_case))
+    response = client.post(
+        act_url(legal_case, "freeze_renew"), {"frozen_asset": freeze.pk, "renewed_on": days_from_today(-1)}
+    )
+
+    renewals = FrozenAsset.objects.filter(legal_case=legal_case).exclude(pk=freeze.pk)
+    if status != 302 and refused(status, page, response):
+        assert not renewals.exists()
+        return
+    assert response.status_code == 302
+    renewal = renewals.get()
+    assert (renewal.description, renewal.frozen_on) == (freeze.description, days_from_today(-1))
+    content = client.get(case_url(legal_case)).content.decode()
+    assert "Renewed" in content.split(f'id="frozen-asset-{freeze.pk}"')[1].split("</tr>")[0]
+    assert "In force" in content.split(f'id="frozen-asset-{renewal.pk}"')[1].split("</tr>")[0]
+    deadlines = content.split('id="deadlines"')[1].split("</table>")[0]
+    assert f"{renewal.expires_on:%Y-%m-%d}" in deadlines and f"{freeze.expires_on:%Y-%m-%d}" not in deadlines
+
+
+@pytest.mark.parametrize(("role", "status"), ROLES)
+def test_who_may_work_the_case_moves_a_hearing_from_its_page(
+    client, legal_officer, supervisor, collector, role, status
+):
+    legal_case, hearing = in_hearing_with(legal_officer, held_at=at(days_from_today(3), 9, 30))
+    logged_in(client, user_in(role, legal_officer, supervisor, collector))
+
+    page = client.get(case_url(legal_case))
+    response = client.post(
+        act_url(legal_case, "hearing_reschedule"),
+        {
+            "hearing": hearing.pk,
+            "held_at": f"{days_from_today(30):%Y-%m-%d}T14:00",
+            "place": "第五法庭",
+            "reason": "法院通知延期",
+        },
+    )
+
+    hearing.refresh_from_db()
+    if status != 302 and refused(status, page, response):
+        assert hearing.held_at == at(days_from_today(3), 9, 30)
+        return
+    assert 'id="action-hearing_reschedule"' in page.content.decode()
+    assert response.status_code == 302
+    assert (hearing.held_at, hearing.place) == (at(days_from_today(30), 14, 0), "第五法庭")
+    content = client.get(case_url(legal_case)).content.decode()
+    assert "The hearing is moved; its deadline follows the new day." in content
+    assert "14:00 第五法庭" in content.split('id="deadlines"')[1].split("</table>")[0]
+
+
+def test_a_hearing_with_its_result_is_not_offered_for_moving(client, legal_officer):
+    legal_case, hearing = in_hearing_with(legal_officer, held_at=at(days_from_today(-3), 9, 30))
+    Hearing.objects.filter(pk=hearing.pk).update(result="择期宣判")
+    logged_in(client, legal_officer)
+
+    content = client.get(case_url(legal_case)).content.decode()
+    response = client.post(
+        act_url(legal_case, "hearing_reschedule"),
+        {"hearing": hearing.pk, "held_at": f"{days_from_today(30):%Y-%m-%d}T14:00"},
+    )
+
+    assert 'id="action-hearing_reschedule"' not in content
+    assert response.status_code == 422
+    assert "This hearing has its result recorded: it can no longer be moved." in response.content.decode()
+    hearing.refresh_from_db()
+    assert hearing.held_at == at(days_from_today(-3), 9, 30)
+
+
+def test_a_freeze_released_since_the_page_was_read_is_refused_on_its_field_keeping_what_was_typed(
+    client, legal_officer
+):
+    legal_case, freeze = enforced_with_a_freeze(legal_officer, frozen_on=days_from_today(-100))
+    logged_in(client, legal_officer)
+    client.get(case_url(legal_case))
+    # Someone else records the release meanwhile; this officer's page still offers the freeze.
+    FrozenAsset.objects.filter(pk=freeze.pk).update(released_on=days_from_today(-2))
+
+    response = client.post(
+        act_url(legal_case, "freeze_renew"), {"frozen_asset": freeze.pk, "renewed_on": days_from_today(-1)}
+    )
+
+    assert response.status_code == 422
+    form = response.content.decode().split('id="action-freeze_renew"')[1].split("</details>")[0]
+    error = form.split('id="id_renew_frozen_asset_error"')[1].split("</ul>")[0]
+    assert "This freeze is no longer in force: it was released or renewed." in error
+    assert f'value="{days_from_today(-1):%Y-%m-%d}"' in form
+    assert not FrozenAsset.objects.exclude(pk=freeze.pk).exists()
+
+
+def test_a_release_day_the_service_refuses_is_shown_beside_the_day(client, legal_officer):
+    legal_case, freeze = enforced_with_a_freeze(legal_officer, frozen_on=days_from_today(-100))
+    logged_in(client, legal_officer)
+
+    response = client.post(
+        act_url(legal_case, "freeze_release"), {"frozen_asset": freeze.pk, "released_on": days_from_today(-101)}
+    )
+
+    assert response.status_code == 422
+    form = response.content.decode().split('id="action-freeze_release"')[1].split("</details>")[0]
+    error = form.split('id="id_release_released_on_error"')[1].split("</ul>")[0]
+    assert f"A freeze is released on or after the day it was frozen, {days_from_today(-100)}." in error
+    assert f'<option value="{freeze.pk}" selected>' in form
+    freeze.refresh_from_db()
+    assert freeze.released_on is None
+
+
+def test_the_case_page_reads_the_same_few_times_with_a_hearing_to_move(
+    client, legal_officer, django_assert_max_num_queries
+):
+    legal_case, _hearing = in_hearing_with(legal_officer, held_at=at(days_from_today(3), 9, 30))
+    for number in range(3):
+        Hearing.objects.create(
+            legal_case=legal_case,
+            held_at=at(days_from_today(4 + number), 9, 30),
+            place=f"第{number}法庭",
+            recorded_by=legal_officer,
+        )
+    logged_in(client, legal_officer)
+
+    with django_assert_max_num_queries(CASE_READS):
+        assert client.get(case_url(legal_case)).status_code == 200
