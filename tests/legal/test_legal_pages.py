@@ -269,7 +269,7 @@ def test_the_portfolio_sums_claims_awards_recoveries_and_costs_per_state(
 
 # --- what a page costs ---------------------------------------------------------------------------
 
-QUEUE_READS = 11
+QUEUE_READS = 12  # the page's collection cases, loans and borrowers in a query of their own
 # The deadlines read the frozen assets of the case once more; the forms releasing and renewing a
 # freeze each list the freezes in force (one query each: a choice field reads its own queryset).
 CASE_READS = 30

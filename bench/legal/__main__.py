@@ -1,0 +1,136 @@
+"""The command: makes the run's database, builds the legal portfolio in it, times the legal
+track's nightly steps and pages on it. The method is described in the package's docstring."""
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+from bench.arguments import positive
+from bench.collection_cycle.server import BenchError, Server
+from bench.workspace.__main__ import run_database
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent.parent
+PREFIX = "bench_legal_"
+
+
+def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.legal",
+        description="Time the legal officer's pages (queue, case page, portfolio) and the legal nightly steps.",
+    )
+    parser.add_argument(
+        "--legal-cases", type=positive, default=20_000, help="Legal cases in the portfolio (default 20000)."
+    )
+    parser.add_argument(
+        "--loans",
+        type=positive,
+        default=None,
+        help="Loans in the portfolio (default 7 a legal case, about as few as give enough open cases).",
+    )
+    parser.add_argument("--seed", type=int, default=1, help="Seed of the portfolio (default 1).")
+    parser.add_argument("--requests", type=positive, default=100, help="Timed requests per operation (default 100).")
+    parser.add_argument(
+        "--warm-up", type=int, default=5, help="Requests per operation before the timed ones (default 5)."
+    )
+    parser.add_argument(
+        "--operation",
+        action="append",
+        help='Only the operations whose label starts so, e.g. "legal queue", "legal case", limitation, deadline '
+        "(may be given more than once; default all).",
+    )
+    parser.add_argument(
+        "--database-name",
+        default=None,
+        help=f"Name of the benchmark's database (default {PREFIX} and 8 random hex digits, new each run).",
+    )
+    parser.add_argument("--keep", action="store_true", help="Keep the database afterwards.")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="Time the database of --database-name, built by an earlier run with --keep: its migrations brought "
+        "up to date and the night's limitation flags and reminders undone; implies --keep.",
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_arguments(argv)
+    if args.reuse and not args.database_name:
+        print("bench.legal: --reuse needs --database-name", file=sys.stderr)
+        return 2
+    loans = args.loans or args.legal_cases * 7
+    try:
+        server = Server.from_environment()
+        database = run_database(server, args.database_name or f"{PREFIX}{os.urandom(4).hex()}")
+    except BenchError as error:
+        print(f"bench.legal: {error}", file=sys.stderr)
+        return 2
+    keep = args.keep or args.reuse
+    size = "reused as built" if args.reuse else f"{loans:,} loans, {args.legal_cases:,} legal cases"
+    print(
+        f"bench.legal: {size}, seed {args.seed}; database {database} on {server.host}:{server.port}",
+        flush=True,
+    )
+    try:
+        if not args.reuse:
+            server.drop(database)
+            server.create(database)
+        return _measure(args, loans, server.url_for(database))
+    except BenchError as error:
+        print(f"bench.legal: {error}", file=sys.stderr)
+        return 1
+    finally:
+        if not keep:
+            _close_connections()
+            server.drop(database)
+        else:
+            print(f"kept database: {database}")
+
+
+def _measure(args: argparse.Namespace, loans: int, url: str) -> int:
+    # As bench.workspace: Django on the run's database, the development settings with debug off
+    # and the web service's database options.
+    os.environ["DATABASE_URL"] = url
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+    os.environ["DEBUG"] = "false"
+    os.environ.setdefault("DESK_DB_PARALLEL_WORKERS", "0")
+    sys.path.insert(0, str(PROJECT_DIR))
+    import logging
+    import warnings
+
+    import django
+
+    warnings.filterwarnings("ignore", message="No directory at", module="django.core.handlers.base")
+    django.setup()
+    logging.getLogger("axes").setLevel(logging.WARNING)
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    started = time.perf_counter()
+    call_command("migrate", verbosity=0, interactive=False)
+    from .build import legal_build, nightly_undo, portfolio_rows
+
+    if args.reuse:
+        nightly_undo()
+        rows = portfolio_rows()
+    else:
+        rows = legal_build(loans=loans, legal_cases=args.legal_cases, seed=args.seed, as_of=timezone.localdate())
+    seconds = time.perf_counter() - started
+    from .run import report_build, run
+
+    report_build(rows, seconds, reused=args.reuse)
+    run(requests=args.requests, warm_up=args.warm_up, labels=args.operation, out=sys.stdout, seed=args.seed)
+    return 0
+
+
+def _close_connections() -> None:
+    if "django" in sys.modules:
+        from django.db import connections
+
+        connections.close_all()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
