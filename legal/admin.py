@@ -89,7 +89,6 @@ class RecordInline(ViewOnlyAdmin, admin.TabularInline):
     extra = 0
     can_delete = False
     show_change_link = False
-    exclude = ("legal_case",)
 
 
 class LawyerLetterInline(RecordInline):
@@ -122,7 +121,7 @@ class EnforcementInline(RecordInline):
 
 class EnforcementReceiptInline(RecordInline):
     model = EnforcementReceipt
-    exclude = ("legal_case", "payment")
+    exclude = ("payment",)
 
 
 class FrozenAssetInline(RecordInline):
