@@ -13,7 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from bench.admin_changelists.timing import big_tables_of_database
-from bench.workspace.run import HEADER, TARGET_MS, Result, report_findings, time_operation
+from bench.workspace.run import TARGET_MS, Result, operations_time
 
 from .build import OFFICER, SUPERVISOR
 from .requests import officer_operations, sample_from_database, supervisor_operations
@@ -81,20 +81,4 @@ def run(*, requests: int, warm_up: int, out: TextIO, labels: list[str] | None = 
         file=out,
     )
     print(f"terms: court {sample.court_id}, firm {sample.firm_id}", file=out)
-    print(HEADER, file=out, flush=True)
-    results = []
-    for client, operation in operations:
-        result = time_operation(client, operation, requests=requests, warm_up=warm_up, big_tables=big_tables)
-        if result is None:
-            print(f"{operation.label:<44} {0:>4}  no case to request it on", file=out, flush=True)
-            continue
-        results.append(result)
-        scans = f"  [seq scan: {', '.join(result.seq_scans)}]" if result.seq_scans else ""
-        print(
-            f"{operation.label:<44} {len(result.milliseconds):>4} {result.p50:8.1f} {result.p95:8.1f} "
-            f"{result.max:8.1f} {result.queries_shown:>7}  {result.answers_shown:<16} {result.plan}{scans}",
-            file=out,
-            flush=True,
-        )
-    report_findings(results, out)
-    return results
+    return operations_time(operations, requests=requests, warm_up=warm_up, big_tables=big_tables, out=out)

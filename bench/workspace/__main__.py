@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench.arguments import positive
+from bench.arguments import page_timing_arguments, positive
 from bench.collection_cycle.server import BenchError, Server
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent.parent
@@ -22,28 +22,11 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--loans", type=positive, default=1_000_000, help="Loans in the portfolio (default 1000000).")
     parser.add_argument("--cases", type=positive, default=1_000, help="Open cases the collector holds (default 1000).")
-    parser.add_argument("--seed", type=int, default=1, help="Seed of the portfolio (default 1).")
-    parser.add_argument("--requests", type=positive, default=100, help="Timed requests per operation (default 100).")
-    parser.add_argument(
-        "--warm-up", type=int, default=5, help="Requests per operation before the timed ones (default 5)."
-    )
-    parser.add_argument(
-        "--operation",
-        action="append",
-        help='Only the operations whose label starts so, e.g. queue, "queue search", case, attempt (may be '
-        "given more than once; default all).",
-    )
-    parser.add_argument(
-        "--database-name",
-        default=None,
-        help=f"Name of the benchmark's database (default {PREFIX} and 8 random hex digits, new each run).",
-    )
-    parser.add_argument("--keep", action="store_true", help="Keep the database afterwards.")
-    parser.add_argument(
-        "--reuse",
-        action="store_true",
-        help="Time the database of --database-name, built by an earlier run with --keep: its migrations "
-        "brought up to date and the collector's cases' history written anew as of now; implies --keep.",
+    page_timing_arguments(
+        parser,
+        prefix=PREFIX,
+        operations='queue, "queue search", case, attempt',
+        reuse="the collector's cases' history written anew as of now",
     )
     return parser.parse_args(argv)
 

@@ -140,9 +140,20 @@ def run(*, requests: int, warm_up: int, out: TextIO, labels: list[str] | None = 
     )
     for note in notes:
         print(note, file=out)
+    return operations_time(
+        [(client, operation) for operation in operations],
+        requests=requests,
+        warm_up=warm_up,
+        big_tables=big_tables,
+        out=out,
+    )
+
+
+def operations_time(operations, *, requests: int, warm_up: int, big_tables, out: TextIO) -> list[Result]:
+    """Time each (client, operation), print its line under the header and the findings after."""
     print(HEADER, file=out, flush=True)
     results = []
-    for operation in operations:
+    for client, operation in operations:
         result = time_operation(client, operation, requests=requests, warm_up=warm_up, big_tables=big_tables)
         if result is None:
             print(f"{operation.label:<44} {0:>4}  no case to request it on", file=out, flush=True)
