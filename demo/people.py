@@ -52,9 +52,13 @@ PASSWORD_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
 
 def demo_password(user) -> str:
     """A random password (three groups of four, about 59 bits) that passes the desk's password
-    validators for this user. Random on every run: the seed decides the data, never a login."""
+    validators for this user. Random on every run: the seed decides the data, never a login. No
+    group is all digits, so that none reads like the old `<username>-NNNN` passwords."""
     while True:
-        password = "-".join("".join(secrets.choice(PASSWORD_ALPHABET) for _ in range(4)) for _ in range(3))
+        groups = ["".join(secrets.choice(PASSWORD_ALPHABET) for _ in range(4)) for _ in range(3)]
+        if any(group.isdigit() for group in groups):
+            continue
+        password = "-".join(groups)
         try:
             validate_password(password, user)
         except ValidationError:

@@ -625,3 +625,13 @@ def test_a_demo_phone_prefix_libphonenumber_does_not_know_would_be_caught():
         normalise_phone("+8614912345678")
     for prefix in MOBILE_PREFIXES:
         assert normalise_phone(f"+86{prefix}00000000") == f"+86{prefix}00000000"
+
+
+def test_no_demo_password_has_a_group_of_digits_only(db):
+    """A password ending in four digits reads like the old `<username>-NNNN` ones: none is made."""
+    from demo.people import demo_password
+
+    user = get_user_model()(username="collector1")
+    passwords = [demo_password(user) for _ in range(2_000)]
+
+    assert not [password for password in passwords if any(group.isdigit() for group in password.split("-"))]
