@@ -91,49 +91,27 @@ class RecordInline(ViewOnlyAdmin, admin.TabularInline):
     show_change_link = False
 
 
-class LawyerLetterInline(RecordInline):
-    model = LawyerLetter
+def _record_inline(model, **options):
+    return type(f"{model.__name__}Inline", (RecordInline,), {"model": model, **options})
 
 
-class MediationInline(RecordInline):
-    model = Mediation
-
-
-class PaymentOrderInline(RecordInline):
-    model = PaymentOrder
-
-
-class FilingInline(RecordInline):
-    model = Filing
-
-
-class HearingInline(RecordInline):
-    model = Hearing
-
-
-class JudgmentInline(RecordInline):
-    model = Judgment
-
-
-class EnforcementInline(RecordInline):
-    model = Enforcement
-
-
-class EnforcementReceiptInline(RecordInline):
-    model = EnforcementReceipt
-    exclude = ("payment",)
-
-
-class FrozenAssetInline(RecordInline):
-    model = FrozenAsset
-
-
-class LegalCostInline(RecordInline):
-    model = LegalCost
-
-
-class LimitationEventInline(RecordInline):
-    model = LimitationEvent
+# The records in the order of the route through the courts; a receipt's payment is the loan's.
+RECORD_INLINES = tuple(
+    _record_inline(model, **({"exclude": ("payment",)} if model is EnforcementReceipt else {}))
+    for model in (
+        LawyerLetter,
+        Mediation,
+        PaymentOrder,
+        Filing,
+        Hearing,
+        Judgment,
+        Enforcement,
+        EnforcementReceipt,
+        FrozenAsset,
+        LegalCost,
+        LimitationEvent,
+    )
+)
 
 
 @admin.register(LegalCase)
@@ -160,19 +138,7 @@ class LegalCaseAdmin(ViewOnlyAdmin, PortfolioSearchMixin, admin.ModelAdmin):
         "limitation_flagged_on",
     )
     readonly_fields = fields
-    inlines = (
-        LawyerLetterInline,
-        MediationInline,
-        PaymentOrderInline,
-        FilingInline,
-        HearingInline,
-        JudgmentInline,
-        EnforcementInline,
-        EnforcementReceiptInline,
-        FrozenAssetInline,
-        LegalCostInline,
-        LimitationEventInline,
-    )
+    inlines = RECORD_INLINES
 
     def get_queryset(self, request):
         queryset = super().get_queryset(request)
