@@ -14,9 +14,11 @@ from django.db import connection
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
 
-def bench(*arguments: str, database_url: str, timeout: int) -> subprocess.CompletedProcess:
+def bench_command(module: str, *arguments: str, database_url: str, timeout: int) -> subprocess.CompletedProcess:
+    """`python -m <module> <arguments>` from the project's directory on `database_url`, its
+    output kept; the benchmarks' tests read what it printed."""
     return subprocess.run(
-        [sys.executable, "-m", "bench.collection_cycle", *arguments],
+        [sys.executable, "-m", module, *arguments],
         cwd=PROJECT_DIR,
         env={**os.environ, "DATABASE_URL": database_url},
         capture_output=True,
@@ -24,6 +26,10 @@ def bench(*arguments: str, database_url: str, timeout: int) -> subprocess.Comple
         timeout=timeout,
         check=False,
     )
+
+
+def bench(*arguments: str, database_url: str, timeout: int) -> subprocess.CompletedProcess:
+    return bench_command("bench.collection_cycle", *arguments, database_url=database_url, timeout=timeout)
 
 
 def server_url(database: str) -> str:

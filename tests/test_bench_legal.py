@@ -3,32 +3,20 @@ limitation step and the deadline reminders once, times every page through the re
 prints a line each; it refuses the test runs' databases. It checks the shape of the report, never
 the times."""
 
-import os
 import re
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 from django.db import connection
 
-from tests.test_bench import server_url
+from tests.test_bench import bench_command, server_url
 from tests.test_bench_workspace import LINE
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
 STEP = re.compile(r"^(?P<step>(limitation step|deadline reminders) \(\w+\)) +1 +(?P<ms>\d+\.\d) .* (?P<queries>\d+)  ")
 
 
 def bench(*arguments: str, database_url: str, timeout: int) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "bench.legal", *arguments],
-        cwd=PROJECT_DIR,
-        env={**os.environ, "DATABASE_URL": database_url},
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+    return bench_command("bench.legal", *arguments, database_url=database_url, timeout=timeout)
 
 
 @pytest.mark.postgres

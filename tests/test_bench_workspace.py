@@ -2,18 +2,14 @@
 through the real pages and prints a line each; it refuses the test runs' databases. It checks the
 shape of the report, never the times."""
 
-import os
 import re
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 from django.db import connection
 
-from tests.test_bench import server_url
+from tests.test_bench import bench_command, server_url
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
 LINE = re.compile(
     r"^(?P<operation>\S.*?) +(?P<n>\d+) +(?P<p50>\d+\.\d) +(?P<p95>\d+\.\d) +(?P<max>\d+\.\d) +"
     r"(?P<queries>\d+(-\d+)?)  (?P<answers>(\d{3}x\d+ ?)+) +"
@@ -21,15 +17,7 @@ LINE = re.compile(
 
 
 def bench(*arguments: str, database_url: str, timeout: int) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "bench.workspace", *arguments],
-        cwd=PROJECT_DIR,
-        env={**os.environ, "DATABASE_URL": database_url},
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+    return bench_command("bench.workspace", *arguments, database_url=database_url, timeout=timeout)
 
 
 @pytest.mark.postgres

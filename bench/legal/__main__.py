@@ -5,13 +5,11 @@ import argparse
 import os
 import sys
 import time
-from pathlib import Path
 
 from bench.arguments import page_timing_arguments, positive
 from bench.collection_cycle.server import BenchError, Server
-from bench.workspace.__main__ import run_database
+from bench.workspace.__main__ import close_connections, django_setup, run_database
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent.parent
 PREFIX = "bench_legal_"
 
 
@@ -66,28 +64,14 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     finally:
         if not keep:
-            _close_connections()
+            close_connections()
             server.drop(database)
         else:
             print(f"kept database: {database}")
 
 
 def _measure(args: argparse.Namespace, loans: int, url: str) -> int:
-    # As bench.workspace: Django on the run's database, the development settings with debug off
-    # and the web service's database options.
-    os.environ["DATABASE_URL"] = url
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
-    os.environ["DEBUG"] = "false"
-    os.environ.setdefault("DESK_DB_PARALLEL_WORKERS", "0")
-    sys.path.insert(0, str(PROJECT_DIR))
-    import logging
-    import warnings
-
-    import django
-
-    warnings.filterwarnings("ignore", message="No directory at", module="django.core.handlers.base")
-    django.setup()
-    logging.getLogger("axes").setLevel(logging.WARNING)
+    django_setup(url)
     from django.core.management import call_command
     from django.utils import timezone
 
@@ -106,13 +90,6 @@ def _measure(args: argparse.Namespace, loans: int, url: str) -> int:
     report_build(rows, seconds, reused=args.reuse)
     run(requests=args.requests, warm_up=args.warm_up, labels=args.operation, out=sys.stdout, seed=args.seed)
     return 0
-
-
-def _close_connections() -> None:
-    if "django" in sys.modules:
-        from django.db import connections
-
-        connections.close_all()
 
 
 if __name__ == "__main__":

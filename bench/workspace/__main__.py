@@ -72,16 +72,16 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     finally:
         if not keep:
-            _close_connections()
+            close_connections()
             server.drop(database)
         else:
             print(f"kept database: {database}")
 
 
-def _measure(args: argparse.Namespace, url: str) -> int:
-    # Django is set up on the run's database, with the development settings and debug off, as a
-    # server runs, and the web service's database options (docker-compose.yml: no parallel
-    # workers, unless DESK_DB_PARALLEL_WORKERS says otherwise); ALLOWED_HOSTS takes localhost.
+def django_setup(url: str) -> None:
+    """Django set up on the run's database, with the development settings and debug off, as a
+    server runs, and the web service's database options (docker-compose.yml: no parallel
+    workers, unless DESK_DB_PARALLEL_WORKERS says otherwise); ALLOWED_HOSTS takes localhost."""
     os.environ["DATABASE_URL"] = url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
     os.environ["DEBUG"] = "false"
@@ -100,6 +100,10 @@ def _measure(args: argparse.Namespace, url: str) -> int:
     logging.getLogger("axes").setLevel(logging.WARNING)
     # Nor is each call the conduct limits refuse (422), which Django logs as a warning.
     logging.getLogger("django.request").setLevel(logging.ERROR)
+
+
+def _measure(args: argparse.Namespace, url: str) -> int:
+    django_setup(url)
     from django.core.management import call_command
     from django.utils import timezone
 
@@ -122,7 +126,7 @@ def _measure(args: argparse.Namespace, url: str) -> int:
     return 0
 
 
-def _close_connections() -> None:
+def close_connections() -> None:
     if "django" in sys.modules:
         from django.db import connections
 
