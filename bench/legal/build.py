@@ -364,9 +364,11 @@ _ENFORCEMENT_COLUMNS = {
 # Money from enforcement on half the cases in it: one to three payments, each a receipt.
 _ENFORCED = """FROM legal_enforcement e JOIN legal_legalcase lc ON lc.id = e.legal_case_id
     JOIN collection_collectioncase c ON c.id = lc.case_id"""
-_RECEIPT_PARTS = f"""{_ENFORCED}
-    CROSS JOIN LATERAL generate_series(1, 1 + {_draw("e.id", 93, 3)}) AS k
+_RECEIPT_SERIES = f"""{_ENFORCED}
+    CROSS JOIN LATERAL generate_series(1, 1 + {_draw("e.id", 93, 3)}) AS k"""
+_RECEIPT_WHERE = f"""
     WHERE {_draw("e.id", 94, 100)} < 50"""
+_RECEIPT_PARTS = _RECEIPT_SERIES + _RECEIPT_WHERE
 _PAYMENT_COLUMNS = {
     "loan_id": "c.loan_id",
     "amount": "GREATEST(round(e.amount_applied * 0.05, 2), 10)",
@@ -376,10 +378,10 @@ _PAYMENT_COLUMNS = {
     "reference": "'bench-legal-' || e.id || '-' || k",
     "recorded_by_id": "COALESCE(lc.officer_id, %(officer)s)",
 }
-_RECEIPT_SOURCE = f"""{_ENFORCED}
-    CROSS JOIN LATERAL generate_series(1, 1 + {_draw("e.id", 93, 3)}) AS k
-    JOIN loans_payment pay ON pay.source = %(enforcement_source)s AND pay.reference = 'bench-legal-' || e.id || '-' || k
-    WHERE {_draw("e.id", 94, 100)} < 50"""
+# The same rows as _RECEIPT_PARTS, each with the payment written for it.
+_RECEIPT_SOURCE = f"""{_RECEIPT_SERIES}
+    JOIN loans_payment pay ON pay.source = %(enforcement_source)s
+        AND pay.reference = 'bench-legal-' || e.id || '-' || k{_RECEIPT_WHERE}"""
 _RECEIPT_COLUMNS = {
     "recorded_by_id": "COALESCE(lc.officer_id, %(officer)s)",
     "legal_case_id": "lc.id",
